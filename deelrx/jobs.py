@@ -1,0 +1,255 @@
+"""The job registry (DESIGN §9).
+
+The eight jobs and their default schedules are declared here; each app
+implements its own with the `@job(name)` decorator in its `tasks.py`. A job
+is a Celery task (name = job name) whose every run is recorded as a JobRun,
+and `manage.py run_job NAME` runs the same function in-process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from celery.schedules import crontab
+from django.db.models import Max
+from django.utils import timezone
+
+logger = logging.getLogger("deelrx.jobs")
+
+
+class JobNotImplemented(Exception):
+    """The job's name is reserved but its body is not written yet."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    description: str
+    schedule: dict[str, str]  # crontab fields
+    app: str
+
+    @property
+    def crontab(self) -> crontab:
+        return crontab(**self.schedule)
+
+    @property
+    def schedule_display(self) -> str:
+        s = self.schedule
+        return " ".join(s.get(k, "*") for k in ("minute", "hour", "day_of_month", "month_of_year", "day_of_week"))
+
+
+JOB_SPECS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in [
+        JobSpec(
+            "credit-payment-reminder",
+            "Remind customers of balances coming due or due, once per stage.",
+            {"minute": "0", "hour": "8"},
+            "credit",
+        ),
+        JobSpec(
+            "credit-overdue-check",
+            "Suspend, then default, accounts past due plus grace.",
+            {"minute": "30", "hour": "2"},
+            "credit",
+        ),
+        JobSpec(
+            "credit-limit-adjustment",
+            "Raise limits for good payers, lower or freeze late ones.",
+            {"minute": "0", "hour": "3", "day_of_week": "1"},
+            "credit",
+        ),
+        JobSpec(
+            "kb-links-verify",
+            "Check links in published articles and record broken ones.",
+            {"minute": "0", "hour": "4", "day_of_week": "0"},
+            "knowledge_base",
+        ),
+        JobSpec(
+            "kb-cleanup-orphaned",
+            "Delete unused uploads after a grace period, and stray objects.",
+            {"minute": "0", "hour": "5", "day_of_month": "1"},
+            "knowledge_base",
+        ),
+        JobSpec(
+            "admin-purge-execute",
+            "Export, then execute acknowledged purges that are due.",
+            {"minute": "*/15"},
+            "admin_ops",
+        ),
+        JobSpec(
+            "admin-inactivity-check",
+            "Update trackers, warn, suspend and request purges per policy.",
+            {"minute": "0", "hour": "1"},
+            "admin_ops",
+        ),
+        JobSpec(
+            "admin-retention-enforce",
+            "Delete activity events, exports and idempotency keys past retention.",
+            {"minute": "0", "hour": "6", "day_of_week": "6"},
+            "admin_ops",
+        ),
+    ]
+}
+
+
+@dataclass
+class RegisteredJob:
+    spec: JobSpec
+    func: Callable[..., dict[str, Any] | None]
+    task: Any
+    options: tuple[str, ...] = field(default=())
+
+
+REGISTRY: dict[str, RegisteredJob] = {}
+
+
+def job(name: str, **task_options) -> Callable:
+    """Register the body of job `name` (declared in JOB_SPECS) as a Celery task.
+
+    The function takes keyword arguments only (e.g. `dry_run`) and returns a
+    JSON-able summary of what it did.
+    """
+    spec = JOB_SPECS[name]
+
+    def decorator(func):
+        @shared_task(name=name, acks_late=True, **task_options)
+        def task(**kwargs):
+            return execute_job(name, trigger="schedule", **kwargs)
+
+        options = tuple(p.name for p in inspect.signature(func).parameters.values() if p.kind == p.KEYWORD_ONLY)
+        REGISTRY[name] = RegisteredJob(spec=spec, func=func, task=task, options=options)
+        return task
+
+    return decorator
+
+
+def load_jobs() -> dict[str, RegisteredJob]:
+    """Import every app's tasks module so that the registry is complete."""
+    from importlib import import_module
+
+    for app in sorted({spec.app for spec in JOB_SPECS.values()}):
+        import_module(f"{app}.tasks")
+    return REGISTRY
+
+
+def execute_job(name: str, *, trigger: str, **kwargs) -> dict[str, Any]:
+    """Run a job now in this process, recording the run and logging the outcome."""
+    from admin_ops.models import JobRun
+
+    registered = load_jobs().get(name)
+    if registered is None:
+        raise KeyError(name)
+    run = JobRun.objects.create(job_name=name, trigger=trigger)
+    started = time.monotonic()
+    logger.info("job started", extra={"job": name, "trigger": trigger, "options": kwargs})
+    try:
+        summary = registered.func(**kwargs) or {}
+    except Exception as exc:
+        run.status = JobRun.Status.FAILED
+        run.error = f"{exc.__class__.__name__}: {exc}"
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        logger.exception("job failed", extra={"job": name})
+        raise
+    run.status = JobRun.Status.SUCCEEDED
+    run.summary = summary
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "summary", "finished_at"])
+    logger.info(
+        "job finished",
+        extra={"job": name, "summary": summary, "seconds": round(time.monotonic() - started, 3)},
+    )
+    return summary
+
+
+def sync_job_schedules(*, reset: bool = False) -> list[str]:
+    """Create the beat schedule rows for every job (django-celery-beat).
+
+    Existing rows are left alone so that an operator's edit in the admin
+    survives deploys, unless `reset` is set. Returns the names created or reset.
+    """
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    changed = []
+    for spec in JOB_SPECS.values():
+        existing = PeriodicTask.objects.filter(name=spec.name).first()
+        if existing and not reset:
+            continue
+        schedule, _ = CrontabSchedule.objects.get_or_create(
+            minute=spec.schedule.get("minute", "*"),
+            hour=spec.schedule.get("hour", "*"),
+            day_of_week=spec.schedule.get("day_of_week", "*"),
+            day_of_month=spec.schedule.get("day_of_month", "*"),
+            month_of_year=spec.schedule.get("month_of_year", "*"),
+            timezone="UTC",
+        )
+        PeriodicTask.objects.update_or_create(
+            name=spec.name,
+            defaults={
+                "task": spec.name,
+                "crontab": schedule,
+                "interval": None,
+                "enabled": True,
+                "description": spec.description,
+            },
+        )
+        changed.append(spec.name)
+    return changed
+
+
+def sync_job_schedules_after_migrate(sender, using="default", **kwargs) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    # Only once the beat tables exist (post_migrate fires for every app).
+    try:
+        PeriodicTask.objects.using(using).exists()
+    except Exception:
+        return
+    sync_job_schedules()
+
+
+def job_status_rows() -> list[dict[str, Any]]:
+    """For `run_job` and the jobs page: each job with its schedule, last and next run."""
+    from django_celery_beat.models import PeriodicTask
+
+    from admin_ops.models import JobRun
+
+    load_jobs()
+    tasks = {t.name: t for t in PeriodicTask.objects.select_related("crontab").filter(name__in=JOB_SPECS)}
+    latest_ids = (
+        JobRun.objects.filter(job_name__in=JOB_SPECS).values("job_name").annotate(latest=Max("id")).values("latest")
+    )
+    last_runs = {run.job_name: run for run in JobRun.objects.filter(pk__in=latest_ids)}
+    now = timezone.now()
+    rows = []
+    for spec in JOB_SPECS.values():
+        periodic = tasks.get(spec.name)
+        schedule = periodic.crontab.schedule if periodic and periodic.crontab else spec.crontab
+        last = last_runs.get(spec.name)
+        remaining = schedule.remaining_estimate(last.started_at if last else now)
+        next_run = (last.started_at if last else now) + remaining if remaining.total_seconds() > 0 else now
+        rows.append(
+            {
+                "name": spec.name,
+                "description": spec.description,
+                "schedule": _crontab_display(periodic.crontab)
+                if periodic and periodic.crontab
+                else spec.schedule_display,
+                "enabled": periodic.enabled if periodic else False,
+                "last_run": last,
+                "next_run": next_run.replace(second=0, microsecond=0) + timedelta(minutes=1 if next_run.second else 0),
+            }
+        )
+    return rows
+
+
+def _crontab_display(c) -> str:
+    return f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"

@@ -1,0 +1,57 @@
+"""Request context: a request id for the logs and the caller's ip/user agent
+for the audit log, available anywhere in the request without passing it around."""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    request_id: str
+    ip_address: str | None
+    user_agent: str
+
+
+_current_request_meta: contextvars.ContextVar[RequestMeta | None] = contextvars.ContextVar(
+    "current_request_meta", default=None
+)
+
+
+def current_request_meta() -> RequestMeta | None:
+    return _current_request_meta.get()
+
+
+def client_ip(request) -> str | None:
+    # Behind a proxy the first X-Forwarded-For hop is the client; the proxy is trusted
+    # to overwrite the header (see docs/operations.md).
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded:
+        return forwarded.split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex
+        meta = RequestMeta(
+            request_id=request_id[:64],
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        )
+        token = _current_request_meta.set(meta)
+        structlog.contextvars.bind_contextvars(request_id=meta.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            _current_request_meta.reset(token)
+        response["X-Request-ID"] = meta.request_id
+        return response

@@ -1,0 +1,320 @@
+"""DeelRx back office settings.
+
+One module, configured from the environment with django-environ. Every
+variable is optional: unset, the embedded defaults of a bare machine apply
+(SQLite under var/, two file stores under var/storage/, eager Celery, console
+email). With DJANGO_DEBUG off the settings are treated as production and a
+missing or malformed value fails at start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+
+def _read(name: str, reader, **kwargs):
+    """Read one variable, turning a malformed value into an error that names it."""
+    try:
+        return reader(name, **kwargs)
+    except ImproperlyConfigured:
+        raise
+    except Exception as exc:  # environ raises ValueError, KeyError, … for bad values
+        raise ImproperlyConfigured(f"{name} is malformed: {exc}") from exc
+
+
+DEBUG = _read("DJANGO_DEBUG", env.bool, default=False)
+
+SECRET_KEY = _read("DJANGO_SECRET_KEY", env.str, default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off (set DJANGO_DEBUG=true for local development)."
+        )
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789"
+
+ALLOWED_HOSTS = _read("DJANGO_ALLOWED_HOSTS", env.list, default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _read("DJANGO_CSRF_TRUSTED_ORIGINS", env.list, default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "anymail",
+    "deelrx",
+    "deelrx.tenancy",
+    "admin_ops",
+    "credit",
+    "knowledge_base",
+]
+
+MIDDLEWARE = [
+    "deelrx.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "deelrx.tenancy.middleware.CurrentTeamMiddleware",
+]
+
+ROOT_URLCONF = "deelrx.urls"
+WSGI_APPLICATION = "deelrx.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "deelrx.tenancy.context_processors.current_team",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASES = {"default": _read("DATABASE_URL", env.db_url, default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+AUTH_USER_MODEL = "tenancy.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Cache and Celery -----------------------------------------------------------
+REDIS_URL = _read("REDIS_URL", env.str, default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = _read("CELERY_TASK_ALWAYS_EAGER", env.bool, default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 60 * 30
+CELERY_TASK_SOFT_TIME_LIMIT = 60 * 25
+# Longer than any countdown we use, so Redis never re-delivers a waiting task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 * 6}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- Storage ------------------------------------------------------------------
+UPLOAD_MAX_BYTES = _read("UPLOAD_MAX_BYTES", env.int, default=25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+PRIVATE_STORAGE_BUCKET = _read("PRIVATE_STORAGE_BUCKET", env.str, default="")
+PUBLIC_STORAGE_BUCKET = _read("PUBLIC_STORAGE_BUCKET", env.str, default="")
+PRIVATE_STORAGE_ROOT = _read("PRIVATE_STORAGE_ROOT", env.path, default=str(VAR_DIR / "storage" / "private"))
+PUBLIC_STORAGE_ROOT = _read("PUBLIC_STORAGE_ROOT", env.path, default=str(VAR_DIR / "storage" / "public"))
+PUBLIC_MEDIA_URL = _read("PUBLIC_MEDIA_URL", env.str, default="/media/")
+PRIVATE_URL_EXPIRY_SECONDS = _read("PRIVATE_URL_EXPIRY_SECONDS", env.int, default=300)
+
+AWS_ACCESS_KEY_ID = _read("AWS_ACCESS_KEY_ID", env.str, default=None)
+AWS_SECRET_ACCESS_KEY = _read("AWS_SECRET_ACCESS_KEY", env.str, default=None)
+AWS_S3_REGION_NAME = _read("AWS_S3_REGION_NAME", env.str, default="us-east-1")
+AWS_S3_ENDPOINT_URL = _read("AWS_S3_ENDPOINT_URL", env.url, default=None)
+if AWS_S3_ENDPOINT_URL is not None:
+    AWS_S3_ENDPOINT_URL = AWS_S3_ENDPOINT_URL.geturl()
+AWS_S3_CUSTOM_DOMAIN_PUBLIC = _read("AWS_S3_CUSTOM_DOMAIN_PUBLIC", env.str, default=None)
+
+
+def build_storages(*, private_bucket: str, public_bucket: str) -> dict:
+    """The STORAGES aliases: S3 when a bucket is named, the file system otherwise."""
+    s3_common = {
+        "access_key": AWS_ACCESS_KEY_ID,
+        "secret_key": AWS_SECRET_ACCESS_KEY,
+        "region_name": AWS_S3_REGION_NAME,
+        "endpoint_url": AWS_S3_ENDPOINT_URL,
+    }
+    if private_bucket:
+        private = {
+            "BACKEND": "deelrx.storage.PrivateS3Storage",
+            "OPTIONS": {
+                **s3_common,
+                "bucket_name": private_bucket,
+                "querystring_expire": PRIVATE_URL_EXPIRY_SECONDS,
+            },
+        }
+    else:
+        private = {
+            "BACKEND": "deelrx.storage.PrivateFileSystemStorage",
+            "OPTIONS": {"location": str(PRIVATE_STORAGE_ROOT)},
+        }
+    if public_bucket:
+        public = {
+            "BACKEND": "deelrx.storage.PublicS3Storage",
+            "OPTIONS": {
+                **s3_common,
+                "bucket_name": public_bucket,
+                "custom_domain": AWS_S3_CUSTOM_DOMAIN_PUBLIC,
+            },
+        }
+    else:
+        public = {
+            "BACKEND": "deelrx.storage.PublicFileSystemStorage",
+            "OPTIONS": {"location": str(PUBLIC_STORAGE_ROOT), "base_url": PUBLIC_MEDIA_URL},
+        }
+    return {
+        "default": private,
+        "private": private,
+        "public": public,
+        "staticfiles": {
+            "BACKEND": (
+                "django.contrib.staticfiles.storage.StaticFilesStorage"
+                if DEBUG
+                else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            )
+        },
+    }
+
+
+STORAGES = build_storages(private_bucket=PRIVATE_STORAGE_BUCKET, public_bucket=PUBLIC_STORAGE_BUCKET)
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Email --------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = _read("DEFAULT_FROM_EMAIL", env.str, default="DeelRx <no-reply@deelrx.test>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+RESEND_API_KEY = _read("RESEND_API_KEY", env.str, default="")
+if RESEND_API_KEY:
+    EMAIL_BACKEND = "anymail.backends.resend.EmailBackend"
+    ANYMAIL = {"RESEND_API_KEY": RESEND_API_KEY}
+elif "EMAIL_URL" in env:
+    vars().update(_read("EMAIL_URL", env.email_url))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# --- Stripe -------------------------------------------------------------------
+STRIPE_SECRET_KEY = _read("STRIPE_SECRET_KEY", env.str, default="")
+STRIPE_PUBLISHABLE_KEY = _read("STRIPE_PUBLISHABLE_KEY", env.str, default="")
+STRIPE_WEBHOOK_SECRET = _read("STRIPE_WEBHOOK_SECRET", env.str, default="")
+STRIPE_API_BASE = _read("STRIPE_API_BASE", env.str, default="")
+
+# --- REST API -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first so that unauthenticated requests get 401 with WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "deelrx.api.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "deelrx.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _read("API_THROTTLE_ANON", env.str, default="120/min"),
+        "user": _read("API_THROTTLE_USER", env.str, default="1200/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DeelRx back office API",
+    "DESCRIPTION": "Credit lines, knowledge base and administrative operations.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+}
+
+# --- Tenancy ------------------------------------------------------------------
+ACTIVITY_RETENTION_DAYS = _read("ACTIVITY_RETENTION_DAYS", env.int, default=365)
+IDEMPOTENCY_KEY_TTL = timedelta(hours=_read("IDEMPOTENCY_KEY_TTL_HOURS", env.int, default=48))
+
+# --- Security -----------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _read("DJANGO_SECURE_SSL_REDIRECT", env.bool, default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _read("DJANGO_HSTS_SECONDS", env.int, default=60 * 60 * 24 * 30)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_SSL_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# --- Logging ------------------------------------------------------------------
+LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO")
+LOG_FORMAT = _read("LOG_FORMAT", env.str, default="console" if DEBUG else "json")
+from deelrx.logging import build_logging_config  # noqa: E402
+
+LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
+
+SENTRY_DSN = _read("SENTRY_DSN", env.str, default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        traces_sample_rate=_read("SENTRY_TRACES_SAMPLE_RATE", env.float, default=0.0),
+        send_default_pii=False,
+    )
+CSRF_FAILURE_VIEW = "deelrx.views.csrf_failure"

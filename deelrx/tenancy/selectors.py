@@ -1,0 +1,33 @@
+"""Tenancy reads."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from deelrx.errors import NotFound
+from deelrx.filters import apply_filters
+from deelrx.tenancy.access import teams_for
+from deelrx.tenancy.filters import CustomerFilter
+from deelrx.tenancy.models import Customer, Membership, Team
+
+
+def team_list(*, user) -> QuerySet[Team]:
+    return teams_for(user).order_by("name", "id")
+
+
+def membership_list(*, team: Team) -> QuerySet[Membership]:
+    return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
+
+
+def customer_list(*, team: Team, filters=None) -> QuerySet[Customer]:
+    queryset = Customer.objects.filter(team=team).order_by("last_name", "first_name", "id")
+    return apply_filters(CustomerFilter, filters, queryset)
+
+
+def customer_get(*, team: Team, customer_id) -> Customer:
+    try:
+        return Customer.objects.get(team=team, pk=customer_id)
+    except (Customer.DoesNotExist, ValidationError, ValueError, TypeError):
+        # a malformed uuid names no customer either
+        raise NotFound("Customer not found.") from None

@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from deelrx import health, views
+from deelrx.tenancy import views as tenancy_views
+
+api_patterns = [
+    path("", include("deelrx.tenancy.api.urls")),
+    path("", include("credit.api.urls")),
+    path("help/", include("knowledge_base.api.urls")),
+    path("admin/", include("admin_ops.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("team/switch/", views.switch_team, name="switch-team"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/", include(api_patterns)),
+    path("team/", include("deelrx.tenancy.urls")),
+    path("credit/", include("credit.urls")),
+    path("kb/", include("knowledge_base.urls")),
+    path("help/", include("knowledge_base.public_urls")),
+    path("ops/", include("admin_ops.urls")),
+    path("django-admin/", admin.site.urls),
+]
+
+if not settings.PUBLIC_STORAGE_BUCKET:
+    # Public files on disk are served by the app (behind a CDN in production).
+    urlpatterns.append(re_path(r"^media/(?P<key>public/.+)$", tenancy_views.serve_public_file, name="public-file"))
+
+handler400 = "deelrx.views.bad_request"
+handler403 = "deelrx.views.permission_denied"
+handler404 = "deelrx.views.page_not_found"
+handler500 = "deelrx.views.server_error"
