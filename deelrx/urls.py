@@ -14,6 +14,8 @@ api_patterns = [
     path("admin/", include("admin_ops.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Unknown API paths answer in the API's error shape, in DEBUG too.
+    re_path(r"^.*$", views.api_not_found),
 ]
 
 urlpatterns = [

@@ -6,7 +6,7 @@ from importlib import import_module
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -68,8 +68,6 @@ def switch_team(request):
 
 def _error_page(request, status: int, code: str, message: str, template: str):
     if is_api_request(request):
-        from django.http import JsonResponse
-
         return JsonResponse(error_body(code, message), status=status)
     return render(request, template, {"message": message}, status=status)
 
@@ -85,6 +83,10 @@ def permission_denied(request, exception=None):
 
 def page_not_found(request, exception=None):
     return _error_page(request, 404, "not_found", "Not found.", "404.html")
+
+
+def api_not_found(request, *args, **kwargs):
+    return _error_page(request, 404, "not_found", "No API endpoint at this URL.", "404.html")
 
 
 def server_error(request):

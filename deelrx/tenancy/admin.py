@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from deelrx.admin_audit import AuditedModelAdmin
 from deelrx.tenancy.models import Customer, Membership, Team, User
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_superuser", "last_login"]
 
 
@@ -17,7 +18,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedModelAdmin):
     list_display = ["name", "slug", "activity_retention_days", "created_at"]
     search_fields = ["name", "slug"]
     readonly_fields = ["created_at", "updated_at"]
@@ -25,7 +26,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedModelAdmin):
     list_display = ["user", "team", "role", "is_suspended", "created_at"]
     list_filter = ["role", "is_suspended", "team"]
     search_fields = ["user__username", "user__email", "team__name"]
@@ -34,7 +35,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(AuditedModelAdmin):
     list_display = ["__str__", "team", "email", "phone", "is_active", "created_at"]
     list_filter = ["is_active", "team"]
     search_fields = ["first_name", "last_name", "email", "phone"]
