@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import structlog
 
+
+def _drop_duplicate_message(logger, method_name, event_dict):
+    # Standard-library records carry their text both as "event" and, via ExtraAdder, "message".
+    if event_dict.get("message") == event_dict.get("event"):
+        event_dict.pop("message", None)
+    return event_dict
+
+
 SHARED_PROCESSORS = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.stdlib.ExtraAdder(),
+    _drop_duplicate_message,
 ]
 
 
