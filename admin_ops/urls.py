@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from admin_ops import views
 
@@ -6,4 +6,5 @@ app_name = "admin_ops"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("", include("admin_ops.purge_urls")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,7 +16,7 @@ from deelrx.api import error_body, is_api_request
 from deelrx.tenancy.access import teams_for
 from deelrx.web import resolve_team_access
 
-# Each app may contribute a dashboard section: <app>.selectors.dashboard_section(team=...)
+# Each app may contribute a dashboard section: <app>.selectors.dashboard.dashboard_section(team=...)
 # returning a context dict for "<app>/_dashboard.html", or None.
 DASHBOARD_APPS = ("credit", "knowledge_base", "admin_ops")
 
@@ -23,8 +24,10 @@ DASHBOARD_APPS = ("credit", "knowledge_base", "admin_ops")
 def dashboard_sections(team) -> list[dict]:
     sections = []
     for app in DASHBOARD_APPS:
-        selectors = import_module(f"{app}.selectors")
-        section = getattr(selectors, "dashboard_section", None)
+        module_name = f"{app}.selectors.dashboard"
+        if find_spec(module_name) is None:
+            continue
+        section = getattr(import_module(module_name), "dashboard_section", None)
         context = section(team=team) if section else None
         if context is not None:
             sections.append({"template": f"{app}/_dashboard.html", "context": context})

@@ -1,0 +1,1 @@
+"""Writes of this app (the business rules), one module per area."""
