@@ -31,7 +31,18 @@ def _read(name: str, reader, **kwargs):
         raise ImproperlyConfigured(f"{name} is malformed: {exc}") from exc
 
 
-DEBUG = _read("DJANGO_DEBUG", env.bool, default=False)
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _strict_bool(name: str, default: bool) -> bool:
+    """env.bool treats any unknown word as false; a typo must not silently flip a switch."""
+    value = env.str(name, default=str(default)).strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(f"{name} is malformed: expected true or false, got {value!r}")
+    return value in _TRUE
+
+
+DEBUG = _strict_bool("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = _read("DJANGO_SECRET_KEY", env.str, default="")
 if not SECRET_KEY:
@@ -100,6 +111,8 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 DATABASES = {"default": _read("DATABASE_URL", env.db_url, default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+    raise ImproperlyConfigured("DATABASE_URL is malformed: use postgres://… or sqlite:///…")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -124,6 +137,8 @@ USE_TZ = True
 
 # --- Cache and Celery -----------------------------------------------------------
 REDIS_URL = _read("REDIS_URL", env.str, default="")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured("REDIS_URL is malformed: use redis://host:port/db")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -136,7 +151,7 @@ else:
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = _read("CELERY_TASK_ALWAYS_EAGER", env.bool, default=not REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = _strict_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -165,6 +180,8 @@ AWS_SECRET_ACCESS_KEY = _read("AWS_SECRET_ACCESS_KEY", env.str, default=None)
 AWS_S3_REGION_NAME = _read("AWS_S3_REGION_NAME", env.str, default="us-east-1")
 AWS_S3_ENDPOINT_URL = _read("AWS_S3_ENDPOINT_URL", env.url, default=None)
 if AWS_S3_ENDPOINT_URL is not None:
+    if AWS_S3_ENDPOINT_URL.scheme not in ("http", "https") or not AWS_S3_ENDPOINT_URL.netloc:
+        raise ImproperlyConfigured("AWS_S3_ENDPOINT_URL is malformed: use http(s)://host[:port]")
     AWS_S3_ENDPOINT_URL = AWS_S3_ENDPOINT_URL.geturl()
 AWS_S3_CUSTOM_DOMAIN_PUBLIC = _read("AWS_S3_CUSTOM_DOMAIN_PUBLIC", env.str, default=None)
 
@@ -290,7 +307,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = _read("DJANGO_SECURE_SSL_REDIRECT", env.bool, default=True)
+    SECURE_SSL_REDIRECT = _strict_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = _read("DJANGO_HSTS_SECONDS", env.int, default=60 * 60 * 24 * 30)
