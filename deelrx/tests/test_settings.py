@@ -124,3 +124,16 @@ def test_check_deploy_is_clean_under_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_compose_stack_describes_the_production_services():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert {"postgres", "redis", "minio", "web", "worker", "beat"} <= set(compose["services"])
+    web = compose["services"]["web"]
+    assert "gunicorn deelrx.wsgi" in web["command"]
+    assert compose["services"]["beat"]["command"][:4] == ["celery", "-A", "deelrx", "beat"]
+    environment = web["environment"]
+    for name in ("DATABASE_URL", "REDIS_URL", "PRIVATE_STORAGE_BUCKET", "PUBLIC_STORAGE_BUCKET", "AWS_S3_ENDPOINT_URL"):
+        assert environment[name]
