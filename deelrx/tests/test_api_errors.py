@@ -115,3 +115,10 @@ def test_schema_documents_the_error_shape(client):
     schema = json.loads(client.get("/api/schema/?format=json").content)
     responses = schema["paths"]["/api/teams/{team_id}/customers/"]["post"]["responses"]
     assert {"201", "400", "401", "403", "404"} <= set(responses)
+
+
+def test_api_docs_serve_their_assets_locally(client):
+    html = client.get("/api/docs/").content.decode()
+    assert "cdn" not in html.lower()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
