@@ -268,3 +268,34 @@ def test_token_authentication(api_client, member, team):
     response = api_client.get(f"/api/teams/{team.id}/")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_audit_event_carries_client_ip_and_user_agent(api_as, member, team):
+    client = api_as(member)
+    client.post(
+        f"/api/teams/{team.id}/customers/",
+        {"first_name": "Ida"},
+        HTTP_USER_AGENT="pytest-agent/1.0",
+        HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.1",
+    )
+    event = ActivityEvent.objects.get(team=team, event_type="customer.created")
+    assert event.user == member
+    assert event.ip_address == "203.0.113.9"
+    assert event.user_agent == "pytest-agent/1.0"
+    assert event.event_data["customer_id"]
+
+
+def test_activity_events_are_append_only(api_as, member, team):
+    from admin_ops.models import AppendOnlyError
+
+    api_as(member).post(f"/api/teams/{team.id}/customers/", {"first_name": "Ida"})
+    event = ActivityEvent.objects.get(team=team, event_type="customer.created")
+    event.event_type = "tampered"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        ActivityEvent.objects.filter(team=team).update(event_type="x")
+    with pytest.raises(AppendOnlyError):
+        ActivityEvent.objects.filter(team=team).delete()
