@@ -192,7 +192,9 @@ def redis_url():
 
 def pytest_collection_modifyitems(config, items):
     """Skip PostgreSQL-only tests on SQLite, with a reason that says so."""
-    is_postgres = "postgresql" in os.environ.get("DATABASE_URL", "")
+    from django.conf import settings
+
+    is_postgres = settings.USING_POSTGRES
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:
         if "postgres" in item.keywords and not is_postgres:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -15,6 +17,11 @@ class ActivityEventQuerySet(models.QuerySet):
     def delete_expired(self, before):
         """The only sanctioned deletion: retention enforcement and purges."""
         return models.QuerySet.delete(self.filter(created_at__lt=before))
+
+    def purge_delete(self):
+        """Sanctioned deletion for an acknowledged purge operation
+        (admin_ops.services.purge only); returns QuerySet.delete()'s result."""
+        return models.QuerySet.delete(self)
 
     def delete(self):
         raise AppendOnlyError("Activity events are append-only; use delete_expired() for retention.")
@@ -83,3 +90,114 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_name} {self.status} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PurgeOperation(models.Model):
+    """A request to delete a team's data, exported first (DESIGN §8).
+
+    requested → scheduled → export_ready → acknowledged → executing → completed;
+    cancelled from any state before executing. Every move goes through
+    admin_ops.services.purge."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SCHEDULED = "scheduled", "Scheduled"
+        EXPORT_READY = "export_ready", "Export ready"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        EXECUTING = "executing", "Executing"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="purge_operations")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    scope = models.JSONField(default=dict, blank=True)
+    scheduled_for = models.DateTimeField()
+    export_key = models.CharField(max_length=512, blank=True)
+    export_expires_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    records_affected = models.JSONField(default=dict, blank=True)
+    # Resume state of an execution: {"counts": {entity: n}, "done": [entity, ...]}.
+    progress = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["status", "scheduled_for"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Purge {self.id} ({self.status})"
+
+
+class InactivityPolicy(models.Model):
+    """Per-team rule: warn, suspend and/or request a purge for members inactive
+    for `threshold_days`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="inactivity_policies")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    threshold_days = models.PositiveIntegerField()
+    # {"warnings": [days before threshold, ...], "suspend": bool, "purge": bool}
+    actions = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team_id", "name"]
+        verbose_name_plural = "inactivity policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(threshold_days__gt=0), name="admin_ops_inactivity_threshold_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["team", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.threshold_days} days)"
+
+
+class InactivityTracker(models.Model):
+    """Where one user stands against one policy."""
+
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="inactivity_trackers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inactivity_trackers")
+    policy = models.ForeignKey(InactivityPolicy, on_delete=models.CASCADE, related_name="trackers")
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    days_since_activity = models.PositiveIntegerField(default=0)
+    warnings_sent = models.JSONField(default=list, blank=True)
+    is_suspended = models.BooleanField(default=False)
+    purge_requested = models.BooleanField(default=False)
+    purge_operation = models.ForeignKey(
+        PurgeOperation, on_delete=models.SET_NULL, null=True, blank=True, related_name="inactivity_trackers"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "policy"], name="admin_ops_tracker_user_policy_unique"),
+        ]
+        indexes = [models.Index(fields=["policy", "is_suspended"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} / {self.policy_id}"

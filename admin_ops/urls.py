@@ -7,4 +7,5 @@ app_name = "admin_ops"
 urlpatterns = [
     path("", views.index, name="index"),
     path("", include("admin_ops.purge_urls")),
+    path("", include("admin_ops.governance_urls")),
 ]

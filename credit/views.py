@@ -1,8 +1,299 @@
-from django.shortcuts import render
+"""Credit staff pages: the accounts list, one account (ledger, aging, forms),
+opening an account. Thin: reads through the selectors, writes through the
+same services as the API, refusals shown on the form that caused them."""
 
-from deelrx.web import team_view
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from credit.forms import (
+    AccountCreateForm,
+    AccountFilterForm,
+    AccountSettingsForm,
+    TransactionFilterForm,
+    TransactionForm,
+    TransactionStatusForm,
+)
+from credit.models import CreditAccount, CreditLimitChange
+from credit.selectors.accounts import account_get, account_list
+from credit.selectors.aging import aging_by_account, aging_for_account
+from credit.selectors.transactions import transaction_get, transaction_list
+from credit.services import accounts as account_services
+from credit.services import ledger, payments
+from deelrx.errors import DomainError, NotFound
+from deelrx.tenancy.models import Role
+from deelrx.web import add_domain_error_to_form, is_htmx, team_view
+
+ACCOUNTS_PER_PAGE = 25
+TRANSACTIONS_PER_PAGE = 25
+LIMIT_CHANGES_SHOWN = 5
+
+
+@dataclass
+class Page:
+    """A page without COUNT(*) (as the API's PagePagination): one extra row
+    says whether there is a next page, so a page costs the same on any table."""
+
+    items: list
+    number: int
+    has_next: bool
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def _page(request, queryset, *, per_page: int) -> Page:
+    raw = request.GET.get("page", "1")
+    number = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    offset = (number - 1) * per_page
+    rows = list(queryset[offset : offset + per_page + 1])
+    return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)
+
+
+def _querystring_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _account_or_404(request, account_id) -> CreditAccount:
+    team = request.team_access.team
+    try:
+        account = account_get(team=team, account_id=account_id)
+    except NotFound:
+        raise Http404("Credit account not found.") from None
+    account.team = team  # already loaded: no second query for it
+    return account
+
+
+# --- Accounts list --------------------------------------------------------------------
+@team_view()
+def account_list_view(request):
+    team = request.team_access.team
+    filter_form = AccountFilterForm(request.GET or None)
+    filters = filter_form.cleaned_data if filter_form.is_valid() else {}
+    try:
+        accounts = account_list(team=team, filters={k: v for k, v in filters.items() if v})
+    except DomainError:
+        accounts = CreditAccount.objects.none()
+    page = _page(request, accounts, per_page=ACCOUNTS_PER_PAGE)
+    aging = aging_by_account(team=team, account_ids=[a.pk for a in page])
+    for account in page:
+        account.overdue_cents = aging[account.pk].overdue_cents
+    context = {
+        "page": page,
+        "filter_form": filter_form if request.GET else AccountFilterForm(),
+        "list_url": reverse("credit:index"),
+        "querystring": _querystring_without_page(request),
+    }
+    template = "credit/_account_rows.html" if is_htmx(request) else "credit/account_list.html"
+    return render(request, template, context)
+
+
+# --- One account ----------------------------------------------------------------------
+def _transactions_page(request, account: CreditAccount):
+    filter_form = TransactionFilterForm(request.GET or None)
+    filters = filter_form.as_api_filters() if filter_form.is_valid() else {}
+    filters["credit_id"] = str(account.pk)
+    try:
+        rows = transaction_list(team=account.team, filters=filters)
+    except DomainError as exc:
+        add_domain_error_to_form(filter_form, exc)
+        rows = account.transactions.none()
+    page = _page(request, rows, per_page=TRANSACTIONS_PER_PAGE)
+    for row in page:
+        row.account = account  # one account on this page: no query per row
+    return filter_form if request.GET else TransactionFilterForm(), page
+
+
+def _render_detail(request, account: CreditAccount, *, transaction_form=None, settings_form=None):
+    filter_form, page = _transactions_page(request, account)
+    context = {
+        "account": account,
+        "aging": aging_for_account(account=account),
+        "page": page,
+        "filter_form": filter_form,
+        "transactions_url": reverse("credit:account-detail", args=[account.pk]),
+        "querystring": _querystring_without_page(request) if request.method == "GET" else "",
+        "transaction_form": transaction_form or TransactionForm(),
+        "settings_form": settings_form or AccountSettingsForm(account=account),
+        "limit_changes": list(
+            CreditLimitChange.objects.filter(account=account).select_related("changed_by")[:LIMIT_CHANGES_SHOWN]
+        )
+        if request.team_access.can_manage
+        else [],
+        "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "setup_intent_url": f"/api/teams/{account.team_id}/credit/setup-intent/",
+    }
+    return render(request, "credit/account_detail.html", context)
 
 
 @team_view()
-def index(request):
-    return render(request, "credit/index.html")
+def account_detail(request, account_id):
+    account = _account_or_404(request, account_id)
+    if is_htmx(request):
+        filter_form, page = _transactions_page(request, account)
+        context = {
+            "account": account,
+            "page": page,
+            "filter_form": filter_form,
+            "transactions_url": reverse("credit:account-detail", args=[account.pk]),
+            "querystring": _querystring_without_page(request),
+        }
+        return render(request, "credit/_transaction_rows.html", context)
+    return _render_detail(request, account)
+
+
+@require_POST
+@team_view(write_role=Role.MEMBER)
+def transaction_create(request, account_id):
+    account = _account_or_404(request, account_id)
+    form = TransactionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            txn = ledger.transaction_post(
+                team=account.team,
+                customer=account.customer,
+                type=data["type"],
+                amount_cents=data["amount_cents"],
+                user=request.user,
+                description=data["description"],
+                due_date=data["due_date"],
+                status=data["status"],
+                idempotency_key=data["idempotency_key"],
+            )
+        except DomainError as exc:
+            add_domain_error_to_form(form, exc)
+        else:
+            messages.success(request, f"{txn.get_type_display()} recorded ({txn.get_status_display().lower()}).")
+            return redirect("credit:account-detail", account.pk)
+    return _render_detail(request, account, transaction_form=form)
+
+
+@require_POST
+@team_view(write_role=Role.MEMBER)
+def transaction_status(request, account_id, transaction_id):
+    account = _account_or_404(request, account_id)
+    try:
+        txn = transaction_get(team=account.team, transaction_id=transaction_id)
+    except NotFound:
+        raise Http404("Transaction not found.") from None
+    if txn.account_id != account.pk:
+        raise Http404("Transaction not found.")
+    form = TransactionStatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose completed, failed or cancelled.")
+        return redirect("credit:account-detail", account.pk)
+    try:
+        txn = ledger.transaction_set_status(transaction=txn, status=form.cleaned_data["status"], user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{txn.get_type_display()} marked {txn.status}.")
+    return redirect("credit:account-detail", account.pk)
+
+
+@require_POST
+@team_view(write_role=Role.ADMIN)
+def transaction_collect(request, account_id, transaction_id):
+    """Charge the saved card for a pending payment (admin, like the API's collect)."""
+    account = _account_or_404(request, account_id)
+    try:
+        txn = transaction_get(team=account.team, transaction_id=transaction_id)
+    except NotFound:
+        raise Http404("Transaction not found.") from None
+    if txn.account_id != account.pk:
+        raise Http404("Transaction not found.")
+    try:
+        txn = payments.saved_card_charge(transaction=txn, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        outcome = {
+            "completed": (messages.SUCCESS, "Payment collected from the saved card."),
+            "failed": (messages.ERROR, "The card was declined; the payment is marked failed."),
+        }.get(txn.status, (messages.INFO, "Stripe is processing the payment; it completes when Stripe confirms it."))
+        messages.add_message(request, *outcome)
+    return redirect("credit:account-detail", account.pk)
+
+
+@require_POST
+@team_view(write_role=Role.ADMIN)
+def account_settings(request, account_id):
+    account = _account_or_404(request, account_id)
+    form = AccountSettingsForm(request.POST, account=account)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            # one service call, one database transaction: the limit, the status
+            # and the other settings change together or not at all
+            account, _ = account_services.account_upsert(
+                team=account.team,
+                customer=account.customer,
+                user=request.user,
+                credit_limit_cents=data["credit_limit_cents"],
+                status=data["status"],
+                grace_period_days=data["grace_period_days"],
+                interest_rate_bps=data["interest_rate_bps"],
+                currency=data["currency"],
+                reason=data["reason"].strip(),
+            )
+        except DomainError as exc:
+            add_domain_error_to_form(form, exc)
+            account.refresh_from_db()
+        else:
+            messages.success(request, "Account settings saved.")
+            return redirect("credit:account-detail", account.pk)
+    return _render_detail(request, account, settings_form=form)
+
+
+# --- Opening an account ---------------------------------------------------------------
+@team_view(min_role=Role.ADMIN)
+def account_create(request):
+    team = request.team_access.team
+    form = AccountCreateForm(request.POST or None, team=team)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            account, created = account_services.account_upsert(
+                team=team,
+                customer=data["customer"],
+                user=request.user,
+                credit_limit_cents=data["credit_limit_cents"],
+                grace_period_days=data["grace_period_days"],
+                interest_rate_bps=data["interest_rate_bps"],
+                currency=data["currency"],
+                reason="Account opened",
+            )
+        except DomainError as exc:
+            add_domain_error_to_form(form, exc)
+        else:
+            if created:
+                messages.success(request, f"Credit account opened for {account.customer}.")
+            else:
+                messages.info(request, f"{account.customer} already had a credit account.")
+            return redirect("credit:account-detail", account.pk)
+    return render(request, "credit/account_create.html", {"form": form})

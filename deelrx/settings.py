@@ -263,6 +263,11 @@ STRIPE_SECRET_KEY = _read("STRIPE_SECRET_KEY", env.str, default="")
 STRIPE_PUBLISHABLE_KEY = _read("STRIPE_PUBLISHABLE_KEY", env.str, default="")
 STRIPE_WEBHOOK_SECRET = _read("STRIPE_WEBHOOK_SECRET", env.str, default="")
 STRIPE_API_BASE = _read("STRIPE_API_BASE", env.str, default="")
+STRIPE_MAX_RETRIES = _read("STRIPE_MAX_RETRIES", env.int, default=3)
+STRIPE_RETRY_DELAY_SECONDS = _read("STRIPE_RETRY_DELAY_SECONDS", env.float, default=0.5)
+# Outbound job email is paced to what the provider (Resend) accepts.
+CREDIT_EMAILS_PER_SECOND = _read("CREDIT_EMAILS_PER_SECOND", env.float, default=2.0)
+CREDIT_EMAIL_RETRY_DELAY_SECONDS = _read("CREDIT_EMAIL_RETRY_DELAY_SECONDS", env.float, default=1.0)
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -301,6 +306,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "ArticleStatusEnum": "knowledge_base.models.KbArticle.Status",
+        "PurgeStatusEnum": "admin_ops.models.PurgeOperation.Status",
+    },
 }
 
 # --- Tenancy ------------------------------------------------------------------

@@ -1,12 +1,426 @@
-from django.shortcuts import render
+"""Knowledge base HTML: the staff pages under /kb/ (current team) and the
+public help center under /help/ (anyone, signed in or not).
 
-from deelrx.web import team_view
+Views stay thin: reads go through knowledge_base.selectors, writes through
+knowledge_base.services, whose domain errors are shown on the forms or as
+messages. Stored article HTML (content_html) was sanitised when it was
+rendered (knowledge_base.rendering), so it is marked safe here; search
+snippets are sanitised again down to <mark> only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+
+import nh3
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST, require_safe
+
+from deelrx.errors import DomainError
+from deelrx.tenancy.models import Role
+from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
+from knowledge_base.forms import ArticleForm, AttachmentForm, FeedbackForm, HelpSearchForm, TransitionForm
+from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.rendering import render_markdown
+from knowledge_base.selectors import articles as article_selectors
+from knowledge_base.selectors.dashboard import broken_link_list, category_list
+from knowledge_base.selectors.uploads import uploads_for_article
+from knowledge_base.services import articles as article_services
+from knowledge_base.services.uploads import upload_create, upload_url
+
+Status = KbArticle.Status
+
+PAGE_SIZE = 25
+HISTORY_PAGE_SIZE = 20
+HELP_PAGE_SIZE = 50
+LIST_FILTERS = ("q", "status", "category", "tag", "is_public")
+# How each workflow move is offered in the UI; who may make it is the service's rule.
+ACTIONS = {
+    (Status.DRAFT, Status.REVIEW): {"label": "Submit for review", "style": "primary"},
+    (Status.REVIEW, Status.PUBLISHED): {"label": "Approve and publish", "style": "primary"},
+    (Status.REVIEW, Status.DRAFT): {
+        "label": "Request changes",
+        "needs_note": True,
+        "note_required": True,
+        "note_label": "What should change?",
+    },
+    (Status.PUBLISHED, Status.ARCHIVED): {"label": "Archive", "style": "danger"},
+    (Status.PUBLISHED, Status.DRAFT): {"label": "Unpublish (back to draft)"},
+    (Status.ARCHIVED, Status.DRAFT): {"label": "Back to draft"},
+}
+VIEWED_SESSION_KEY = "kb_viewed_articles"
+FEEDBACK_SESSION_KEY = "kb_feedback_articles"
+SESSION_MEMORY = 500  # ids remembered per session, newest kept
+
+
+# --- Staff pages (/kb/) -----------------------------------------------------------
+@team_view()
+def article_list(request):
+    team = request.team_access.team
+    filters = {name: request.GET.get(name, "").strip() for name in LIST_FILTERS}
+    filter_errors = None
+    try:
+        articles = article_selectors.article_list(
+            user=request.user, filters={**_non_empty(filters), "team_id": str(team.pk)}
+        )
+    except DomainError as exc:
+        filter_errors = exc.details or {"filters": [exc.message]}
+        articles = KbArticle.objects.none()
+    context = {
+        "page": paginate(request, articles, per_page=PAGE_SIZE),
+        "filters": filters,
+        "filter_errors": filter_errors,
+        "status_choices": Status.choices,
+        "categories": category_list(team=team),
+    }
+    template = "knowledge_base/_article_rows.html" if is_htmx(request) else "knowledge_base/article_list.html"
+    return render(request, template, context)
 
 
 @team_view()
-def index(request):
-    return render(request, "knowledge_base/index.html")
+def article_detail(request, article_id):
+    article = _team_article_or_404(request, article_id)
+    allowed = article_services.allowed_transitions_for(article=article, user=request.user)
+    actions = [
+        {"status": target, **ACTIONS[(article.status, target)]}
+        for target in allowed
+        if (article.status, target) in ACTIONS
+    ]
+    context = {
+        "article": article,
+        "content_html": mark_safe(article.content_html),  # noqa: S308 - sanitised by render_markdown on save
+        "actions": actions,
+        "can_edit": _can_edit(request, article),
+        # Mirrors article_delete's rule (which decides): admins, or the author of a draft.
+        "can_delete": request.team_access.can_manage
+        or (article.status == Status.DRAFT and article.author_id == request.user.pk and request.team_access.can_write),
+        "attachments": _attachments(article),
+        "public_url": _public_url(article),
+    }
+    return render(request, "knowledge_base/article_detail.html", context)
 
 
+@team_view(write_role=Role.MEMBER)
+def article_create(request):
+    if not request.team_access.can_write:  # GET is open to viewers by @team_view; the editor is not
+        raise DjangoPermissionDenied("Writing articles needs the 'member' role.")
+    form = ArticleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            article = article_services.article_create(team=request.team_access.team, user=request.user, **data)
+        except DomainError as exc:
+            add_domain_error_to_form(form, exc)
+        else:
+            messages.success(request, f"Draft “{article.title}” saved.")
+            return redirect("knowledge_base:article-edit", article_id=article.pk)
+    return _render_editor(request, form=form, article=None)
+
+
+@team_view(write_role=Role.MEMBER)
+def article_edit(request, article_id):
+    article = _team_article_or_404(request, article_id)
+    if not _can_edit(request, article):
+        raise DjangoPermissionDenied(
+            f"Editing a {article.get_status_display().lower()} article needs the 'admin' role."
+        )
+    form = ArticleForm(request.POST or None, initial=ArticleForm.initial_for(article), editing=True)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        note = data.pop("note", "")
+        try:
+            article = article_services.article_update(article=article, user=request.user, note=note, **data)
+        except DomainError as exc:
+            add_domain_error_to_form(form, exc)
+        else:
+            messages.success(request, "Article saved.")
+            return redirect("knowledge_base:article-detail", article_id=article.pk)
+    return _render_editor(request, form=form, article=article)
+
+
+@team_view(write_role=Role.MEMBER)
+@require_POST
+def article_transition(request, article_id):
+    article = _team_article_or_404(request, article_id)
+    form = TransitionForm(request.POST)
+    back = (
+        redirect("knowledge_base:review-queue")
+        if request.POST.get("next") == "review"
+        else redirect("knowledge_base:article-detail", article_id=article.pk)
+    )
+    if not form.is_valid():
+        messages.error(request, "Choose a status.")
+        return back
+    target, note = form.cleaned_data["status"], form.cleaned_data["note"].strip()
+    if (article.status, target) == (Status.REVIEW, Status.DRAFT) and not note:
+        messages.error(request, "Say what should change: the note is sent back to the author.")
+        return back
+    try:
+        article = article_services.article_transition(article=article, user=request.user, status=target, note=note)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"“{article.title}” is now {article.get_status_display().lower()}.")
+    return back
+
+
+@team_view(write_role=Role.MEMBER)
+@require_POST
+def article_delete(request, article_id):
+    article = _team_article_or_404(request, article_id)
+    try:
+        article_services.article_delete(article=article, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("knowledge_base:article-detail", article_id=article.pk)
+    messages.success(request, f"“{article.title}” deleted.")
+    return redirect("knowledge_base:index")
+
+
+@team_view(write_role=Role.MEMBER)
+@require_POST
+def preview(request):
+    """Live preview for the editor (htmx): the same sanitiser as saving uses."""
+    html = render_markdown(request.POST.get("content", ""))
+    return render(request, "knowledge_base/_preview.html", {"html": mark_safe(html)})  # noqa: S308 - sanitised
+
+
+@team_view(write_role=Role.MEMBER)
+@require_POST
+def attachment_upload(request, article_id):
+    """Plain form fallback for the drag-and-drop uploader (which uses the API)."""
+    article = _team_article_or_404(request, article_id)
+    upload_form = AttachmentForm(request.POST, request.FILES)
+    if upload_form.is_valid():
+        try:
+            upload = upload_create(
+                team=article.team,
+                user=request.user,
+                file=upload_form.cleaned_data["file"],
+                context=upload_form.cleaned_data["context"],
+                article=article,
+            )
+        except DomainError as exc:
+            add_domain_error_to_form(upload_form, exc)
+        else:
+            messages.success(request, f"Uploaded {upload.original_name}.")
+            return redirect(reverse("knowledge_base:article-edit", args=[article.pk]) + "#attachments")
+    form = ArticleForm(initial=ArticleForm.initial_for(article), editing=True)
+    return _render_editor(request, form=form, article=article, upload_form=upload_form, status=400)
+
+
+@team_view()
+def article_history(request, article_id):
+    article = _team_article_or_404(request, article_id)
+    page = paginate(request, article_selectors.revision_list(article=article), per_page=HISTORY_PAGE_SIZE)
+    revisions = list(page)
+    # The oldest revision on this page is diffed against the one just before it.
+    previous = {rev.number: rev for rev in revisions}
+    if revisions and revisions[-1].number > 1:
+        before = article_selectors.revision_list(article=article).filter(number__lt=revisions[-1].number).first()
+        if before is not None:
+            previous[before.number] = before
+    ordered = sorted(previous.values(), key=lambda rev: rev.number)
+    prior_of = {cur.number: prev for prev, cur in itertools.pairwise(ordered)}
+    entries = []
+    for revision in revisions:
+        prior = prior_of.get(revision.number)
+        entries.append(
+            {
+                "revision": revision,
+                "is_first": prior is None,
+                "previous_number": prior.number if prior else None,
+                "diff": revision_diff(prior, revision) if prior else [],
+            }
+        )
+    return render(
+        request, "knowledge_base/article_history.html", {"article": article, "page": page, "entries": entries}
+    )
+
+
+@team_view(min_role=Role.ADMIN)
+def review_queue(request):
+    team = request.team_access.team
+    articles = (
+        article_selectors.article_list(user=request.user, filters={"team_id": str(team.pk), "status": Status.REVIEW})
+        .select_related("author")
+        .order_by("updated_at", "pk")
+    )
+    return render(
+        request, "knowledge_base/review_queue.html", {"page": paginate(request, articles, per_page=PAGE_SIZE)}
+    )
+
+
+@team_view()
+def link_report(request):
+    checks = broken_link_list(team=request.team_access.team)
+    return render(request, "knowledge_base/link_report.html", {"page": paginate(request, checks, per_page=PAGE_SIZE)})
+
+
+# --- Public help center (/help/) ----------------------------------------------------
+@require_safe
 def help_center(request):
-    return render(request, "knowledge_base/help_center.html")
+    form = HelpSearchForm(request.GET)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    context = {"query": query, "form": form}
+    if query:
+        try:
+            results = article_selectors.public_articles(filters={"q": query})
+        except DomainError as exc:
+            results, context["search_error"] = KbArticle.objects.none(), exc.message
+        page = Paginator(results, HELP_PAGE_SIZE).get_page(request.GET.get("page"))
+        context["page"] = page
+        context["results"] = [{"article": article, "snippet": safe_snippet(article, query)} for article in page]
+    else:
+        articles = article_selectors.public_articles().order_by("category", "title", "pk")
+        context["page"] = Paginator(articles, HELP_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "knowledge_base/help_center.html", context)
+
+
+@require_safe
+def help_article(request, team_slug, article_slug):
+    article = _public_article_or_404(team_slug, article_slug)
+    if request.method == "GET" and _remember_once(request, VIEWED_SESSION_KEY, article):
+        article_services.article_view_count_increment(article=article)
+    return _render_help_article(request, article, thanks=request.GET.get("feedback") == "thanks")
+
+
+@require_POST
+def help_feedback(request, team_slug, article_slug):
+    article = _public_article_or_404(team_slug, article_slug)
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        # Once per session per article: a double submit or a reload does not count twice.
+        if _remember_once(request, FEEDBACK_SESSION_KEY, article):
+            try:
+                article_services.feedback_create(
+                    article=article,
+                    user=request.user if request.user.is_authenticated else None,
+                    helpful=form.cleaned_data["helpful"],
+                    comment=form.cleaned_data["comment"],
+                )
+            except DomainError as exc:
+                _forget(request, FEEDBACK_SESSION_KEY, article)
+                add_domain_error_to_form(form, exc)
+        if not form.errors:
+            if is_htmx(request):
+                return render(request, "knowledge_base/help/_feedback.html", {"article": article, "thanks": True})
+            url = reverse("help:article", args=[article.team.slug, article.slug])
+            return redirect(f"{url}?feedback=thanks#feedback")
+    if is_htmx(request):
+        return render(request, "knowledge_base/help/_feedback.html", {"article": article, "feedback_form": form})
+    return _render_help_article(request, article, feedback_form=form)
+
+
+# --- Helpers ------------------------------------------------------------------------
+def _non_empty(values: dict) -> dict:
+    return {key: value for key, value in values.items() if value}
+
+
+def _team_article_or_404(request, article_id) -> KbArticle:
+    """Staff pages show the current team's articles only (others' are 404)."""
+    try:
+        article = article_selectors.article_get_for_user(user=request.user, article_id=article_id)
+    except DomainError:
+        raise Http404("Article not found.") from None
+    if article.team_id != request.team_access.team.pk:
+        raise Http404("Article not found.")
+    return article
+
+
+def _public_article_or_404(team_slug: str, article_slug: str) -> KbArticle:
+    try:
+        return article_selectors.public_article_get(team_slug=team_slug, slug=article_slug)
+    except DomainError:
+        raise Http404("Article not found.") from None
+
+
+def _can_edit(request, article: KbArticle) -> bool:
+    access = request.team_access
+    if article.status in article_services.ADMIN_EDIT_STATUSES:
+        return access.can_manage
+    return access.can_write
+
+
+def _attachments(article: KbArticle, *, public_only: bool = False) -> list[dict]:
+    uploads = uploads_for_article(article=article)
+    if public_only:
+        uploads = uploads.filter(store=KbUpload.Store.PUBLIC)
+    return [{"upload": upload, "url": upload_url(upload)} for upload in uploads]
+
+
+def _public_url(article: KbArticle) -> str | None:
+    if article.status == Status.PUBLISHED and article.is_public:
+        return reverse("help:article", args=[article.team.slug, article.slug])
+    return None
+
+
+def _render_editor(request, *, form, article, upload_form=None, status: int = 200):
+    context = {
+        "form": form,
+        "article": article,
+        "upload_form": upload_form or AttachmentForm(),
+        "attachments": _attachments(article) if article else [],
+    }
+    return render(request, "knowledge_base/article_form.html", context, status=status)
+
+
+def _render_help_article(request, article, *, feedback_form=None, thanks: bool = False):
+    context = {
+        "article": article,
+        "content_html": mark_safe(article.content_html),  # noqa: S308 - sanitised by render_markdown on save
+        "attachments": _attachments(article, public_only=True),
+        "feedback_form": feedback_form or FeedbackForm(),
+        "thanks": thanks,
+    }
+    return render(request, "knowledge_base/help_article.html", context)
+
+
+def _remember_once(request, key: str, article: KbArticle) -> bool:
+    """True the first time this session sees the article under `key`."""
+    seen = request.session.get(key, [])
+    article_id = str(article.pk)
+    if article_id in seen:
+        return False
+    request.session[key] = [*seen, article_id][-SESSION_MEMORY:]
+    return True
+
+
+def _forget(request, key: str, article: KbArticle) -> None:
+    request.session[key] = [value for value in request.session.get(key, []) if value != str(article.pk)]
+
+
+def safe_snippet(article: KbArticle, query: str) -> str:
+    """The selector's highlighted snippet, cleaned again so that only <mark> can
+    ever reach the page (defence in depth: the page marks it safe)."""
+    snippet = article_selectors.snippet_html(article, query)
+    return mark_safe(nh3.clean(snippet, tags={"mark"}, attributes={}))  # noqa: S308 - cleaned to <mark> only
+
+
+def revision_diff(previous, current) -> list[dict]:
+    """Unified diff (title, excerpt, content) between two revisions, as rows the
+    template escapes: nothing from an article is ever rendered as HTML here."""
+
+    def lines(revision):
+        return [f"Title: {revision.title}", f"Excerpt: {revision.excerpt}", "", *revision.content.splitlines()]
+
+    rows = []
+    for line in difflib.unified_diff(lines(previous), lines(current), lineterm="", n=2):
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            rows.append({"kind": "hunk", "sign": "", "text": line})
+        elif line.startswith("+"):
+            rows.append({"kind": "add", "sign": "+", "text": line[1:]})
+        elif line.startswith("-"):
+            rows.append({"kind": "del", "sign": "-", "text": line[1:]})
+        else:
+            rows.append({"kind": "ctx", "sign": "", "text": line[1:]})
+    return rows

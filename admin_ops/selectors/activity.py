@@ -1,0 +1,51 @@
+"""Reads of the activity log (the audit trail every mutation writes)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from admin_ops.models import ActivityEvent
+from deelrx.filters import apply_filters
+from deelrx.tenancy.models import Team
+
+
+class ActivityEventFilter(django_filters.FilterSet):
+    """Shared by GET /api/admin/activity/ and the /ops/activity/ page."""
+
+    user = django_filters.NumberFilter(field_name="user_id", label="User id")
+    event_type = django_filters.CharFilter(
+        method="filter_event_type",
+        label="Event type",
+        help_text='Exact type ("credit.transaction.created") or a prefix ending in "." ("credit.").',
+    )
+    created_after = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="gte", label="Created after")
+    created_before = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="lt", label="Created before")
+
+    class Meta:
+        model = ActivityEvent
+        fields: list[str] = []
+
+    def filter_event_type(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        # A trailing "." (or "*") asks for a whole family of events, e.g. everything "credit.".
+        if value.endswith("*"):
+            return queryset.filter(event_type__startswith=value.rstrip("*"))
+        if value.endswith("."):
+            return queryset.filter(event_type__startswith=value)
+        return queryset.filter(event_type=value)
+
+
+def activity_list(*, team: Team, filters=None) -> QuerySet[ActivityEvent]:
+    """The team's events, newest first, with the acting user joined (one query a page)."""
+    queryset = ActivityEvent.objects.filter(team=team).select_related("user").order_by("-created_at", "-id")
+    return apply_filters(ActivityEventFilter, filters, queryset)
+
+
+def activity_event_types(*, team: Team) -> list[str]:
+    """The event types present in the team's log, for the filter's suggestions."""
+    return list(
+        ActivityEvent.objects.filter(team=team).order_by("event_type").values_list("event_type", flat=True).distinct()
+    )

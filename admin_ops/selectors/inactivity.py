@@ -1,0 +1,59 @@
+"""Reads of inactivity policies and trackers."""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from admin_ops.models import InactivityPolicy, InactivityTracker
+from deelrx.errors import NotFound
+from deelrx.filters import apply_filters
+from deelrx.tenancy.access import visible_to
+from deelrx.tenancy.models import Membership, Team
+
+
+class InactivityTrackerFilter(django_filters.FilterSet):
+    policy_id = django_filters.UUIDFilter(field_name="policy_id", label="Policy")
+    user = django_filters.NumberFilter(field_name="user_id", label="User id")
+    is_suspended = django_filters.BooleanFilter(label="Suspended")
+
+    class Meta:
+        model = InactivityTracker
+        fields: list[str] = []
+
+
+def policy_list(*, team: Team) -> QuerySet[InactivityPolicy]:
+    return InactivityPolicy.objects.filter(team=team).select_related("created_by").order_by("name", "pk")
+
+
+def policy_get(*, user, policy_id) -> InactivityPolicy:
+    """A policy of one of the user's teams (another team's policy is 404, as if absent)."""
+    try:
+        return visible_to(InactivityPolicy.objects.select_related("team", "created_by"), user).get(pk=policy_id)
+    except (InactivityPolicy.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Inactivity policy not found.") from None
+
+
+def tracker_list(*, team: Team, filters=None) -> QuerySet[InactivityTracker]:
+    """Most inactive first, so the people about to be warned or suspended lead the list."""
+    queryset = (
+        InactivityTracker.objects.filter(team=team)
+        .select_related("user", "policy", "purge_operation")
+        .order_by("-days_since_activity", "user__username", "pk")
+    )
+    return apply_filters(InactivityTrackerFilter, filters, queryset)
+
+
+def tracker_get(*, user, tracker_id) -> InactivityTracker:
+    try:
+        return visible_to(InactivityTracker.objects.select_related("team", "user", "policy"), user).get(pk=tracker_id)
+    except (InactivityTracker.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Tracker not found.") from None
+
+
+def member_choices(*, team: Team) -> list[tuple[int, str]]:
+    """(user id, username) of the team's members, for pickers."""
+    return list(
+        Membership.objects.filter(team=team).order_by("user__username").values_list("user_id", "user__username")
+    )

@@ -1,0 +1,82 @@
+"""Purge reads: lists and details restricted to teams where the caller is an
+owner or admin (purges are an admin matter: members and viewers get 403)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from admin_ops.models import PurgeOperation
+from deelrx.errors import NotFound
+from deelrx.filters import apply_filters
+from deelrx.tenancy.access import get_team_access, require_role, team_ids_for
+from deelrx.tenancy.models import Membership, Role
+
+
+class PurgeFilter(django_filters.FilterSet):
+    """Shared by the API list and the HTML list."""
+
+    team_id = django_filters.NumberFilter(field_name="team_id")
+    status = django_filters.ChoiceFilter(choices=PurgeOperation.Status.choices)
+
+    class Meta:
+        model = PurgeOperation
+        fields = ["team_id", "status"]
+
+
+def manageable_team_ids(user) -> QuerySet:
+    if user.is_superuser:
+        return team_ids_for(user)
+    return Membership.objects.filter(user=user, role__in=[Role.OWNER, Role.ADMIN], is_suspended=False).values("team_id")
+
+
+def purge_list(*, user, filters=None) -> QuerySet[PurgeOperation]:
+    """Purges of the teams the user manages. An explicit `team_id` the user is
+    not a member of is 404, one where the user is not admin/owner is 403."""
+    team_id = (filters or {}).get("team_id")
+    if team_id not in (None, ""):
+        get_team_access(user, team_id, min_role=Role.ADMIN)
+    queryset = (
+        PurgeOperation.objects.filter(team_id__in=manageable_team_ids(user))
+        .select_related("team", "requested_by", "acknowledged_by")
+        .order_by("-created_at", "-id")
+    )
+    return apply_filters(PurgeFilter, filters, queryset)
+
+
+def purge_get(*, user, purge_id) -> PurgeOperation:
+    """Another team's purge (or a malformed id) is 404; a member or viewer of
+    the purge's team is 403."""
+    try:
+        purge = PurgeOperation.objects.select_related("team", "requested_by", "acknowledged_by").get(
+            pk=purge_id, team_id__in=team_ids_for(user)
+        )
+    except (PurgeOperation.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Purge not found.") from None
+    require_role(user, purge.team, Role.ADMIN)
+    return purge
+
+
+def export_available(purge: PurgeOperation, *, now=None) -> bool:
+    now = now or timezone.now()
+    return bool(purge.export_key) and (purge.export_expires_at is None or purge.export_expires_at > now)
+
+
+def purge_steps(purge: PurgeOperation) -> list[dict]:
+    """The state machine as an ordered list of steps for the stepper."""
+    S = PurgeOperation.Status
+    path = [S.REQUESTED, S.SCHEDULED, S.EXPORT_READY, S.ACKNOWLEDGED, S.EXECUTING, S.COMPLETED]
+    if purge.status == S.CANCELLED:
+        return [{"status": s.value, "label": s.label, "state": "skipped"} for s in path] + [
+            {"status": S.CANCELLED.value, "label": S.CANCELLED.label, "state": "current"}
+        ]
+    index = path.index(purge.status)
+    steps = []
+    for i, s in enumerate(path):
+        state = "done" if i < index else "current" if i == index else "todo"
+        if s == S.COMPLETED and purge.status == S.COMPLETED:
+            state = "current"
+        steps.append({"status": s.value, "label": s.label, "state": state})
+    return steps

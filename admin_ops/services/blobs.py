@@ -1,0 +1,80 @@
+"""The blob manager's writes (superusers only): move a file between the stores,
+delete a file.
+
+- Migrating copies the file to the other store under the same path
+  (`private/x` → `public/x`), repoints every registered reference
+  (`deelrx.storage.blob_references()`, e.g. KbUpload.key/store) and deletes the
+  original — `deelrx.storage.move_file` does it in that crash-safe order.
+- Deleting a file that rows still point at is refused with 409 `blob_in_use`
+  (details list the rows) unless `force` is set: a forced delete removes the
+  object only; the rows keep their key and show as broken, which is what the
+  operator asked for (e.g. a file that must disappear now, rows fixed later).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from admin_ops.selectors.blobs import clean_key, clean_store, references_for
+from admin_ops.services import record_event
+from deelrx.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from deelrx.storage import get_storage, move_file, register_blob_reference, store_of_key
+from deelrx.tenancy.models import User
+
+logger = logging.getLogger(__name__)
+
+# Purge exports live in the private store too; the blob manager must see them as in use.
+register_blob_reference("admin_ops.PurgeOperation", "export_key")
+
+
+def _require_superuser(actor: User) -> None:
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied("Only superusers may manage the file stores.")
+
+
+def blob_migrate(*, actor: User, key: str, to_store: str) -> dict:
+    """Move `key` to `to_store` and repoint the rows that reference it."""
+    _require_superuser(actor)
+    key = clean_key(key)
+    if to_store not in ("private", "public"):
+        raise ValidationFailed(details={"to_store": ["Must be one of: private, public."]})
+    from_store = store_of_key(key)
+    if from_store == to_store:
+        raise ValidationFailed(details={"to_store": [f"The file is already in the {to_store} store."]})
+    references = references_for([key])[key]
+    try:
+        new_key = move_file(key=key, to_store=to_store)
+    except FileNotFoundError:
+        raise NotFound("No file with this key in the store.") from None
+    record_event(
+        event_type="admin_ops.blob.migrated",
+        user=actor,
+        data={"key": key, "new_key": new_key, "from_store": from_store, "to_store": to_store, "references": references},
+    )
+    logger.info("blob migrated", extra={"key": key, "new_key": new_key, "references": len(references)})
+    return {"key": new_key, "previous_key": key, "store": to_store, "referenced_by": references}
+
+
+def blob_delete(*, actor: User, store: str, key: str, force: bool = False) -> dict:
+    """Delete one file; refused while rows reference it, unless forced."""
+    _require_superuser(actor)
+    store = clean_store(store)
+    key = clean_key(key, store=store)
+    storage = get_storage(store)
+    if not storage.exists(key):
+        raise NotFound("No file with this key in the store.")
+    references = references_for([key])[key]
+    if references and not force:
+        raise Conflict(
+            "Rows still point at this file; delete them first, or repeat with force=true.",
+            code="blob_in_use",
+            details={"referenced_by": references},
+        )
+    storage.delete(key)
+    record_event(
+        event_type="admin_ops.blob.deleted",
+        user=actor,
+        data={"store": store, "key": key, "forced": bool(references), "references": references},
+    )
+    logger.info("blob deleted", extra={"key": key, "forced": bool(references)})
+    return {"key": key, "store": store, "referenced_by": references}

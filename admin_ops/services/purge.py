@@ -1,0 +1,409 @@
+"""Purge operations: the one place that moves a PurgeOperation (DESIGN §8).
+
+    requested ──(job: validate)──▶ scheduled ──(job: export)──▶ export_ready
+        ──(owner/admin acknowledges)──▶ acknowledged ──(job, once scheduled_for
+        has passed)──▶ executing ──▶ completed
+    cancel: requested | scheduled | export_ready | acknowledged ──▶ cancelled
+
+Nothing is deleted before the export exists, an owner/admin has acknowledged
+it and `scheduled_for` has passed. Deletion runs in batches, each in its own
+transaction together with the progress it makes, so a worker killed mid-purge
+leaves the purge `executing` with exact counts and the next run resumes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from admin_ops import purge_registry
+from admin_ops.models import PurgeOperation
+from admin_ops.services import record_event
+from admin_ops.services.export import build_export, delete_export
+from deelrx.errors import BusinessRuleViolation, InvalidTransition, ValidationFailed
+from deelrx.storage import get_storage
+from deelrx.tenancy.access import require_role
+from deelrx.tenancy.models import Role, Team, User
+
+logger = logging.getLogger(__name__)
+
+S = PurgeOperation.Status
+EXPORT_TTL = dt.timedelta(days=14)
+SCHEDULE_TOLERANCE = dt.timedelta(minutes=5)  # "now" from a form is a few seconds old on arrival
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.REQUESTED: (S.SCHEDULED, S.CANCELLED),
+    S.SCHEDULED: (S.EXPORT_READY, S.CANCELLED),
+    S.EXPORT_READY: (S.ACKNOWLEDGED, S.CANCELLED),
+    S.ACKNOWLEDGED: (S.EXECUTING, S.CANCELLED),
+    S.EXECUTING: (S.COMPLETED,),
+    S.COMPLETED: (),
+    S.CANCELLED: (),
+}
+CANCELLABLE = tuple(s for s, targets in TRANSITIONS.items() if S.CANCELLED in targets)
+
+
+def _check_transition(purge: PurgeOperation, target: str) -> None:
+    allowed = TRANSITIONS[purge.status]
+    if target not in allowed:
+        raise InvalidTransition(current=purge.status, target=target, allowed=list(allowed))
+
+
+def _locked(purge: PurgeOperation) -> PurgeOperation:
+    return PurgeOperation.objects.select_for_update().select_related("team").get(pk=purge.pk)
+
+
+def _event(purge: PurgeOperation, verb: str, *, user: User | None, **data: Any) -> None:
+    record_event(
+        event_type=f"purge.operation.{verb}",
+        team=purge.team,
+        user=user,
+        data={"purge_id": purge.pk, "status": purge.status, **data},
+    )
+
+
+def _require_manager(user: User, team: Team) -> None:
+    require_role(user, team, Role.ADMIN)
+
+
+# --- Moves -------------------------------------------------------------------------------
+@transaction.atomic
+def purge_request(
+    *,
+    team: Team,
+    user: User | None,
+    scope: dict,
+    scheduled_for: dt.datetime | None = None,
+    notes: str = "",
+    now: dt.datetime | None = None,
+) -> PurgeOperation:
+    """Owner/admin asks for a purge (`user=None`: the system, e.g. the
+    inactivity job). `scheduled_for` defaults to now and may not lie in the
+    past; the scope is validated (400) and checked against the data
+    (422 `account_not_closed`)."""
+    if user is not None:
+        _require_manager(user, team)
+    now = now or timezone.now()
+    clean_scope = purge_registry.validate_scope(scope)
+    scheduled_for = scheduled_for or now
+    if timezone.is_naive(scheduled_for):
+        scheduled_for = timezone.make_aware(scheduled_for, dt.UTC)
+    if scheduled_for < now - SCHEDULE_TOLERANCE:
+        raise ValidationFailed(details={"scheduled_for": ["Must be now or in the future."]})
+    purge_registry.check_business_rules(team_id=team.pk, scope=clean_scope)
+    purge = PurgeOperation.objects.create(
+        team=team,
+        requested_by=user,
+        status=S.REQUESTED,
+        scope=clean_scope,
+        scheduled_for=scheduled_for,
+        notes=notes or "",
+    )
+    _event(purge, "requested", user=user, scope=clean_scope, scheduled_for=scheduled_for)
+    return purge
+
+
+@transaction.atomic
+def purge_schedule(*, purge: PurgeOperation, user: User | None = None) -> PurgeOperation:
+    """requested → scheduled. Done by the job right after the request: it
+    re-validates the scope so that a request made before a rule changed (or
+    before an app was installed) is refused before anything is exported."""
+    purge = _locked(purge)
+    _check_transition(purge, S.SCHEDULED)
+    purge.scope = purge_registry.validate_scope(purge.scope)
+    purge.status = S.SCHEDULED
+    purge.save(update_fields=["scope", "status", "updated_at"])
+    _event(purge, "scheduled", user=user, scheduled_for=purge.scheduled_for)
+    return purge
+
+
+def purge_export_build(
+    *, purge: PurgeOperation, user: User | None = None, now: dt.datetime | None = None
+) -> PurgeOperation:
+    """scheduled → export_ready: write the ZIP, then record it. The rows
+    exported are the rows created up to `cutoff` (now): execution deletes
+    exactly those. Writing happens outside the row lock (it may take long); a
+    concurrent cancel wins and the orphan file is removed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = _locked(purge)
+        _check_transition(current, S.EXPORT_READY)
+    key, counts = build_export(purge=current, cutoff=now, now=now)
+    with transaction.atomic():
+        purge = _locked(purge)
+        try:
+            _check_transition(purge, S.EXPORT_READY)
+        except InvalidTransition:
+            transaction.on_commit(lambda: delete_export(key))
+            raise
+        if purge.export_key and purge.export_key != key:
+            old = purge.export_key
+            transaction.on_commit(lambda: delete_export(old))
+        purge.export_key = key
+        purge.export_expires_at = now + EXPORT_TTL
+        purge.progress = {"cutoff": now.isoformat(), "exported": counts, "counts": {}, "done": []}
+        purge.status = S.EXPORT_READY
+        purge.save(update_fields=["export_key", "export_expires_at", "progress", "status", "updated_at"])
+        _event(purge, "export_ready", user=user, export_key=key, rows=counts)
+    return purge
+
+
+@transaction.atomic
+def purge_acknowledge(*, purge: PurgeOperation, user: User, now: dt.datetime | None = None) -> PurgeOperation:
+    """export_ready → acknowledged by an owner/admin who has the export."""
+    now = now or timezone.now()
+    purge = _locked(purge)
+    _require_manager(user, purge.team)
+    _check_transition(purge, S.ACKNOWLEDGED)
+    if not purge.export_key:
+        raise InvalidTransition(
+            current=purge.status, target=S.ACKNOWLEDGED, allowed=[], message="The export does not exist yet."
+        )
+    if purge.export_expires_at and purge.export_expires_at <= now:
+        raise BusinessRuleViolation(
+            "The export has expired; cancel this purge and request a new one.", code="export_expired"
+        )
+    purge.status = S.ACKNOWLEDGED
+    purge.acknowledged_by = user
+    purge.acknowledged_at = now
+    purge.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "updated_at"])
+    _event(purge, "acknowledged", user=user)
+    return purge
+
+
+@transaction.atomic
+def purge_cancel(*, purge: PurgeOperation, user: User | None, reason: str = "") -> PurgeOperation:
+    """Any state before executing → cancelled; the export file is deleted."""
+    purge = _locked(purge)
+    if user is not None:
+        _require_manager(user, purge.team)
+    _check_transition(purge, S.CANCELLED)
+    key = purge.export_key
+    purge.status = S.CANCELLED
+    purge.export_key = ""
+    purge.export_expires_at = None
+    if reason:
+        purge.error = reason
+    purge.save(update_fields=["status", "export_key", "export_expires_at", "error", "updated_at"])
+    _event(purge, "cancelled", user=user, reason=reason)
+    if key:
+        transaction.on_commit(lambda: delete_export(key))
+    return purge
+
+
+# --- Execution ------------------------------------------------------------------------------
+def _start_execution(purge: PurgeOperation, *, now: dt.datetime) -> PurgeOperation:
+    with transaction.atomic():
+        purge = _locked(purge)
+        _check_transition(purge, S.EXECUTING)
+        if purge.scheduled_for > now:
+            raise BusinessRuleViolation(
+                f"This purge is scheduled for {purge.scheduled_for:%Y-%m-%d %H:%M} UTC.", code="purge_not_due"
+            )
+        cutoff = _cutoff(purge)
+        purge_registry.check_business_rules(team_id=purge.team_id, scope=purge.scope, cutoff=cutoff)
+        purge.status = S.EXECUTING
+        purge.executed_at = now
+        purge.progress = {**purge.progress, "counts": {}, "done": [], "pending_files": []}
+        purge.save(update_fields=["status", "executed_at", "progress", "updated_at"])
+        _event(purge, "executing", user=None)
+    return purge
+
+
+def _cutoff(purge: PurgeOperation) -> dt.datetime | None:
+    raw = (purge.progress or {}).get("cutoff")
+    return dt.datetime.fromisoformat(raw) if raw else None
+
+
+def _delete_files(files: list[list[str]]) -> int:
+    deleted = 0
+    for store, key in files:
+        try:
+            storage = get_storage(store)
+            if storage.exists(key):
+                storage.delete(key)
+                deleted += 1
+        except Exception:  # left for kb-cleanup-orphaned's stray-object sweep
+            logger.warning("purge could not delete file", extra={"store": store, "key": key}, exc_info=True)
+    return deleted
+
+
+def _clear_pending_files(purge: PurgeOperation) -> None:
+    pending = (purge.progress or {}).get("pending_files") or []
+    if pending:
+        _delete_files(pending)
+        with transaction.atomic():
+            locked = _locked(purge)
+            locked.progress = {**locked.progress, "pending_files": []}
+            locked.save(update_fields=["progress", "updated_at"])
+            purge.progress = locked.progress
+
+
+def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> int:
+    """Delete the next batch of `name` in one transaction together with the
+    progress it makes; return how many rows of the entity went (0: done)."""
+    spec = purge_registry.ENTITIES[name]
+    with transaction.atomic():
+        locked = _locked(purge)
+        if locked.status != S.EXECUTING:
+            raise InvalidTransition(current=locked.status, target=S.EXECUTING, allowed=[])
+        progress = dict(locked.progress)
+        rows = purge_registry.selection(name, team_id=locked.team_id, scope=locked.scope, cutoff=_cutoff(locked))
+        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        counts = dict(progress.get("counts") or {})
+        if not ids:
+            progress["done"] = [*progress.get("done", []), name]
+        else:
+            files: list[list[str]] = []
+            if spec.file_fields:
+                store_field, key_field = spec.file_fields
+                files = [
+                    [store, key]
+                    for store, key in spec.model._default_manager.filter(pk__in=ids).values_list(store_field, key_field)
+                    if key
+                ]
+            queryset = spec.model._default_manager.filter(pk__in=ids)
+            _, per_model = queryset.purge_delete() if hasattr(queryset, "purge_delete") else queryset.delete()
+            counts[name] = counts.get(name, 0) + per_model.get(spec.model._meta.label, 0)
+            cascaded = dict(progress.get("cascaded") or {})
+            for label, n in per_model.items():
+                if label != spec.model._meta.label and n:
+                    cascaded[label] = cascaded.get(label, 0) + n
+            progress["cascaded"] = cascaded
+            progress["pending_files"] = [*(progress.get("pending_files") or []), *files]
+        progress["counts"] = counts
+        locked.progress = progress
+        locked.save(update_fields=["progress", "updated_at"])
+    purge.progress = locked.progress
+    # Files go only once their rows are gone for good (the transaction committed).
+    _clear_pending_files(purge)
+    return len(ids)
+
+
+def purge_execute(
+    *, purge: PurgeOperation, now: dt.datetime | None = None, batch_size: int = purge_registry.BATCH_SIZE
+) -> PurgeOperation:
+    """acknowledged (and due) → executing → completed; also resumes a purge
+    left `executing` by a killed worker. Counts come from `progress`, which
+    each batch updates in its own transaction, so they stay exact."""
+    now = now or timezone.now()
+    purge = PurgeOperation.objects.select_related("team").get(pk=purge.pk)
+    if purge.status != S.EXECUTING:
+        purge = _start_execution(purge, now=now)
+    else:
+        _clear_pending_files(purge)
+    for name in purge_registry.ordered(purge.scope.get("entities") or []):
+        if name in (purge.progress.get("done") or []):
+            continue
+        try:
+            while delete_batch(purge=purge, name=name, batch_size=batch_size):
+                pass
+        except ProtectedError as exc:
+            # Something outside the scope still points at these rows; stay
+            # `executing` (what is gone is gone) and say why, the next run retries.
+            blocker = next(iter(exc.protected_objects), None)
+            label = blocker._meta.label if blocker is not None else "another table"
+            message = f"{name}: rows are still referenced by {label}."
+            with transaction.atomic():
+                locked = _locked(purge)
+                locked.error = message
+                locked.save(update_fields=["error", "updated_at"])
+            raise BusinessRuleViolation(message, code="purge_blocked") from None
+    with transaction.atomic():
+        purge = _locked(purge)
+        _check_transition(purge, S.COMPLETED)
+        purge.status = S.COMPLETED
+        purge.completed_at = timezone.now()
+        purge.records_affected = dict(purge.progress.get("counts") or {})
+        purge.error = ""
+        purge.save(update_fields=["status", "completed_at", "records_affected", "error", "updated_at"])
+        _event(purge, "completed", user=None, records_affected=purge.records_affected)
+    logger.info("purge completed", extra={"purge_id": str(purge.pk), "records_affected": purge.records_affected})
+    return purge
+
+
+# --- The job ---------------------------------------------------------------------------------
+def purge_advance_all(*, dry_run: bool = False, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Body of `admin-purge-execute` (every 15 minutes): schedule requested
+    purges, build exports for scheduled ones, execute acknowledged due ones and
+    resume executing ones. Idempotent: a second run finds nothing to do.
+    One purge failing does not stop the others; it is reported in `errors`."""
+    now = now or timezone.now()
+    summary: dict[str, Any] = {
+        "dry_run": dry_run,
+        "scheduled": [],
+        "exported": [],
+        "executed": [],
+        "resumed": [],
+        "errors": {},
+    }
+    due = {
+        "scheduled": PurgeOperation.objects.filter(status=S.REQUESTED),
+        "exported": PurgeOperation.objects.filter(status=S.SCHEDULED),
+        "resumed": PurgeOperation.objects.filter(status=S.EXECUTING),
+        "executed": PurgeOperation.objects.filter(status=S.ACKNOWLEDGED, scheduled_for__lte=now),
+    }
+    steps = {
+        "scheduled": lambda p: purge_schedule(purge=p),
+        "exported": lambda p: purge_export_build(purge=p, now=now),
+        "resumed": lambda p: purge_execute(purge=p, now=now),
+        "executed": lambda p: purge_execute(purge=p, now=now),
+    }
+    for step in ("scheduled", "exported", "resumed", "executed"):
+        ids = list(due[step].order_by("created_at").values_list("pk", flat=True))
+        for pk in ids:
+            if dry_run:
+                summary[step].append(str(pk))
+                continue
+            try:
+                purge = PurgeOperation.objects.get(pk=pk)
+                steps[step](purge)
+                if step == "scheduled":
+                    # Same run: go straight on to the export.
+                    purge_export_build(purge=purge, now=now)
+                    summary["exported"].append(str(pk))
+            except (InvalidTransition, PurgeOperation.DoesNotExist):
+                continue  # moved by someone else meanwhile
+            except (ValidationFailed, BusinessRuleViolation) as exc:
+                summary["errors"][str(pk)] = exc.message
+                logger.warning("purge step refused", extra={"purge_id": str(pk), "step": step, "error": exc.message})
+                if step == "scheduled":
+                    purge_cancel(purge=PurgeOperation(pk=pk), user=None, reason=exc.message)
+                continue
+            except Exception as exc:  # one broken purge must not stall the others
+                summary["errors"][str(pk)] = f"{exc.__class__.__name__}: {exc}"
+                logger.exception("purge step failed", extra={"purge_id": str(pk), "step": step})
+                continue
+            summary[step].append(str(pk))
+    summary["counts"] = {k: len(v) for k, v in summary.items() if isinstance(v, list)}
+    logger.info("purge job finished", extra={"summary": summary["counts"], "errors": len(summary["errors"])})
+    return summary
+
+
+def purge_exports_delete_expired(*, now: dt.datetime | None = None, dry_run: bool = False) -> int:
+    """Delete export files past `export_expires_at` (for admin-retention-enforce).
+    The purge keeps `export_expires_at`; `export_key` is cleared so nobody
+    links to a file that is gone. Returns how many exports went."""
+    now = now or timezone.now()
+    expired = PurgeOperation.objects.filter(export_expires_at__lte=now).exclude(export_key="")
+    ids = list(expired.values_list("pk", flat=True))
+    if dry_run:
+        return len(ids)
+    deleted = 0
+    for pk in ids:
+        with transaction.atomic():
+            purge = PurgeOperation.objects.select_for_update().select_related("team").filter(pk=pk).first()
+            if purge is None or not purge.export_key or purge.export_expires_at > now:
+                continue
+            key = purge.export_key
+            purge.export_key = ""
+            purge.save(update_fields=["export_key", "updated_at"])
+            _event(purge, "export_deleted", user=None, export_key=key)
+            transaction.on_commit(lambda key=key: delete_export(key))
+            deleted += 1
+    return deleted

@@ -1,0 +1,319 @@
+"""Governance pages under /ops/: activity log, inactivity policies and trackers,
+blob browser, jobs. They call the same selectors and services as the API."""
+
+from __future__ import annotations
+
+import functools
+import json
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from admin_ops.models import InactivityPolicy, InactivityTracker
+from admin_ops.selectors import blobs as blob_selectors
+from admin_ops.selectors import inactivity as inactivity_selectors
+from admin_ops.selectors import jobs as job_selectors
+from admin_ops.selectors.activity import ActivityEventFilter, activity_list
+from admin_ops.services import blobs as blob_services
+from admin_ops.services import inactivity as inactivity_services
+from admin_ops.services import record_event
+from admin_ops.views.governance_forms import BlobDeleteForm, BlobMigrateForm, InactivityPolicyForm
+from deelrx.api import LedgerCursorPagination
+from deelrx.errors import DomainError
+from deelrx.jobs import JOB_SPECS, JobNotImplemented, execute_job, load_jobs
+from deelrx.storage import STORE_TYPES
+from deelrx.tenancy.models import Role
+from deelrx.web import add_domain_error_to_form, is_htmx, paginate, resolve_team_access, team_view
+
+
+def cursor_page(request, queryset, *, page_size: int = 50):
+    """The API's cursor pagination for an HTML list: no COUNT(*), stable under inserts."""
+    paginator = LedgerCursorPagination()
+    paginator.page_size = page_size
+    rows = paginator.paginate_queryset(queryset, Request(request))
+    return rows, paginator.get_next_link(), paginator.get_previous_link()
+
+
+@team_view(Role.ADMIN)
+def activity_log(request):
+    team = request.team_access.team
+    filterset = ActivityEventFilter(data=request.GET or None)
+    rows, next_link, previous_link, error = [], None, None, None
+    try:
+        rows, next_link, previous_link = cursor_page(request, activity_list(team=team, filters=request.GET))
+    except DomainError as exc:
+        error = exc.message
+    except ValidationError:  # a malformed cursor or page_size in the URL
+        error = "The page link is invalid; start again from the first page."
+    for event in rows:
+        event.event_data_json = json.dumps(event.event_data, sort_keys=True, ensure_ascii=False)
+    form = filterset.form
+    # Pick the acting user by name rather than by id.
+    members = inactivity_selectors.member_choices(team=team)
+    form.fields["user"].widget = forms.Select(choices=[("", "Anyone"), *members])
+    form.fields["user"].label = "User"
+    context = {
+        "filterset": filterset,
+        "form": form,
+        "events": rows,
+        "next_link": next_link,
+        "previous_link": previous_link,
+        "error": error,
+    }
+    template = "admin_ops/_activity_rows.html" if is_htmx(request) else "admin_ops/activity_list.html"
+    return render(request, template, context)
+
+
+def _policy_form_error(form, exc: DomainError) -> None:
+    # The service names nested fields "actions.warnings"; the form calls them "warnings".
+    if exc.details:
+        exc.details = {key.removeprefix("actions."): value for key, value in exc.details.items()}
+    add_domain_error_to_form(form, exc)
+
+
+def _team_policy(request, policy_id) -> InactivityPolicy:
+    policy = InactivityPolicy.objects.filter(team=request.team_access.team, pk=policy_id).first()
+    if policy is None:
+        raise Http404("Inactivity policy not found.")
+    return policy
+
+
+# --- Inactivity policies -------------------------------------------------------------------
+@team_view(Role.ADMIN)
+def inactivity_policy_list(request):
+    team = request.team_access.team
+    return render(
+        request,
+        "admin_ops/inactivity_policy_list.html",
+        {"policies": inactivity_selectors.policy_list(team=team)},
+    )
+
+
+@team_view(Role.ADMIN)
+def inactivity_policy_create(request):
+    form = InactivityPolicyForm(request.POST or None, initial={"is_active": True})
+    if request.method == "POST" and form.is_valid():
+        try:
+            policy = inactivity_services.policy_create(
+                team=request.team_access.team, actor=request.user, **form.service_fields()
+            )
+        except DomainError as exc:
+            _policy_form_error(form, exc)
+        else:
+            messages.success(request, f"Policy “{policy.name}” created.")
+            return redirect("admin_ops:inactivity-policy-list")
+    return render(request, "admin_ops/inactivity_policy_form.html", {"form": form, "policy": None})
+
+
+@team_view(Role.ADMIN)
+def inactivity_policy_edit(request, policy_id):
+    policy = _team_policy(request, policy_id)
+    form = InactivityPolicyForm(request.POST or None, initial=InactivityPolicyForm.initial_for(policy))
+    if request.method == "POST" and form.is_valid():
+        try:
+            inactivity_services.policy_update(policy=policy, actor=request.user, **form.service_fields())
+        except DomainError as exc:
+            _policy_form_error(form, exc)
+        else:
+            messages.success(request, "Policy saved.")
+            return redirect("admin_ops:inactivity-policy-list")
+    return render(request, "admin_ops/inactivity_policy_form.html", {"form": form, "policy": policy})
+
+
+@team_view(Role.ADMIN)
+def inactivity_policy_delete(request, policy_id):
+    policy = _team_policy(request, policy_id)
+    error = None
+    if request.method == "POST":
+        try:
+            inactivity_services.policy_delete(policy=policy, actor=request.user)
+        except DomainError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"Policy “{policy.name}” deleted.")
+            return redirect("admin_ops:inactivity-policy-list")
+    return render(request, "admin_ops/inactivity_policy_delete.html", {"policy": policy, "error": error})
+
+
+# --- Trackers --------------------------------------------------------------------------------
+@team_view(Role.ADMIN)
+def inactivity_tracker_list(request):
+    team = request.team_access.team
+    filters = {k: v for k, v in request.GET.items() if k in ("policy_id", "is_suspended") and v}
+    error = None
+    try:
+        trackers = inactivity_selectors.tracker_list(team=team, filters=filters)
+    except DomainError as exc:
+        error, trackers = exc.message, InactivityTracker.objects.none()
+    return render(
+        request,
+        "admin_ops/inactivity_tracker_list.html",
+        {
+            "page": paginate(request, trackers, per_page=50),
+            "policies": inactivity_selectors.policy_list(team=team),
+            "filters": filters,
+            "error": error,
+        },
+    )
+
+
+@team_view(Role.ADMIN)
+@require_POST
+def inactivity_tracker_reinstate(request, tracker_id):
+    tracker = InactivityTracker.objects.filter(team=request.team_access.team, pk=tracker_id).first()
+    if tracker is None:
+        raise Http404("Tracker not found.")
+    try:
+        tracker = inactivity_services.member_reinstate(tracker=tracker, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{tracker.user.username} is reinstated.")
+    return redirect("admin_ops:inactivity-tracker-list")
+
+
+# --- Blob browser (superusers) -------------------------------------------------------------------
+def superuser_required(view):
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_superuser:
+            raise DjangoPermissionDenied("Only superusers may manage the file stores.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@superuser_required
+def blob_list(request):
+    store = request.GET.get("store", "private")
+    if store not in STORE_TYPES:
+        store = "private"
+    prefix = request.GET.get("prefix", "")
+    entries, next_cursor, error = [], None, None
+    try:
+        entries, next_cursor = blob_selectors.blob_list(
+            store=store, prefix=prefix, cursor=request.GET.get("cursor"), limit=50
+        )
+    except DomainError as exc:
+        error = exc.message if not exc.details else "; ".join(m for v in exc.details.values() for m in v)
+    other_store = "public" if store == "private" else "private"
+    query = {"store": store, "prefix": prefix}
+    next_query = urlencode({**query, "cursor": next_cursor}) if next_cursor else None
+    return render(
+        request,
+        "admin_ops/blob_list.html",
+        {
+            "store": store,
+            "other_store": other_store,
+            "stores": STORE_TYPES,
+            "prefix": prefix,
+            "entries": entries,
+            "next_query": next_query,
+            "first_query": urlencode(query) if request.GET.get("cursor") else None,
+            "error": error,
+        },
+    )
+
+
+@superuser_required
+@require_POST
+def blob_migrate(request):
+    form = BlobMigrateForm(request.POST)
+    back = request.POST.get("back") or reverse("admin_ops:blob-list")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("admin_ops:blob-list")
+    if not form.is_valid():
+        messages.error(request, "Choose a file and a store.")
+        return redirect(back)
+    try:
+        result = blob_services.blob_migrate(
+            actor=request.user, key=form.cleaned_data["key"], to_store=form.cleaned_data["to_store"]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message if not exc.details else f"{exc.message} {exc.details}")
+    else:
+        moved = len(result["referenced_by"])
+        messages.success(
+            request, f"Moved to {result['key']}; {moved} referencing row{'s' if moved != 1 else ''} updated."
+        )
+    return redirect(back)
+
+
+@superuser_required
+def blob_delete(request):
+    source = request.POST if request.method == "POST" else request.GET
+    store, key = source.get("store", ""), source.get("key", "")
+    try:
+        blob = blob_selectors.blob_get(store=store, key=key)
+    except DomainError:
+        raise Http404("No such file.") from None
+    if blob is None:
+        raise Http404("No such file.")
+    form = BlobDeleteForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            blob_services.blob_delete(actor=request.user, store=store, key=key, force=form.cleaned_data["force"])
+        except DomainError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"Deleted {key}.")
+            return redirect(f"{reverse('admin_ops:blob-list')}?{urlencode({'store': store})}")
+    return render(request, "admin_ops/blob_delete.html", {"blob": blob, "store": store, "form": form, "error": error})
+
+
+# --- Jobs --------------------------------------------------------------------------------------
+def jobs_access(view):
+    """Superusers, and admins/owners of the current team (who see but do not run)."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_superuser:
+            request.team_access = resolve_team_access(request, min_role=Role.ADMIN)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@jobs_access
+def job_list(request):
+    runs = job_selectors.recent_runs(limit=20)
+    for run in runs:
+        run.summary_json = json.dumps(run.summary, sort_keys=True)
+    return render(request, "admin_ops/job_list.html", {"jobs": job_selectors.job_rows(), "runs": runs})
+
+
+@superuser_required
+@require_POST
+def job_run(request, name):
+    """Run now, in this process (as `manage.py run_job` does), recorded as a manual run."""
+    if name not in JOB_SPECS:
+        raise Http404("No such job.")
+    dry_run = request.POST.get("dry_run") == "on"
+    registered = load_jobs().get(name)
+    if dry_run and not (registered and "dry_run" in registered.options):
+        dry_run = False
+    record_event(event_type="admin_ops.job.run_requested", user=request.user, data={"job": name, "dry_run": dry_run})
+    try:
+        summary = execute_job(name, trigger="manual", **({"dry_run": True} if dry_run else {}))
+    except JobNotImplemented as exc:
+        messages.error(request, str(exc))
+    except KeyError:
+        messages.error(request, f"{name} is not registered in this installation.")
+    except Exception as exc:  # recorded on the JobRun; the page shows the outcome
+        messages.error(request, f"{name} failed: {exc.__class__.__name__}: {exc}")
+    else:
+        messages.success(request, f"{name} finished{' (dry run)' if dry_run else ''}: {summary}")
+    return redirect("admin_ops:job-list")

@@ -1,0 +1,271 @@
+"""Credit: one account per (team, customer), an append-only ledger of
+transactions, the history of limit changes, idempotency records for the API,
+processed Stripe events and sent payment reminders.
+
+The account's `balance_cents` is a cache of the ledger: the sum of the signed
+amounts of its *completed* transactions. It is only changed by
+`credit.services.ledger`, in the same database transaction as the ledger row,
+and `manage.py verify_ledger` proves it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class CreditAccount(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        DEFAULTED = "defaulted", "Defaulted"
+        CLOSED = "closed", "Closed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="credit_accounts")
+    customer = models.ForeignKey("tenancy.Customer", on_delete=models.PROTECT, related_name="credit_accounts")
+    credit_limit_cents = models.BigIntegerField(default=0)
+    balance_cents = models.BigIntegerField(default=0, help_text="Sum of completed transactions (ledger cache).")
+    currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    grace_period_days = models.PositiveIntegerField(default=30)
+    interest_rate_bps = models.PositiveIntegerField(default=0, help_text="Annual interest in basis points.")
+    limit_frozen = models.BooleanField(
+        default=False, help_text="Set by the limit-adjustment job for late payers: no automatic raises."
+    )
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
+    last_payment_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "customer"], name="credit_account_unique_team_customer"),
+            models.CheckConstraint(condition=Q(credit_limit_cents__gte=0), name="credit_account_limit_gte_0"),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "suspended", "defaulted", "closed"]),
+                name="credit_account_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["team", "created_at"]),
+            models.Index(fields=["stripe_customer_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Credit account {self.pk} ({self.status})"
+
+    @property
+    def available_cents(self) -> int:
+        return self.credit_limit_cents - self.balance_cents
+
+    @property
+    def utilisation(self) -> float:
+        """Share of the limit in use: 0 when nothing is owed, above 1 when over the limit."""
+        if self.balance_cents <= 0:
+            return 0.0
+        if self.credit_limit_cents == 0:
+            return 1.0
+        return self.balance_cents / self.credit_limit_cents
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class CreditTransaction(models.Model):
+    class Type(models.TextChoices):
+        CHARGE = "charge", "Charge"
+        PAYMENT = "payment", "Payment"
+        FEE = "fee", "Fee"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="credit_transactions")
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="transactions")
+    type = models.CharField(max_length=12, choices=Type.choices)
+    amount_cents = models.BigIntegerField(help_text="Positive; adjustments are signed (+ debit, - credit).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETED)
+    description = models.CharField(max_length=500, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    balance_after_cents = models.BigIntegerField(null=True, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="credit_transactions",
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(type="adjustment") & ~Q(amount_cents=0)) | (~Q(type="adjustment") & Q(amount_cents__gt=0)),
+                name="credit_transaction_amount_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=["charge", "payment", "fee", "adjustment"]),
+                name="credit_transaction_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "completed", "failed", "cancelled"]),
+                name="credit_transaction_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="credit_transaction_unique_team_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "created_at"]),
+            models.Index(fields=["account", "created_at"]),
+            models.Index(fields=["team", "type"]),
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["team", "due_date"]),
+            models.Index(fields=["team", "amount_cents"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.amount_cents} ({self.status})"
+
+    @property
+    def signed_amount_cents(self) -> int:
+        """Effect on the balance: charges/fees add, payments subtract, adjustments carry their sign."""
+        return signed_amount(self.type, self.amount_cents)
+
+    @property
+    def is_debit(self) -> bool:
+        return self.signed_amount_cents > 0
+
+
+def signed_amount(type_: str, amount_cents: int) -> int:
+    if type_ == CreditTransaction.Type.PAYMENT:
+        return -amount_cents
+    return amount_cents
+
+
+class CreditLimitChange(models.Model):
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        AUTOMATIC = "automatic", "Automatic"
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="limit_changes")
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="credit_limit_changes")
+    old_limit_cents = models.BigIntegerField()
+    new_limit_cents = models.BigIntegerField()
+    reason = models.CharField(max_length=500, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="credit_limit_changes",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "created_at"]),
+            models.Index(fields=["team", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Limit {self.old_limit_cents} → {self.new_limit_cents} ({self.source})"
+
+
+class CreditTeamPolicy(models.Model):
+    team = models.OneToOneField("tenancy.Team", on_delete=models.CASCADE, related_name="credit_policy")
+    auto_limit_cap_cents = models.BigIntegerField(
+        default=1_000_000, help_text="The limit-adjustment job never raises a limit above this."
+    )
+    auto_raise_bps = models.PositiveIntegerField(default=1000, help_text="Raise per run for good payers (bps).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "credit team policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(auto_limit_cap_cents__gte=0), name="credit_policy_cap_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Credit policy of team {self.team_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an `Idempotency-Key`, replayed to later requests
+    with the same key and body. `response_status` is null while the first
+    request is still running."""
+
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of method, path and canonical body.")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "key"], name="idempotency_record_unique_team_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Idempotency key {self.key} (team {self.team_id})"
+
+
+class StripeEvent(models.Model):
+    """A processed Stripe webhook event: a replay of the same id changes nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class PaymentReminder(models.Model):
+    """One reminder stage sent for one transaction (unique: each stage once)."""
+
+    transaction = models.ForeignKey(CreditTransaction, on_delete=models.CASCADE, related_name="reminders")
+    stage = models.CharField(max_length=20)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["transaction", "stage"], name="payment_reminder_unique_stage"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder {self.stage} for {self.transaction_id}"

@@ -1,0 +1,203 @@
+"""Credit accounts: creation, settings, status and limit changes.
+
+Rules:
+- one account per (team, customer); the customer must belong to the team;
+- `closed` is final; closing needs a zero balance and no pending transactions;
+- every limit change is kept in `CreditLimitChange` with who, why and whether
+  it was manual or automatic (the limit-adjustment job);
+- the currency can only change while the account has no transactions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from admin_ops.services import record_event
+from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
+from deelrx.errors import BusinessRuleViolation, InvalidTransition, NotFound, ValidationFailed
+
+CURRENCY_RE = re.compile(r"^[a-z]{3}$")
+SETTINGS_FIELDS = ("grace_period_days", "interest_rate_bps", "currency")
+
+
+def _check_non_negative_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationFailed(details={name: ["A non-negative integer is required."]})
+
+
+def _lock(account: CreditAccount) -> CreditAccount:
+    # `of=("self",)`: lock the account row only, not the joined team.
+    return CreditAccount.objects.select_for_update(of=("self",)).select_related("team").get(pk=account.pk)
+
+
+@transaction.atomic
+def account_upsert(
+    *,
+    team,
+    customer,
+    user,
+    credit_limit_cents: int | None = None,
+    status: str | None = None,
+    grace_period_days: int | None = None,
+    interest_rate_bps: int | None = None,
+    currency: str | None = None,
+    reason: str = "",
+) -> tuple[CreditAccount, bool]:
+    """Create the customer's account, or update the given settings of the
+    existing one. Limit and status changes go through `credit_limit_change`
+    and `account_set_status` so that their rules and history apply."""
+    if customer.team_id != team.pk:
+        raise NotFound("Customer not found.")
+    if credit_limit_cents is not None:
+        _check_non_negative_int("credit_limit_cents", credit_limit_cents)
+    for name, value in (("grace_period_days", grace_period_days), ("interest_rate_bps", interest_rate_bps)):
+        if value is not None:
+            _check_non_negative_int(name, value)
+    if currency is not None:
+        currency = currency.strip().lower()
+        if not CURRENCY_RE.match(currency):
+            raise ValidationFailed(details={"currency": ["Use a 3-letter ISO 4217 code, e.g. 'usd'."]})
+    if status is not None and status not in CreditAccount.Status.values:
+        raise ValidationFailed(details={"status": [f"'{status}' is not a valid status."]})
+
+    account = CreditAccount.objects.select_for_update().filter(team=team, customer=customer).first()
+    created = account is None
+    if created:
+        if status == CreditAccount.Status.CLOSED:
+            raise ValidationFailed(details={"status": ["A new account cannot be closed."]})
+        try:
+            # A savepoint: a concurrent creator wins the unique (team, customer) pair.
+            with transaction.atomic():
+                account = CreditAccount.objects.create(
+                    team=team,
+                    customer=customer,
+                    credit_limit_cents=0,
+                    status=status or CreditAccount.Status.ACTIVE,
+                    grace_period_days=30 if grace_period_days is None else grace_period_days,
+                    interest_rate_bps=interest_rate_bps or 0,
+                    currency=currency or "usd",
+                    status_changed_at=timezone.now(),
+                )
+        except IntegrityError:
+            account = CreditAccount.objects.select_for_update().get(team=team, customer=customer)
+            created = False
+        else:
+            record_event(
+                event_type="credit.account.created",
+                team=team,
+                user=user,
+                data={
+                    "account_id": account.pk,
+                    "customer_id": customer.pk,
+                    "status": account.status,
+                    "currency": account.currency,
+                },
+            )
+            if credit_limit_cents:
+                account = credit_limit_change(
+                    account=account, new_limit_cents=credit_limit_cents, user=user, reason=reason or "Initial limit"
+                )
+            return account, True
+
+    changed = {}
+    values = {"grace_period_days": grace_period_days, "interest_rate_bps": interest_rate_bps, "currency": currency}
+    for field in SETTINGS_FIELDS:
+        value = values[field]
+        if value is not None and getattr(account, field) != value:
+            changed[field] = {"old": getattr(account, field), "new": value}
+            setattr(account, field, value)
+    if "currency" in changed and CreditTransaction.objects.filter(account=account).exists():
+        raise BusinessRuleViolation(
+            "The currency cannot change once the account has transactions.",
+            code="currency_change_not_allowed",
+            details={"currency": account.currency},
+        )
+    if changed:
+        if account.status == CreditAccount.Status.CLOSED:
+            raise BusinessRuleViolation("The account is closed.", code="account_not_active")
+        account.save(update_fields=[*changed, "updated_at"])
+        record_event(
+            event_type="credit.account.updated",
+            team=team,
+            user=user,
+            data={"account_id": account.pk, "changed": changed, "reason": reason},
+        )
+    if credit_limit_cents is not None:
+        account = credit_limit_change(account=account, new_limit_cents=credit_limit_cents, user=user, reason=reason)
+    if status is not None:
+        account = account_set_status(account=account, status=status, user=user, reason=reason)
+    return account, False
+
+
+@transaction.atomic
+def account_set_status(*, account: CreditAccount, status: str, user, reason: str = "") -> CreditAccount:
+    """Any move between active, suspended and defaulted; `closed` is final and
+    needs a zero balance and no pending transactions. Same status: no change."""
+    if status not in CreditAccount.Status.values:
+        raise ValidationFailed(details={"status": [f"'{status}' is not a valid status."]})
+    account = _lock(account)
+    if account.status == status:
+        return account
+    if account.status == CreditAccount.Status.CLOSED:
+        raise InvalidTransition(current=account.status, target=status, allowed=[], message="A closed account is final.")
+    if status == CreditAccount.Status.CLOSED:
+        if account.balance_cents != 0:
+            raise BusinessRuleViolation(
+                "Only an account with a zero balance can be closed.",
+                code="balance_not_zero",
+                details={"balance_cents": account.balance_cents},
+            )
+        if account.transactions.filter(status=CreditTransaction.Status.PENDING).exists():
+            raise BusinessRuleViolation(
+                "Complete or cancel the pending transactions before closing the account.",
+                code="pending_transactions",
+            )
+    old = account.status
+    account.status = status
+    account.status_changed_at = timezone.now()
+    account.save(update_fields=["status", "status_changed_at", "updated_at"])
+    record_event(
+        event_type="credit.account.status_changed",
+        team=account.team,
+        user=user,
+        data={"account_id": account.pk, "old": old, "new": status, "reason": reason},
+    )
+    return account
+
+
+@transaction.atomic
+def credit_limit_change(
+    *, account: CreditAccount, new_limit_cents: int, user, reason: str, source: str = "manual"
+) -> CreditAccount:
+    """Set the limit and keep the change in the history. Lowering it below the
+    balance is allowed: it only stops new charges."""
+    _check_non_negative_int("credit_limit_cents", new_limit_cents)
+    if source not in CreditLimitChange.Source.values:
+        raise ValidationFailed(details={"source": [f"'{source}' is not a valid source."]})
+    account = _lock(account)
+    if account.credit_limit_cents == new_limit_cents:
+        return account
+    if account.status == CreditAccount.Status.CLOSED:
+        raise BusinessRuleViolation("The account is closed.", code="account_not_active")
+    old = account.credit_limit_cents
+    account.credit_limit_cents = new_limit_cents
+    account.save(update_fields=["credit_limit_cents", "updated_at"])
+    CreditLimitChange.objects.create(
+        account=account,
+        team_id=account.team_id,
+        old_limit_cents=old,
+        new_limit_cents=new_limit_cents,
+        reason=reason or "",
+        source=source,
+        changed_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    record_event(
+        event_type="credit.limit.changed",
+        team=account.team,
+        user=user,
+        data={"account_id": account.pk, "old": old, "new": new_limit_cents, "reason": reason, "source": source},
+    )
+    return account

@@ -1,0 +1,152 @@
+"""The weekly credit-limit-adjustment job.
+
+- Good payers get more room: an active, unfrozen account using more than 80%
+  of its limit, with nothing past due now and no overdue reminder in the last
+  6 months (a reminder is sent once a charge is a week late), gets its limit
+  raised by the team's `CreditTeamPolicy.auto_raise_bps` (default 10%), capped
+  at `auto_limit_cap_cents` (default $10,000). Never lowers, never passes the cap.
+- Late payers lose room: an account with a balance past its due date gets its
+  limit lowered to the current balance (no new charges) and `limit_frozen`
+  set, which stops automatic raises. When nothing is past due any more the
+  freeze is lifted (the limit is not raised back; good behaviour earns raises).
+- Every limit change goes through `credit_limit_change(source="automatic")`,
+  so it is in the limit history and the audit log.
+- Idempotent: an account with an automatic limit change in the last 6 days is
+  not raised again, so a second run in the same week changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from admin_ops.services import record_event
+from credit.models import CreditAccount, CreditLimitChange, CreditTeamPolicy, PaymentReminder
+from credit.services.accounts import credit_limit_change
+from credit.services.overdue import overdue_accounts
+
+logger = logging.getLogger(__name__)
+
+UTILISATION_THRESHOLD = (4, 5)  # 80%, as a fraction of integers
+LATE_LOOKBACK_DAYS = 183
+RAISE_COOLDOWN_DAYS = 6
+DEFAULT_CAP_CENTS = CreditTeamPolicy._meta.get_field("auto_limit_cap_cents").default
+DEFAULT_RAISE_BPS = CreditTeamPolicy._meta.get_field("auto_raise_bps").default
+
+
+def _set_frozen(*, account: CreditAccount, frozen: bool, reason: str) -> bool:
+    with transaction.atomic():
+        locked = CreditAccount.objects.select_for_update(of=("self",)).select_related("team").get(pk=account.pk)
+        if locked.limit_frozen == frozen:
+            return False
+        locked.limit_frozen = frozen
+        locked.save(update_fields=["limit_frozen", "updated_at"])
+        record_event(
+            event_type="credit.limit.frozen" if frozen else "credit.limit.unfrozen",
+            team=locked.team,
+            user=None,
+            data={"account_id": locked.pk, "reason": reason},
+        )
+    return True
+
+
+def raise_candidates(*, today: date, now, exclude_ids) -> list[CreditAccount]:
+    """Active, unfrozen accounts above 80% use, without late history or a recent automatic change."""
+    numerator, denominator = UTILISATION_THRESHOLD
+    late_reminder = PaymentReminder.objects.filter(
+        transaction__account_id=OuterRef("pk"),
+        stage__startswith="overdue",
+        sent_at__gte=now - timedelta(days=LATE_LOOKBACK_DAYS),
+    )
+    recent_change = CreditLimitChange.objects.filter(
+        account_id=OuterRef("pk"),
+        source=CreditLimitChange.Source.AUTOMATIC,
+        created_at__gte=now - timedelta(days=RAISE_COOLDOWN_DAYS),
+    )
+    return list(
+        CreditAccount.objects.filter(status=CreditAccount.Status.ACTIVE, limit_frozen=False, credit_limit_cents__gt=0)
+        .alias(scaled_balance=F("balance_cents") * denominator, scaled_limit=F("credit_limit_cents") * numerator)
+        .filter(scaled_balance__gt=F("scaled_limit"))
+        .exclude(pk__in=list(exclude_ids))
+        .exclude(Exists(late_reminder))
+        .exclude(Exists(recent_change))
+        .select_related("team__credit_policy")
+        .order_by("pk")
+    )
+
+
+def raised_limit(account: CreditAccount) -> int:
+    policy = getattr(account.team, "credit_policy", None)
+    cap = policy.auto_limit_cap_cents if policy else DEFAULT_CAP_CENTS
+    bps = policy.auto_raise_bps if policy else DEFAULT_RAISE_BPS
+    raised = account.credit_limit_cents + account.credit_limit_cents * bps // 10_000
+    return max(account.credit_limit_cents, min(raised, cap))
+
+
+def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) -> dict:
+    today = today or timezone.localdate()
+    now = timezone.now()
+    late = overdue_accounts(
+        today=today,
+        account_statuses=[
+            CreditAccount.Status.ACTIVE,
+            CreditAccount.Status.SUSPENDED,
+            CreditAccount.Status.DEFAULTED,
+        ],
+    )
+    summary = {
+        "today": today.isoformat(),
+        "dry_run": dry_run,
+        "raised": 0,
+        "lowered": 0,
+        "frozen": 0,
+        "unfrozen": 0,
+        "at_cap": 0,
+    }
+
+    # Late payers: lower to the balance and freeze.
+    for entry in late.values():
+        account = entry.account
+        if account.limit_frozen:
+            continue
+        reason = f"Automatic: {entry.overdue_cents} cents past due for {entry.days_overdue} days."
+        new_limit = max(account.balance_cents, 0)
+        if new_limit < account.credit_limit_cents:
+            summary["lowered"] += 1
+            if not dry_run:
+                credit_limit_change(
+                    account=account, new_limit_cents=new_limit, user=None, reason=reason, source="automatic"
+                )
+        summary["frozen"] += 1
+        if not dry_run:
+            _set_frozen(account=account, frozen=True, reason=reason)
+
+    # Frozen accounts with nothing past due any more: lift the freeze.
+    thawed = list(CreditAccount.objects.filter(limit_frozen=True).exclude(pk__in=list(late)).order_by("pk"))
+    for account in thawed:
+        summary["unfrozen"] += 1
+        if not dry_run:
+            _set_frozen(account=account, frozen=False, reason="Automatic: nothing is past due any more.")
+
+    # Good payers: raise.
+    # Accounts thawed just now wait for next week's run.
+    for account in raise_candidates(today=today, now=now, exclude_ids=[*late, *(a.pk for a in thawed)]):
+        new_limit = raised_limit(account)
+        if new_limit <= account.credit_limit_cents:
+            summary["at_cap"] += 1
+            continue
+        summary["raised"] += 1
+        if not dry_run:
+            credit_limit_change(
+                account=account,
+                new_limit_cents=new_limit,
+                user=None,
+                reason=f"Automatic: {account.utilisation:.0%} of the limit in use, paid on time for 6 months.",
+                source="automatic",
+            )
+    logger.info("limit adjustment finished", extra={"summary": summary})
+    return summary

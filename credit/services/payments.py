@@ -1,0 +1,375 @@
+"""Card payments with Stripe: saving a card (SetupIntent), charging the saved
+card for a pending payment (off-session PaymentIntent) and the webhook that
+tells us how those ended.
+
+Rules:
+- Stripe is called outside our database transactions (no row lock is held
+  across a network call); the ids it returns are stored afterwards under a
+  row lock. Every create carries an idempotency key derived from our ids.
+- A webhook event id is processed once: its `StripeEvent` row is inserted in
+  the same transaction as its effect, so a replay (or a concurrent duplicate
+  delivery) changes nothing, and a failed effect is retried by Stripe.
+- A declined off-session charge fails the payment transaction (the staff
+  records a new payment to try again); a provider error leaves it pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from admin_ops.services import record_event
+from credit.models import CreditAccount, CreditTransaction, StripeEvent
+from credit.selectors.accounts import account_get
+from credit.services import ledger
+from credit.stripe_client import (
+    PaymentProviderError,
+    PaymentsNotConfigured,
+    get_client,
+    idempotency_key,
+    publishable_key,
+    stripe_call,
+)
+from deelrx.errors import BusinessRuleViolation, Conflict, DomainError, InvalidTransition
+
+logger = logging.getLogger(__name__)
+
+ATTEMPT_COOLDOWN = timedelta(minutes=2)
+
+
+class InvalidSignature(DomainError):
+    status_code = 400
+    code = "invalid_signature"
+    default_message = "The Stripe-Signature header does not match the payload."
+
+
+class InvalidPayload(DomainError):
+    status_code = 400
+    code = "invalid_payload"
+    default_message = "The webhook body is not a Stripe event."
+
+
+def _id_of(value: Any) -> str:
+    """Stripe fields may hold an id or an expanded object."""
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
+
+
+def _lock_transaction(pk) -> CreditTransaction:
+    """Lock the account, then the transaction: the ledger's order, so the two cannot deadlock."""
+    account_id = CreditTransaction.objects.values_list("account_id", flat=True).get(pk=pk)
+    account = CreditAccount.objects.select_for_update(of=("self",)).get(pk=account_id)
+    txn = CreditTransaction.objects.select_for_update().get(pk=pk)
+    txn.account = account
+    return txn
+
+
+def _provider_error(exc: stripe.StripeError) -> PaymentProviderError:
+    return PaymentProviderError(
+        details={"provider_error": exc.__class__.__name__, "http_status": exc.http_status, "code": exc.code or ""}
+    )
+
+
+# --- Saving a card -----------------------------------------------------------------
+def setup_intent_create(*, team, customer, user) -> dict[str, str]:
+    """Create (or reuse) the account's Stripe customer and a SetupIntent for
+    saving a card for off-session charges. The browser confirms it with
+    Stripe.js; the `setup_intent.succeeded` webhook stores the card."""
+    account = account_get(team=team, customer_id=customer.pk)
+    if account.status == CreditAccount.Status.CLOSED:
+        raise BusinessRuleViolation("The account is closed.", code="account_not_active")
+    client = get_client()
+    if not publishable_key():
+        raise PaymentsNotConfigured("Card payments are not configured (STRIPE_PUBLISHABLE_KEY is not set).")
+
+    stripe_customer_id = account.stripe_customer_id
+    try:
+        if not stripe_customer_id:
+            # Derived from the account id: two concurrent first calls get one Stripe customer.
+            stripe_customer = stripe_call(
+                "customer.create",
+                client.v1.customers.create,
+                params={
+                    "email": customer.email or None,
+                    "name": f"{customer.first_name} {customer.last_name}".strip() or None,
+                    "metadata": {"account_id": str(account.pk), "team_id": str(team.pk)},
+                },
+                options={"idempotency_key": idempotency_key("credit-account", account.pk, "customer")},
+            )
+            stripe_customer_id = stripe_customer.id
+        intent = stripe_call(
+            "setup_intent.create",
+            client.v1.setup_intents.create,
+            params={
+                "customer": stripe_customer_id,
+                "usage": "off_session",
+                "payment_method_types": ["card"],
+                "metadata": {"account_id": str(account.pk), "team_id": str(team.pk)},
+            },
+            # A fresh SetupIntent per request; the key makes our retries safe.
+            options={"idempotency_key": idempotency_key("credit-account", account.pk, "setup", uuid.uuid4())},
+        )
+    except stripe.StripeError as exc:
+        logger.warning("stripe setup intent failed", extra={"account_id": str(account.pk), "error": str(exc)})
+        raise _provider_error(exc) from exc
+
+    with db_transaction.atomic():
+        account = CreditAccount.objects.select_for_update().get(pk=account.pk)
+        update_fields = ["stripe_setup_intent_id", "updated_at"]
+        if not account.stripe_customer_id:
+            account.stripe_customer_id = stripe_customer_id
+            update_fields.append("stripe_customer_id")
+        account.stripe_setup_intent_id = intent.id
+        account.save(update_fields=update_fields)
+        record_event(
+            event_type="credit.setup_intent.created",
+            team=team,
+            user=user,
+            data={
+                "account_id": account.pk,
+                "stripe_customer_id": account.stripe_customer_id,
+                "setup_intent_id": intent.id,
+            },
+        )
+    return {
+        "client_secret": intent.client_secret,
+        "setup_intent_id": intent.id,
+        "publishable_key": publishable_key(),
+    }
+
+
+# --- Charging the saved card ---------------------------------------------------------
+def saved_card_charge(*, transaction: CreditTransaction, user) -> CreditTransaction:
+    """Pay a pending payment transaction with the account's saved card.
+
+    The attempt is counted (and committed) before Stripe is called, and the
+    idempotency key is the transaction id plus the attempt number, so a retry
+    of one attempt never charges twice; a new attempt is refused (409
+    `payment_in_progress`) while an earlier one may still be running (2 minutes)
+    or its PaymentIntent is processing. Succeeded → completed; declined (or
+    authentication required, which off-session cannot provide) → failed;
+    processing → stays pending until the webhook says how it ended.
+    """
+    with db_transaction.atomic():
+        txn = _lock_transaction(transaction.pk)
+        account = txn.account
+        if txn.type != CreditTransaction.Type.PAYMENT:
+            raise BusinessRuleViolation("Only a payment can be charged to a card.", code="not_a_payment")
+        if txn.status != CreditTransaction.Status.PENDING:
+            raise InvalidTransition(
+                current=txn.status,
+                target=CreditTransaction.Status.COMPLETED,
+                message="Only a pending payment can be charged.",
+            )
+        if not (account.stripe_customer_id and account.stripe_payment_method_id):
+            raise BusinessRuleViolation(
+                "The account has no saved card. Save one with a SetupIntent first.", code="no_saved_payment_method"
+            )
+        now = timezone.now()
+        # Two collections of one payment must not both charge: refuse while the
+        # last attempt may still be running, or its intent is still processing.
+        if txn.stripe_payment_intent_id or (txn.last_attempt_at and now - txn.last_attempt_at < ATTEMPT_COOLDOWN):
+            raise Conflict(
+                "A card payment for this transaction is already in progress. Try again in a few minutes.",
+                code="payment_in_progress",
+                details={"stripe_payment_intent_id": txn.stripe_payment_intent_id},
+            )
+        client = get_client()
+        txn.attempt_count += 1
+        txn.last_attempt_at = now
+        txn.save(update_fields=["attempt_count", "last_attempt_at", "updated_at"])
+        attempt = txn.attempt_count
+        record_event(
+            event_type="credit.payment.charge_attempted",
+            team=txn.team,
+            user=user,
+            data={"transaction_id": txn.pk, "account_id": account.pk, "attempt": attempt},
+        )
+
+    params = {
+        "amount": txn.amount_cents,
+        "currency": account.currency,
+        "customer": account.stripe_customer_id,
+        "payment_method": account.stripe_payment_method_id,
+        "off_session": True,
+        "confirm": True,
+        "description": txn.description or f"Credit account payment {txn.pk}",
+        "metadata": {"transaction_id": str(txn.pk), "account_id": str(account.pk), "team_id": str(txn.team_id)},
+    }
+    declined: stripe.CardError | None = None
+    try:
+        intent = stripe_call(
+            "payment_intent.create",
+            client.v1.payment_intents.create,
+            params=params,
+            options={"idempotency_key": idempotency_key("credit-txn", txn.pk, "attempt", attempt)},
+        )
+        intent_id, intent_status = intent.id, intent.status
+    except stripe.CardError as exc:
+        declined = exc
+        error_intent = ((exc.json_body or {}).get("error") or {}).get("payment_intent") or {}
+        intent_id, intent_status = error_intent.get("id", ""), error_intent.get("status", "requires_payment_method")
+    except stripe.StripeError as exc:
+        logger.warning("stripe charge failed", extra={"transaction_id": str(txn.pk), "error": str(exc)})
+        raise _provider_error(exc) from exc
+
+    with db_transaction.atomic():
+        txn = _lock_transaction(txn.pk)
+        if intent_id and txn.stripe_payment_intent_id != intent_id:
+            txn.stripe_payment_intent_id = intent_id
+            txn.save(update_fields=["stripe_payment_intent_id", "updated_at"])
+        record_event(
+            event_type="credit.payment.charge_result",
+            team=txn.team,
+            user=user,
+            data={
+                "transaction_id": txn.pk,
+                "payment_intent_id": intent_id,
+                "status": intent_status,
+                "decline_code": getattr(declined, "code", None) or "",
+            },
+        )
+        # The webhook may have finished it already (it can arrive before this commit).
+        if txn.status == CreditTransaction.Status.PENDING:
+            if intent_status == "succeeded":
+                txn = ledger.transaction_set_status(
+                    transaction=txn, status=CreditTransaction.Status.COMPLETED, user=user
+                )
+            elif declined is not None or intent_status in ("requires_payment_method", "canceled"):
+                txn = ledger.transaction_set_status(transaction=txn, status=CreditTransaction.Status.FAILED, user=user)
+    logger.info(
+        "saved card charged",
+        extra={"transaction_id": str(txn.pk), "payment_intent_id": intent_id, "status": intent_status},
+    )
+    return txn
+
+
+# --- Webhooks ------------------------------------------------------------------------
+def webhook_event_process(*, payload: bytes, signature: str) -> str:
+    """Verify and apply one Stripe webhook event. Returns the outcome:
+    `processed`, `duplicate` (already seen) or `ignored` (nothing to do)."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise PaymentsNotConfigured("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET is not set).")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidSignature() from exc
+    except (ValueError, TypeError, AttributeError) as exc:  # signed, but not a JSON event object
+        raise InvalidPayload() from exc
+    try:
+        event_id, event_type = event["id"], event["type"]
+        data_object = event["data"]["object"].to_dict()
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidPayload() from exc
+
+    with db_transaction.atomic():
+        try:
+            # A savepoint: the unique event id makes a second delivery a no-op. A
+            # concurrent duplicate waits on the index until the first commits.
+            with db_transaction.atomic():
+                StripeEvent.objects.create(event_id=event_id, type=event_type)
+        except IntegrityError:
+            logger.info("stripe event replayed", extra={"event_id": event_id, "type": event_type})
+            return "duplicate"
+        handler = _WEBHOOK_HANDLERS.get(event_type)
+        outcome = handler(data_object, event_id) if handler else "ignored"
+    logger.info("stripe event", extra={"event_id": event_id, "type": event_type, "outcome": outcome})
+    return outcome
+
+
+def _setup_intent_succeeded(intent: dict, event_id: str) -> str:
+    query = CreditAccount.objects.select_for_update()
+    account = query.filter(stripe_setup_intent_id=intent["id"]).first()
+    if account is None:
+        account_id = (intent.get("metadata") or {}).get("account_id")
+        account = query.filter(pk=_uuid_or_none(account_id)).first() if _uuid_or_none(account_id) else None
+    payment_method = _id_of(intent.get("payment_method"))
+    if account is None or not payment_method:
+        logger.warning("setup intent for no known account", extra={"setup_intent_id": intent["id"]})
+        return "ignored"
+    customer_id = _id_of(intent.get("customer"))
+    if account.stripe_customer_id and customer_id and customer_id != account.stripe_customer_id:
+        logger.warning("setup intent for another stripe customer", extra={"setup_intent_id": intent["id"]})
+        return "ignored"
+    account.stripe_payment_method_id = payment_method
+    update_fields = ["stripe_payment_method_id", "updated_at"]
+    if not account.stripe_customer_id and customer_id:
+        account.stripe_customer_id = customer_id
+        update_fields.append("stripe_customer_id")
+    account.save(update_fields=update_fields)
+    record_event(
+        event_type="credit.payment_method.saved",
+        team=account.team,
+        user=None,
+        data={
+            "account_id": account.pk,
+            "payment_method_id": payment_method,
+            "setup_intent_id": intent["id"],
+            "stripe_event_id": event_id,
+        },
+    )
+    return "processed"
+
+
+def _payment_intent_finished(intent: dict, event_id: str, *, status: str) -> str:
+    query = CreditTransaction.objects.filter(type=CreditTransaction.Type.PAYMENT)
+    txn_id = query.filter(stripe_payment_intent_id=intent["id"]).values_list("pk", flat=True).first()
+    if txn_id is None:
+        # The webhook can beat the commit that stores the intent id on the row.
+        metadata_id = _uuid_or_none((intent.get("metadata") or {}).get("transaction_id"))
+        txn_id = query.filter(pk=metadata_id, stripe_payment_intent_id="").values_list("pk", flat=True).first()
+    if txn_id is None:
+        logger.warning("payment intent for no known transaction", extra={"payment_intent_id": intent["id"]})
+        return "ignored"
+    txn = _lock_transaction(txn_id)
+    if txn.stripe_payment_intent_id not in ("", intent["id"]):
+        return "ignored"  # a later attempt of this payment has another intent
+    if txn.status != CreditTransaction.Status.PENDING:
+        return "ignored"
+    if status == CreditTransaction.Status.COMPLETED and int(intent.get("amount") or 0) != txn.amount_cents:
+        logger.error(
+            "payment intent amount differs from the transaction",
+            extra={"payment_intent_id": intent["id"], "transaction_id": str(txn.pk)},
+        )
+        return "ignored"
+    if not txn.stripe_payment_intent_id:
+        txn.stripe_payment_intent_id = intent["id"]
+        txn.save(update_fields=["stripe_payment_intent_id", "updated_at"])
+    ledger.transaction_set_status(transaction=txn, status=status, user=None)
+    record_event(
+        event_type="credit.payment.webhook_" + status,
+        team=txn.team,
+        user=None,
+        data={"transaction_id": txn.pk, "payment_intent_id": intent["id"], "stripe_event_id": event_id},
+    )
+    return "processed"
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    if not value:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+_WEBHOOK_HANDLERS = {
+    "setup_intent.succeeded": _setup_intent_succeeded,
+    "payment_intent.succeeded": lambda intent, event_id: _payment_intent_finished(
+        intent, event_id, status=CreditTransaction.Status.COMPLETED
+    ),
+    "payment_intent.payment_failed": lambda intent, event_id: _payment_intent_finished(
+        intent, event_id, status=CreditTransaction.Status.FAILED
+    ),
+}

@@ -1,0 +1,47 @@
+import pytest
+
+from credit.services import accounts, ledger
+from credit.tests.factories import CreditAccountFactory
+from deelrx.tenancy.tests.factories import CustomerFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The factories hash a password per user; PBKDF2 costs ~0.5 s each on CI machines."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def account(team, customer):
+    """Ada's active account with a $1,000.00 limit."""
+    return CreditAccountFactory(team=team, customer=customer, credit_limit_cents=100_000)
+
+
+@pytest.fixture
+def other_account(other_team):
+    return CreditAccountFactory(team=other_team, customer=CustomerFactory(team=other_team, first_name="Olga"))
+
+
+@pytest.fixture
+def post(member):
+    """post(account, type, amount, **kwargs) → a transaction posted through the ledger service."""
+
+    def make(account, type="charge", amount_cents=1_000, **kwargs):
+        kwargs.setdefault("user", member)
+        return ledger.transaction_post(
+            team=account.team, customer=account.customer, type=type, amount_cents=amount_cents, **kwargs
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_account(team, admin_user):
+    """make_account(**settings) → a new customer's account created through the service."""
+
+    def make(customer=None, **kwargs):
+        customer = customer or CustomerFactory(team=team)
+        account, _ = accounts.account_upsert(team=team, customer=customer, user=admin_user, **kwargs)
+        return account
+
+    return make

@@ -1,0 +1,43 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from deelrx.storage import UPLOAD_CONTEXTS
+from knowledge_base.models import KbUpload
+from knowledge_base.services.uploads import upload_url
+
+
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The file; its type is sniffed from the bytes.")
+    team_id = serializers.IntegerField(help_text="Your team (member role or higher).")
+    article_id = serializers.UUIDField(required=False, allow_null=True, help_text="An article of the same team.")
+    context = serializers.ChoiceField(
+        choices=UPLOAD_CONTEXTS,
+        default="user-upload",
+        help_text="Decides the store: kb-article and public-asset are public, everything else private.",
+    )
+
+
+class UploadOutputSerializer(serializers.ModelSerializer):
+    team_id = serializers.IntegerField(read_only=True)
+    article_id = serializers.UUIDField(read_only=True, allow_null=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = KbUpload
+        fields = [
+            "id",
+            "team_id",
+            "article_id",
+            "store",
+            "key",
+            "original_name",
+            "content_type",
+            "size",
+            "sha256",
+            "url",
+            "created_at",
+        ]
+
+    @extend_schema_field(serializers.URLField(help_text="Public URL, or the download endpoint for private files."))
+    def get_url(self, upload: KbUpload) -> str:
+        return upload_url(upload, request=self.context.get("request"))

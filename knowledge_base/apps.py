@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class KnowledgeBaseConfig(AppConfig):
+    name = "knowledge_base"
+    verbose_name = "Knowledge base"
+
+    def ready(self) -> None:
+        from deelrx.storage import register_blob_reference
+
+        # Moving an upload between stores (blob manager) repoints KbUpload.key/store.
+        register_blob_reference("knowledge_base.KbUpload", "key", "store")

@@ -1,0 +1,66 @@
+"""Article filters, shared by the API and the HTML list (DESIGN §7)."""
+
+from __future__ import annotations
+
+import json
+
+import django_filters
+from django.db import connection
+
+from knowledge_base.models import KbArticle
+
+ORDERING_CHOICES = [
+    ("-published_at", "Recently published"),
+    ("-updated_at", "Recently updated"),
+    ("-created_at", "Recently created"),
+    ("title", "Title"),
+    ("-view_count", "Most viewed"),
+    ("rank", "Best match (with q)"),
+]
+# Ties broken by id so pages never overlap.
+_ORDER_BY = {
+    "-published_at": ("-published_at", "-updated_at", "id"),
+    "-updated_at": ("-updated_at", "id"),
+    "-created_at": ("-created_at", "id"),
+    "title": ("title", "id"),
+    "-view_count": ("-view_count", "-updated_at", "id"),
+    "rank": ("-rank", "-published_at", "-updated_at", "id"),
+}
+
+
+def tag_filter(queryset, tag: str):
+    """Articles whose tag list contains `tag` (exactly, on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        return queryset.filter(tags__contains=[tag])
+    # SQLite has no JSON containment: match the JSON-quoted tag inside the list
+    # text (case-insensitive there).
+    return queryset.filter(tags__icontains=json.dumps(tag))
+
+
+class KbArticleFilter(django_filters.FilterSet):
+    # Declaration order matters: `q` (which ranks) runs before `ordering`.
+    team_id = django_filters.NumberFilter(field_name="team_id")
+    status = django_filters.ChoiceFilter(choices=KbArticle.Status.choices)
+    category = django_filters.CharFilter(field_name="category")
+    tag = django_filters.CharFilter(method="filter_tag")
+    is_public = django_filters.BooleanFilter()
+    q = django_filters.CharFilter(method="filter_search", label="Search")
+    ordering = django_filters.ChoiceFilter(choices=ORDERING_CHOICES, method="filter_ordering", empty_label="Default")
+
+    class Meta:
+        model = KbArticle
+        fields = ["team_id", "status", "category", "tag", "is_public", "q", "ordering"]
+
+    def filter_tag(self, queryset, name, value):
+        value = value.strip()
+        return tag_filter(queryset, value) if value else queryset
+
+    def filter_search(self, queryset, name, value):
+        from knowledge_base.selectors.articles import article_search
+
+        return article_search(queryset=queryset, q=value)
+
+    def filter_ordering(self, queryset, name, value):
+        if value == "rank" and "rank" not in queryset.query.annotations:
+            value = "-updated_at"  # rank needs q; otherwise the default order
+        return queryset.order_by(*_ORDER_BY[value])

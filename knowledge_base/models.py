@@ -1,0 +1,163 @@
+"""Knowledge base: articles (with revisions, feedback and link checks) and uploads."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+
+
+class PortableGinIndex(GinIndex):
+    """A GIN index on PostgreSQL; a plain index elsewhere.
+
+    The project also runs on SQLite (`make run` without configuration), where
+    `USING gin` is a syntax error. The search vector is only ever filled on
+    PostgreSQL, so the fallback index is merely harmless.
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return models.Index.create_sql(self, model, schema_editor, **kwargs)
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
+class KbArticle(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        REVIEW = "review", "In review"
+        PUBLISHED = "published", "Published"
+        ARCHIVED = "archived", "Archived"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="kb_articles")
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220)
+    content = models.TextField(blank=True, help_text="Markdown.")
+    content_html = models.TextField(blank=True, editable=False, help_text="Rendered and sanitised from content.")
+    excerpt = models.TextField(max_length=500, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    category = models.CharField(max_length=80, blank=True, db_index=True)
+    # A JSON list of strings rather than an ArrayField so that SQLite works too.
+    tags = models.JSONField(default=list, blank=True)
+    is_public = models.BooleanField(default=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="kb_articles"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="kb_reviews"
+    )
+    review_note = models.TextField(blank=True)
+    view_count = models.PositiveIntegerField(default=0)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Filled by the article services on PostgreSQL (not a trigger); always NULL on SQLite.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["team", "slug"], name="kb_article_unique_team_slug")]
+        indexes = [
+            models.Index(fields=["team", "status", "-updated_at"], name="kb_article_team_status"),
+            models.Index(fields=["status", "is_public", "-published_at"], name="kb_article_public"),
+            models.Index(fields=["team", "category"], name="kb_article_team_category"),
+            PortableGinIndex(fields=["search_vector"], name="kb_article_search_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class KbRevision(models.Model):
+    """A snapshot of an article after each edit; numbered 1, 2, 3… per article."""
+
+    article = models.ForeignKey(KbArticle, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    content = models.TextField(blank=True)
+    excerpt = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="kb_revisions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["article_id", "-number"]
+        constraints = [models.UniqueConstraint(fields=["article", "number"], name="kb_revision_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.article} #{self.number}"
+
+
+class KbUpload(models.Model):
+    class Store(models.TextChoices):
+        PRIVATE = "private", "Private"
+        PUBLIC = "public", "Public"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="kb_uploads")
+    article = models.ForeignKey(KbArticle, on_delete=models.SET_NULL, null=True, blank=True, related_name="uploads")
+    store = models.CharField(max_length=10, choices=Store.choices)
+    context = models.CharField(max_length=40, default="user-upload")
+    key = models.CharField(max_length=512, unique=True)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="kb_uploads"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="kb_upload_team_created"),
+            models.Index(fields=["article", "-created_at"], name="kb_upload_article"),
+            models.Index(fields=["store", "created_at"], name="kb_upload_store_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class KbFeedback(models.Model):
+    """ "Was this helpful?" — user is null for anonymous help-center feedback."""
+
+    article = models.ForeignKey(KbArticle, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="kb_feedback"
+    )
+    helpful = models.BooleanField()
+    comment = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["article", "-created_at"], name="kb_feedback_article")]
+
+    def __str__(self) -> str:
+        return f"{'Helpful' if self.helpful else 'Not helpful'}: {self.article}"
+
+
+class KbLinkCheck(models.Model):
+    """The latest check result of one link in one article (updated in place)."""
+
+    article = models.ForeignKey(KbArticle, on_delete=models.CASCADE, related_name="link_checks")
+    url = models.URLField(max_length=2000)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["article_id", "url"]
+        constraints = [models.UniqueConstraint(fields=["article", "url"], name="kb_linkcheck_unique_article_url")]
+        indexes = [models.Index(fields=["ok", "-checked_at"], name="kb_linkcheck_ok")]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({'ok' if self.ok else 'broken'})"

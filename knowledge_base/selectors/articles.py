@@ -1,0 +1,209 @@
+"""Article reads: who sees what, filtered lists and full-text search.
+
+Visibility (DESIGN §7): members of the article's team see its articles in
+every status; every other signed-in user sees published public articles;
+anonymous readers (the /help/ center) see published public articles only.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+
+import nh3
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+
+from deelrx.errors import NotFound, PermissionDenied
+from deelrx.filters import apply_filters
+from deelrx.tenancy.access import require_role
+from deelrx.tenancy.models import Membership, Role
+from knowledge_base.filters import KbArticleFilter, tag_filter
+from knowledge_base.models import KbArticle, KbRevision
+
+Status = KbArticle.Status
+
+# ts_headline marks matches with these (private-use characters never typed in
+# articles); the snippet is HTML-escaped and only then are they turned into <mark>.
+_START_SEL = "\ue000"
+_STOP_SEL = "\ue001"
+MAX_QUERY_LENGTH = 200
+_SNIPPET_CHARS = 240
+
+
+def _base() -> QuerySet[KbArticle]:
+    # The tsvector is only needed inside the database.
+    return KbArticle.objects.defer("search_vector")
+
+
+def _public_q() -> Q:
+    return Q(status=Status.PUBLISHED, is_public=True)
+
+
+def _member_team_ids(user):
+    # Suspended members see nothing of that team (they get 403 on direct access).
+    return Membership.objects.filter(user=user, is_suspended=False).values("team_id")
+
+
+def visible_articles(*, user) -> QuerySet[KbArticle]:
+    if not getattr(user, "is_authenticated", False):
+        return public_articles()
+    if user.is_superuser:
+        return _base()
+    return _base().filter(Q(team_id__in=_member_team_ids(user)) | _public_q())
+
+
+def public_articles(*, filters=None) -> QuerySet[KbArticle]:
+    """Published public articles of every team (help center, anonymous).
+    `filters`: q, category, tag, team_id, ordering — as in the API."""
+    queryset = _base().filter(_public_q()).select_related("team").order_by("-published_at", "id")
+    if filters:
+        allowed = {k: v for k, v in filters.items() if k in {"q", "category", "tag", "team_id", "ordering"}}
+        queryset = apply_filters(KbArticleFilter, allowed, queryset)
+    return queryset
+
+
+def public_article_get(*, team_slug: str, slug: str) -> KbArticle:
+    article = public_articles().filter(team__slug=team_slug, slug=slug).first()
+    if article is None:
+        raise NotFound("Article not found.")
+    return article
+
+
+def article_list(*, user, filters=None) -> QuerySet[KbArticle]:
+    """Visible articles, filtered; ordered by rank when searching, else newest edit first."""
+    queryset = visible_articles(user=user).order_by("-updated_at", "id")
+    return apply_filters(KbArticleFilter, filters, queryset)
+
+
+def article_get_for_user(*, user, article_id) -> KbArticle:
+    """The article if the user may read it; 404 otherwise (ids do not leak)."""
+    try:
+        pk = uuid.UUID(str(article_id))
+    except (TypeError, ValueError, AttributeError):
+        raise NotFound("Article not found.") from None
+    article = _base().select_related("team").filter(pk=pk).first()
+    if article is None:
+        raise NotFound("Article not found.")
+    if not getattr(user, "is_authenticated", False):
+        if article.status == Status.PUBLISHED and article.is_public:
+            return article
+        raise NotFound("Article not found.")
+    membership = None if user.is_superuser else Membership.objects.filter(user=user, team_id=article.team_id).first()
+    if membership is not None and membership.is_suspended:
+        require_role(user, article.team_id, Role.VIEWER)  # raises 403 membership_suspended
+    if user.is_superuser or membership is not None or (article.status == Status.PUBLISHED and article.is_public):
+        return article
+    raise NotFound("Article not found.")
+
+
+def revision_list(*, article: KbArticle) -> QuerySet[KbRevision]:
+    return KbRevision.objects.filter(article=article).select_related("edited_by").order_by("-number")
+
+
+def revision_list_for_user(*, user, article: KbArticle) -> QuerySet[KbRevision]:
+    """Revision history is the team's (drafts, review notes): a reader of a
+    public article from elsewhere gets 403 — they know the article exists."""
+    try:
+        require_role(user, article.team_id, Role.VIEWER)
+    except NotFound:
+        raise PermissionDenied("Only members of the article's team can see its revisions.") from None
+    return revision_list(article=article)
+
+
+def articles_by_tag(*, queryset: QuerySet[KbArticle], tag: str) -> QuerySet[KbArticle]:
+    return tag_filter(queryset, tag)
+
+
+# --- Search -----------------------------------------------------------------------
+def article_search(*, queryset: QuerySet[KbArticle], q: str) -> QuerySet[KbArticle]:
+    """Full-text search ordered by relevance. PostgreSQL: websearch syntax
+    ("quoted phrases", -exclusions, or), English stemming, weights title >
+    excerpt > content, ts_headline snippet. Elsewhere: `search_fallback`."""
+    q = (q or "").strip()[:MAX_QUERY_LENGTH]
+    if not q:
+        return queryset
+    if connection.vendor == "postgresql":
+        return search_postgres(queryset, q)
+    return search_fallback(queryset, q)
+
+
+def search_postgres(queryset: QuerySet[KbArticle], q: str) -> QuerySet[KbArticle]:
+    query = SearchQuery(q, search_type="websearch", config="english")
+    return (
+        queryset.filter(search_vector=query)
+        .annotate(
+            rank=SearchRank(F("search_vector"), query),
+            search_headline=SearchHeadline(
+                "content",
+                query,
+                config="english",
+                start_sel=_START_SEL,
+                stop_sel=_STOP_SEL,
+                max_words=35,
+                min_words=15,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        )
+        .order_by("-rank", "-published_at", "-updated_at", "id")
+    )
+
+
+def _terms(q: str) -> list[str]:
+    words = [w.strip("\"'") for w in q.split()]
+    return [w for w in words if w and not w.startswith("-")][:8]
+
+
+def search_fallback(queryset: QuerySet[KbArticle], q: str) -> QuerySet[KbArticle]:
+    """SQLite (dev) search: every word must appear in the title, excerpt or
+    content (case-insensitive); title matches rank above excerpt above content."""
+    terms = _terms(q)
+    if not terms:
+        return queryset.none()
+    for term in terms:
+        queryset = queryset.filter(Q(title__icontains=term) | Q(excerpt__icontains=term) | Q(content__icontains=term))
+    first = terms[0]
+    rank = Case(
+        When(title__icontains=first, then=Value(3)),
+        When(excerpt__icontains=first, then=Value(2)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return queryset.annotate(rank=rank).order_by("-rank", "-published_at", "-updated_at", "id")
+
+
+def _only_marks(text: str) -> str:
+    """Escape everything, then turn the sentinels into <mark>; nh3 rebalances any
+    stray sentinel so the result is always well-formed."""
+    escaped = html.escape(text, quote=True)
+    marked = escaped.replace(_START_SEL, "<mark>").replace(_STOP_SEL, "</mark>")
+    return nh3.clean(marked, tags={"mark"}, attributes={}, strip_comments=True)
+
+
+def snippet_html(article: KbArticle, q: str) -> str:
+    """Highlighted excerpt for a search hit; only <mark> is HTML, the rest escaped."""
+    headline = getattr(article, "search_headline", None)
+    if headline is not None:
+        return _only_marks(headline)
+    return plain_snippet(article.content or article.excerpt, q)
+
+
+def plain_snippet(text: str, q: str) -> str:
+    """The fallback snippet: text around the first match, matches in <mark>."""
+    text = " ".join((text or "").replace(_START_SEL, "").replace(_STOP_SEL, "").split())
+    terms = _terms(q)
+    lowered = text.lower()
+    positions = [lowered.find(t.lower()) for t in terms if lowered.find(t.lower()) >= 0]
+    start = max(0, min(positions) - _SNIPPET_CHARS // 3) if positions else 0
+    piece = text[start : start + _SNIPPET_CHARS]
+    if start > 0:
+        piece = "…" + piece
+    if start + _SNIPPET_CHARS < len(text):
+        piece += "…"
+    if terms:
+        pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
+        piece = pattern.sub(lambda m: f"{_START_SEL}{m.group(0)}{_STOP_SEL}", piece)
+    return _only_marks(piece)

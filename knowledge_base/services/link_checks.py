@@ -1,0 +1,338 @@
+"""kb-links-verify: check every http(s) link of published articles.
+
+Each distinct URL is checked once per run, however many articles use it:
+HEAD first, GET when the server refuses HEAD (403/405/501), redirects
+followed. At most KB_LINK_CHECK_CONCURRENCY requests run at once and one
+host sees at most one request every KB_LINK_CHECK_HOST_INTERVAL seconds.
+Connection errors, 5xx and 429 are retried with exponential back-off
+(429 honours a short Retry-After); a timeout is not retried (a slow host
+stays slow and retrying would multiply the run time).
+
+The latest result per (article, url) is upserted into KbLinkCheck. Team
+admins and owners get one email per run listing the links that became broken
+since the previous check; a link that stays broken is not mailed again (it is
+on the broken-links page), so running the job twice sends nothing new.
+
+Links to private, loopback and link-local addresses are not requested unless
+KB_LINK_CHECK_ALLOW_PRIVATE is set: article authors must not be able to make
+the server probe its own network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from admin_ops.services import record_event
+from deelrx.tenancy.models import Membership, Role, Team
+from knowledge_base.models import KbArticle, KbLinkCheck
+from knowledge_base.rendering import extract_links
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "DeelRx-LinkChecker/1.0 (+knowledge base link verification)"
+HEAD_REFUSED = frozenset({403, 405, 501})
+URL_MAX_LENGTH = KbLinkCheck._meta.get_field("url").max_length
+
+
+@dataclass(frozen=True)
+class LinkCheckConfig:
+    timeout: float = 10.0
+    concurrency: int = 8
+    host_interval: float = 1.0
+    retries: int = 2
+    backoff: float = 1.0
+    max_retry_after: float = 30.0
+    allow_private: bool = False
+
+    @classmethod
+    def from_settings(cls) -> LinkCheckConfig:
+        return cls(
+            timeout=float(getattr(settings, "KB_LINK_CHECK_TIMEOUT", cls.timeout)),
+            concurrency=max(1, int(getattr(settings, "KB_LINK_CHECK_CONCURRENCY", cls.concurrency))),
+            host_interval=float(getattr(settings, "KB_LINK_CHECK_HOST_INTERVAL", cls.host_interval)),
+            retries=max(0, int(getattr(settings, "KB_LINK_CHECK_RETRIES", cls.retries))),
+            backoff=float(getattr(settings, "KB_LINK_CHECK_BACKOFF", cls.backoff)),
+            max_retry_after=float(getattr(settings, "KB_LINK_CHECK_MAX_RETRY_AFTER", cls.max_retry_after)),
+            allow_private=bool(getattr(settings, "KB_LINK_CHECK_ALLOW_PRIVATE", cls.allow_private)),
+        )
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    url: str
+    ok: bool
+    status_code: int | None
+    error: str
+    attempts: int
+    skipped: bool = False
+
+
+class BlockedAddress(Exception):
+    """The link points into a private network."""
+
+
+class HostRateLimiter:
+    """One request per host every `interval` seconds, across threads: each
+    caller reserves the next free slot, then sleeps outside the lock."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next_slot: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, host: str) -> None:
+        if self.interval <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot.get(host, 0.0))
+            self._next_slot[host] = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def _refuse_private_addresses(request: httpx.Request) -> None:
+    """httpx request hook (also runs for every redirect hop)."""
+    host = request.url.host
+    try:
+        infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise BlockedAddress(f"{host} resolves to the non-public address {address}")
+
+
+def _retry_delay(config: LinkCheckConfig, attempt: int, response: httpx.Response | None = None) -> float:
+    if response is not None and response.status_code == 429:
+        retry_after = response.headers.get("Retry-After", "")
+        if retry_after.isdigit():
+            return min(float(retry_after), config.max_retry_after)
+    return config.backoff * (2 ** (attempt - 1))
+
+
+def _send(client: httpx.Client, method: str, url: str, limiter: HostRateLimiter) -> httpx.Response:
+    limiter.wait(httpx.URL(url).host)
+    # Streamed so that a GET never downloads the body: the status is all we need.
+    with client.stream(method, url) as response:
+        return response
+
+
+def check_url(url: str, *, client: httpx.Client, limiter: HostRateLimiter, config: LinkCheckConfig) -> LinkResult:
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = _send(client, "HEAD", url, limiter)
+            if response.status_code in HEAD_REFUSED:
+                response = _send(client, "GET", url, limiter)
+        except BlockedAddress as exc:
+            return LinkResult(url, False, None, str(exc), attempt, skipped=True)
+        except httpx.TimeoutException:
+            return LinkResult(url, False, None, f"Timed out after {config.timeout:g} s.", attempt)
+        except (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            if attempt <= config.retries:
+                time.sleep(_retry_delay(config, attempt))
+                continue
+            return LinkResult(url, False, None, f"Connection failed: {exc}"[:500], attempt)
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            # Too many redirects, unsupported scheme, malformed URL: retrying changes nothing.
+            return LinkResult(url, False, None, f"{exc.__class__.__name__}: {exc}"[:500], attempt)
+        status = response.status_code
+        if (status == 429 or status >= 500) and attempt <= config.retries:
+            time.sleep(_retry_delay(config, attempt, response))
+            continue
+        ok = 200 <= status < 400
+        return LinkResult(url, ok, status, "" if ok else (response.reason_phrase or f"HTTP {status}"), attempt)
+
+
+def check_urls(urls: list[str], *, config: LinkCheckConfig | None = None) -> dict[str, LinkResult]:
+    """Check distinct URLs concurrently (bounded) with the per-host rate limit."""
+    config = config or LinkCheckConfig.from_settings()
+    limiter = HostRateLimiter(config.host_interval)
+    hooks = {} if config.allow_private else {"request": [_refuse_private_addresses]}
+    results: dict[str, LinkResult] = {}
+    with (
+        httpx.Client(
+            timeout=config.timeout,
+            follow_redirects=True,
+            max_redirects=5,
+            headers={"User-Agent": USER_AGENT},
+            event_hooks=hooks,
+            limits=httpx.Limits(max_connections=config.concurrency),
+        ) as client,
+        ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="kb-links") as pool,
+    ):
+        for done, result in enumerate(
+            pool.map(lambda u: check_url(u, client=client, limiter=limiter, config=config), urls), start=1
+        ):
+            results[result.url] = result
+            if done % 100 == 0:
+                logger.info("kb link check progress", extra={"checked": done, "total": len(urls)})
+    return results
+
+
+# --- The job --------------------------------------------------------------------------
+def _published_links() -> tuple[dict[Any, dict[str, Any]], dict[Any, list[str]]]:
+    """Published articles (id → team and title) and their links, in one streamed read."""
+    articles: dict[Any, dict[str, Any]] = {}
+    links: dict[Any, list[str]] = {}
+    queryset = (
+        KbArticle.objects.filter(status=KbArticle.Status.PUBLISHED)
+        .only("id", "team_id", "title", "content")
+        .order_by("team_id", "id")
+    )
+    for article in queryset.iterator(chunk_size=500):
+        articles[article.pk] = {"team_id": article.team_id, "title": article.title}
+        links[article.pk] = [u for u in extract_links(article.content) if len(u) <= URL_MAX_LENGTH]
+    return articles, links
+
+
+def links_verify(*, dry_run: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    """Check the links of published articles, store the results, mail newly broken ones."""
+    now = now or timezone.now()
+    articles, links = _published_links()
+    urls = sorted({url for article_links in links.values() for url in article_links})
+    logger.info("kb link check started", extra={"articles": len(articles), "urls": len(urls), "dry_run": dry_run})
+    results = check_urls(urls)
+
+    previous = {
+        (article_id, url): (pk, ok)
+        for pk, article_id, url, ok in KbLinkCheck.objects.filter(
+            article__status=KbArticle.Status.PUBLISHED
+        ).values_list("pk", "article_id", "url", "ok")
+    }
+    rows: list[KbLinkCheck] = []
+    newly_broken: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    current_pairs = set()
+    for article_id, article_links in links.items():
+        for url in article_links:
+            result = results[url]
+            if result.skipped:
+                continue
+            current_pairs.add((article_id, url))
+            rows.append(
+                KbLinkCheck(
+                    article_id=article_id,
+                    url=url,
+                    status_code=result.status_code,
+                    ok=result.ok,
+                    error=result.error,
+                    checked_at=now,
+                )
+            )
+            before = previous.get((article_id, url))
+            if not result.ok and (before is None or before[1]):
+                team_id = articles[article_id]["team_id"]
+                newly_broken[team_id].append(
+                    {"article_id": article_id, "title": articles[article_id]["title"], "url": url, "result": result}
+                )
+    stale = [pk for pair, (pk, _ok) in previous.items() if pair not in current_pairs]
+    summary: dict[str, Any] = {
+        "dry_run": dry_run,
+        "articles": len(articles),
+        "urls_checked": sum(1 for r in results.values() if not r.skipped),
+        "links": len(rows),
+        "ok": sum(1 for row in rows if row.ok),
+        "broken": sum(1 for row in rows if not row.ok),
+        "newly_broken": sum(len(items) for items in newly_broken.values()),
+        "skipped_private": sum(1 for r in results.values() if r.skipped),
+        "stale_removed": len(stale),
+        "emails_sent": 0,
+    }
+    if dry_run:
+        summary["teams_to_notify"] = sorted(newly_broken)
+        logger.info("kb link check finished (dry run)", extra=summary)
+        return summary
+
+    with transaction.atomic():
+        KbLinkCheck.objects.bulk_create(
+            rows,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["article", "url"],
+            update_fields=["status_code", "ok", "error", "checked_at"],
+        )
+        for start in range(0, len(stale), 1000):
+            KbLinkCheck.objects.filter(pk__in=stale[start : start + 1000]).delete()
+        # Articles no longer published keep no results: the report lists published ones only.
+        KbLinkCheck.objects.exclude(article__status=KbArticle.Status.PUBLISHED).delete()
+        per_team: dict[int, dict[str, int]] = defaultdict(lambda: {"links": 0, "broken": 0})
+        for row in rows:
+            team_id = articles[row.article_id]["team_id"]
+            per_team[team_id]["links"] += 1
+            per_team[team_id]["broken"] += 0 if row.ok else 1
+        teams = Team.objects.in_bulk(list(per_team))
+        for team_id, counts in per_team.items():
+            record_event(
+                event_type="kb.links.checked",
+                team=teams.get(team_id),
+                data={**counts, "newly_broken": len(newly_broken.get(team_id, []))},
+            )
+
+    summary["emails_sent"], summary["emails_failed"] = _mail_newly_broken(newly_broken)
+    logger.info("kb link check finished", extra=summary)
+    return summary
+
+
+def _mail_newly_broken(newly_broken: dict[int, list[dict[str, Any]]]) -> tuple[int, int]:
+    """One email per team to its admins and owners (set-based: one query for all recipients)."""
+    if not newly_broken:
+        return 0, 0
+    recipients: dict[int, list[str]] = defaultdict(list)
+    teams: dict[int, Any] = {}
+    memberships = (
+        Membership.objects.filter(
+            team_id__in=list(newly_broken),
+            role__in=[Role.OWNER, Role.ADMIN],
+            is_suspended=False,
+            user__is_active=True,
+        )
+        .exclude(user__email="")
+        .select_related("user", "team")
+        .order_by("team_id", "user__email")
+    )
+    for membership in memberships:
+        recipients[membership.team_id].append(membership.user.email)
+        teams[membership.team_id] = membership.team
+    messages = []
+    for team_id, items in newly_broken.items():
+        if not recipients.get(team_id):
+            logger.warning("broken links but no admin to tell", extra={"team_id": team_id, "links": len(items)})
+            continue
+        context = {"team": teams[team_id], "items": items, "count": len(items)}
+        message = EmailMultiAlternatives(
+            subject=f"[DeelRx] {len(items)} broken link{'s' if len(items) != 1 else ''} "
+            f"in {teams[team_id].name}'s knowledge base",
+            body=render_to_string("knowledge_base/email/broken_links.txt", context),
+            to=sorted(set(recipients[team_id])),
+        )
+        message.attach_alternative(render_to_string("knowledge_base/email/broken_links.html", context), "text/html")
+        messages.append(message)
+    sent = failed = 0
+    with get_connection() as connection:
+        for message in messages:
+            try:
+                sent += connection.send_messages([message]) or 0
+            except Exception:
+                # The results are stored; the broken-links page still shows them.
+                failed += 1
+                logger.exception("could not send the broken-links email", extra={"to": message.to})
+    return sent, failed

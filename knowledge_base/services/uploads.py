@@ -1,0 +1,228 @@
+"""Uploads: sniffed, sized, stored under an unguessable key, recorded in one
+transaction, and served only to the team (private) or through the public store.
+
+The order of a write is: checks that need no bytes (role, context, article,
+declared size) → sniffing and hashing → store the object → create the row.
+The row never points at a missing object: if the row cannot be written the
+object is deleted again, and deleting an upload removes the object only
+after the row's deletion has committed (a failure there leaves a stray object
+that kb-cleanup-orphaned collects, never a row without its file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+
+from admin_ops.services import record_event
+from deelrx.errors import FileTooLarge, NotFound, ValidationFailed
+from deelrx.storage import (
+    INLINE_UNSAFE_TYPES,
+    UPLOAD_CONTEXTS,
+    build_key,
+    determine_store_type,
+    get_storage,
+    is_s3,
+)
+from deelrx.tenancy.access import require_role
+from deelrx.tenancy.models import Role, Team, User
+from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.sniffing import sanitize_filename, sniff_file, storage_filename
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "kb"  # keys are <store>/kb/<team id>/<random hex>/<name>
+
+
+def _too_large(size: int) -> FileTooLarge:
+    limit = settings.UPLOAD_MAX_BYTES
+    return FileTooLarge(
+        f"The file is larger than the limit of {limit} bytes.",
+        details={"max_bytes": limit, "size": size},
+    )
+
+
+def _hash_and_measure(file: IO[bytes] | File) -> tuple[str, int]:
+    """sha256 and byte count, read in chunks (never the whole file in memory);
+    stops as soon as the limit is passed, whatever size the client declared."""
+    digest = hashlib.sha256()
+    size = 0
+    limit = settings.UPLOAD_MAX_BYTES
+    chunks = file.chunks() if hasattr(file, "chunks") else iter(lambda: file.read(64 * 1024), b"")
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size)
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest(), size
+
+
+def _event_data(upload: KbUpload) -> dict[str, Any]:
+    return {
+        "upload_id": str(upload.pk),
+        "article_id": str(upload.article_id) if upload.article_id else None,
+        "store": upload.store,
+        "key": upload.key,
+        "original_name": upload.original_name,
+        "content_type": upload.content_type,
+        "size": upload.size,
+    }
+
+
+def upload_create(
+    *,
+    team: Team,
+    user: User,
+    file: IO[bytes] | File,
+    context: str = "user-upload",
+    article: KbArticle | None = None,
+) -> KbUpload:
+    """Store one file for the team (members and up).
+
+    Over UPLOAD_MAX_BYTES → 413; a type the sniffer refuses → 415; the store
+    follows the context (never the content type); an article must be the
+    team's (else 404)."""
+    require_role(user, team, Role.MEMBER)
+    context = context or "user-upload"
+    if context not in UPLOAD_CONTEXTS:
+        raise ValidationFailed(details={"context": [f"Must be one of: {', '.join(UPLOAD_CONTEXTS)}."]})
+    if article is not None and article.team_id != team.pk:
+        raise NotFound("Article not found.")
+    declared = getattr(file, "size", None)
+    if declared is not None and declared > settings.UPLOAD_MAX_BYTES:
+        raise _too_large(declared)  # refused before a single byte is read
+
+    client_name = getattr(file, "name", "") or ""
+    sniffed = sniff_file(file, filename=client_name)
+    sha256, size = _hash_and_measure(file)
+
+    store = determine_store_type(sniffed.content_type, context)
+    display_name = sanitize_filename(client_name, extension=sniffed.extension)
+    key = build_key(
+        store,
+        KEY_PREFIX,
+        str(team.pk),
+        uuid.uuid4().hex,  # 128 random bits: keys (and public URLs) cannot be guessed
+        storage_filename(display_name, extension=sniffed.extension),
+    )
+    storage = get_storage(store)
+    content = File(file, name=key)
+    # S3 stores this as the object's Content-Type; the client's claim is never used.
+    content.content_type = sniffed.content_type
+    key = storage.save(key, content)
+    try:
+        with transaction.atomic():
+            upload = KbUpload.objects.create(
+                team=team,
+                article=article,
+                store=store,
+                context=context,
+                key=key,
+                original_name=display_name,
+                content_type=sniffed.content_type,
+                size=size,
+                sha256=sha256,
+                uploaded_by=user,
+            )
+            record_event(event_type="kb.upload.created", team=team, user=user, data=_event_data(upload))
+    except BaseException:
+        # No row, so no file either: remove what was just written.
+        _delete_object(store, key)
+        raise
+    logger.info("kb upload stored", extra={"upload_id": str(upload.pk), "store": store, "size": size})
+    return upload
+
+
+def _delete_object(store: str, key: str) -> None:
+    try:
+        get_storage(store).delete(key)
+    except Exception:
+        # Left for kb-cleanup-orphaned; never hide the original error behind this one.
+        logger.exception("could not delete stored object", extra={"store": store, "key": key})
+
+
+def upload_delete(*, upload: KbUpload, user: User) -> None:
+    """Members and up delete their team's uploads. The object goes once the
+    row's deletion has committed."""
+    require_role(user, upload.team_id, Role.MEMBER)
+    with transaction.atomic():
+        locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
+        if locked is None:
+            raise NotFound("Upload not found.")
+        data = _event_data(locked)
+        store, key = locked.store, locked.key
+        locked.delete()
+        record_event(event_type="kb.upload.deleted", team=locked.team, user=user, data=data)
+        transaction.on_commit(lambda: _delete_object(store, key))
+
+
+# --- Reading ------------------------------------------------------------------------------
+def upload_public_url(upload: KbUpload) -> str | None:
+    """The plain URL of a public-store file (None for private files)."""
+    if upload.store != KbUpload.Store.PUBLIC:
+        return None
+    return get_storage("public").url(upload.key)
+
+
+def upload_url(upload: KbUpload, *, request=None) -> str:
+    """Where a client fetches the file: the public URL, or the authenticated
+    download endpoint for private files. Absolute when a request is given."""
+    url = upload_public_url(upload) or reverse("api-kb-upload-download", kwargs={"upload_id": upload.pk})
+    if request is not None and url.startswith("/"):
+        return request.build_absolute_uri(url)
+    return url
+
+
+def _content_disposition_type(upload: KbUpload) -> str:
+    # Markup (SVG, HTML, XML) is never rendered in our origin, even privately.
+    return "attachment" if upload.content_type in INLINE_UNSAFE_TYPES else "inline"
+
+
+def upload_download_response(*, upload: KbUpload, user: User) -> HttpResponse:
+    """Any member of the upload's team (viewers too) may fetch it; others get 404.
+
+    S3: a redirect to a short-lived signed URL (the bytes never pass through
+    the app). File system: the file streamed with nosniff and a sandboxing CSP."""
+    require_role(user, upload.team_id, Role.VIEWER)
+    storage = get_storage(upload.store)
+    disposition = _content_disposition_type(upload)
+    if is_s3(storage):
+        parameters = {
+            "ResponseContentType": upload.content_type,
+            "ResponseContentDisposition": _disposition_header(disposition, upload.original_name),
+        }
+        if upload.store == KbUpload.Store.PUBLIC:
+            return HttpResponseRedirect(storage.url(upload.key))
+        url = storage.url(upload.key, parameters=parameters, expire=settings.PRIVATE_URL_EXPIRY_SECONDS)
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "private, no-store"
+        return response
+    try:
+        handle = storage.open(upload.key, "rb")
+    except (FileNotFoundError, OSError):
+        raise NotFound("The file is missing from the store.") from None
+    response = FileResponse(
+        handle,
+        content_type=upload.content_type,
+        as_attachment=disposition == "attachment",
+        filename=upload.original_name,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _disposition_header(disposition: str, filename: str) -> str:
+    """RFC 6266 header with an ASCII fallback and the UTF-8 name."""
+    return content_disposition_header(disposition == "attachment", filename) or disposition

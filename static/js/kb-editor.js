@@ -1,0 +1,127 @@
+/* Knowledge base editor: drag-and-drop attachments.
+ *
+ * Files dropped on [data-kb-dropzone] are posted to the upload API
+ * (/api/help/uploads/) with the session's CSRF token; each uploaded file is
+ * listed and a Markdown link to it is inserted into the content textarea.
+ * Without JavaScript the plain <form> inside the drop zone still works.
+ */
+(function () {
+  "use strict";
+
+  function csrfToken(zone) {
+    var input = zone.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input) return input.value;
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function fileUrl(upload) {
+    return upload.url || "/api/help/uploads/" + upload.id + "/download/";
+  }
+
+  function insertAtCursor(textarea, text) {
+    if (!textarea) return;
+    var start = textarea.selectionStart || textarea.value.length;
+    var end = textarea.selectionEnd || start;
+    var before = textarea.value.slice(0, start);
+    // Its own paragraph: a blank line before the link unless there is one already.
+    var spacer = !before || before.endsWith("\n\n") ? "" : before.endsWith("\n") ? "\n" : "\n\n";
+    textarea.value = before + spacer + text + "\n" + textarea.value.slice(end);
+    // Refresh the live preview (htmx listens for "input" on the textarea).
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function markdownFor(upload) {
+    var name = upload.original_name.replace(/[\[\]]/g, "");
+    var link = "[" + name + "](" + fileUrl(upload) + ")";
+    return /^image\//.test(upload.content_type) ? "!" + link : link;
+  }
+
+  function addToList(list, upload) {
+    if (!list) return;
+    var empty = list.querySelector(".empty");
+    if (empty) empty.remove();
+    var item = document.createElement("li");
+    var anchor = document.createElement("a");
+    anchor.href = fileUrl(upload);
+    anchor.textContent = upload.original_name; // textContent: never HTML
+    var badge = document.createElement("span");
+    badge.className = "badge " + (upload.store === "public" ? "info" : "muted");
+    badge.textContent = upload.store;
+    item.appendChild(anchor);
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(badge);
+    list.appendChild(item);
+  }
+
+  function setup(zone) {
+    var status = zone.querySelector("[data-kb-status]");
+    var list = document.getElementById(zone.dataset.list);
+    var textarea = document.getElementById(zone.dataset.textarea);
+    var contextSelect = zone.querySelector("select[name=context]");
+
+    function say(text, isError) {
+      if (!status) return;
+      status.textContent = text;
+      status.className = isError ? "field-error" : "muted";
+    }
+
+    function upload(file) {
+      var data = new FormData();
+      data.append("file", file);
+      data.append("team_id", zone.dataset.teamId);
+      if (zone.dataset.articleId) data.append("article_id", zone.dataset.articleId);
+      data.append("context", contextSelect ? contextSelect.value : "kb-article");
+      say("Uploading " + file.name + "…", false);
+      return fetch(zone.dataset.uploadUrl, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(zone), Accept: "application/json" },
+      })
+        .then(function (response) {
+          return response.json().then(function (body) {
+            return { ok: response.ok, body: body };
+          });
+        })
+        .then(function (result) {
+          if (!result.ok) {
+            var message = (result.body.error && result.body.error.message) || "Upload failed.";
+            say(file.name + ": " + message, true);
+            return;
+          }
+          addToList(list, result.body);
+          insertAtCursor(textarea, markdownFor(result.body));
+          say("Uploaded " + file.name + ".", false);
+        })
+        .catch(function () {
+          say(file.name + ": upload failed (network error).", true);
+        });
+    }
+
+    zone.addEventListener("dragover", function (event) {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+    zone.addEventListener("dragleave", function () {
+      zone.classList.remove("dragging");
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+      var files = Array.prototype.slice.call(event.dataTransfer.files || []);
+      files.reduce(function (chain, file) {
+        return chain.then(function () {
+          return upload(file);
+        });
+      }, Promise.resolve());
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-kb-dropzone]").forEach(setup);
+  });
+})();
