@@ -5,12 +5,6 @@ from credit.tests.factories import CreditAccountFactory
 from deelrx.tenancy.tests.factories import CustomerFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The factories hash a password per user; PBKDF2 costs ~0.5 s each on CI machines."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def account(team, customer):
     """Ada's active account with a $1,000.00 limit."""

@@ -15,10 +15,3 @@ def second_member(team):
 def roles(owner, admin_user, member, viewer, outsider):
     """Every role of the workflow matrix by name."""
     return {"owner": owner, "admin": admin_user, "member": member, "viewer": viewer, "outsider": outsider}
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Every fixture user gets a password; PBKDF2 made the workflow matrix take
-    minutes. MD5 is fine for throw-away test users (never in settings)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
