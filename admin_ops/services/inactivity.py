@@ -27,6 +27,7 @@ Rules where DESIGN is silent (also in docs/admin_ops.md):
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,8 @@ from deelrx.tenancy.services import membership_set_suspended
 logger = logging.getLogger(__name__)
 
 PURGE_DELAY_DAYS = 14
+EMAIL_ATTEMPTS = 3
+EMAIL_BACKOFF_SECONDS = 1.0
 POLICY_FIELDS = ("name", "description", "threshold_days", "actions", "is_active")
 
 
@@ -227,8 +230,10 @@ def member_reinstate(*, tracker: InactivityTracker, actor: User, now: datetime |
         row.days_since_activity = 0
         row.last_activity_at = now
         row.purge_requested = False
+        row.updated_at = timezone.now()
     InactivityTracker.objects.bulk_update(
-        trackers, ["is_suspended", "warnings_sent", "days_since_activity", "last_activity_at", "purge_requested"]
+        trackers,
+        ["is_suspended", "warnings_sent", "days_since_activity", "last_activity_at", "purge_requested", "updated_at"],
     )
     record_event(
         event_type="admin_ops.inactivity_tracker.reinstated",
@@ -252,6 +257,7 @@ class _Outcome:
     trackers_removed: int = 0
     warnings_sent: int = 0
     warnings_skipped_no_email: int = 0
+    warnings_failed: int = 0
     suspended: int = 0
     suspension_skipped_last_owner: int = 0
     purges_requested: int = 0
@@ -343,7 +349,7 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
     to_update: list[InactivityTracker] = []
     to_suspend: list[tuple[Membership, InactivityTracker]] = []
     to_purge: list[tuple[Membership, InactivityTracker]] = []
-    emails: list[tuple[str, User, dict]] = []
+    emails: list[tuple[User, dict, InactivityTracker, list[int]]] = []
     threshold = policy.threshold_days
     actions = policy.actions or {}
     earliest_warning = max(actions.get("warnings") or [0])
@@ -383,7 +389,7 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
                 "purge": actions.get("purge", False),
             }
             if membership.user.email:
-                emails.append(("inactivity_warning", membership.user, context))
+                emails.append((membership.user, context, tracker, due))
             else:
                 outcome.warnings_skipped_no_email += 1
         if days >= threshold:
@@ -425,6 +431,9 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
             tracker.purge_requested = True
             tracker.purge_operation = operation
         InactivityTracker.objects.bulk_create(to_create)
+        written_at = timezone.now()
+        for tracker in to_update:
+            tracker.updated_at = written_at  # auto_now does not apply to bulk_update
         InactivityTracker.objects.bulk_update(
             to_update,
             [
@@ -445,17 +454,22 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
                 user=None,
                 data={
                     "policy_id": policy.pk,
-                    "warned": sorted(u.pk for _, u, _ in emails),
+                    "warned": sorted(u.pk for u, _, _, _ in emails),
                     "suspended": sorted(m.user_id for m, _ in to_suspend),
                     "purge_requested": sorted(m.user_id for m, _ in to_purge),
                 },
             )
     # Emails only once the writes are committed: a rolled-back run must not have warned anyone.
-    for template, user, context in emails:
-        _send_logged(template, user=user, context=context)
+    for user, context, tracker, due in emails:
+        if not _send_with_retry("inactivity_warning", user=user, context=context):
+            # not delivered: unmark it, so that tomorrow's run tries again
+            tracker.warnings_sent = [w for w in tracker.warnings_sent if w not in due]
+            InactivityTracker.objects.filter(pk=tracker.pk).update(warnings_sent=tracker.warnings_sent)
+            outcome.warnings_sent -= 1
+            outcome.warnings_failed += 1
     for membership, tracker in to_suspend:
         if membership.user.email:
-            _send_logged(
+            _send_with_retry(
                 "inactivity_suspended",
                 user=membership.user,
                 context={
@@ -467,11 +481,21 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
             )
 
 
-def _send_logged(template: str, *, user: User, context: dict) -> None:
-    try:
-        _send(template, user=user, context=context)
-    except Exception:  # one bad address must not stop the others; the run is logged
-        logger.warning("inactivity email failed", extra={"template": template, "user_id": user.pk}, exc_info=True)
+def _send_with_retry(template: str, *, user: User, context: dict) -> bool:
+    """Send one email, retrying a failing mail server with back-off; False when it never went."""
+    for attempt in range(EMAIL_ATTEMPTS):
+        try:
+            _send(template, user=user, context=context)
+            return True
+        except Exception:  # one bad address or a mail outage must not stop the run
+            logger.warning(
+                "inactivity email failed",
+                extra={"template": template, "user_id": user.pk, "attempt": attempt + 1},
+                exc_info=True,
+            )
+            if attempt + 1 < EMAIL_ATTEMPTS:
+                time.sleep(EMAIL_BACKOFF_SECONDS * 2**attempt)
+    return False
 
 
 def inactivity_check(*, now: datetime | None = None, dry_run: bool = False) -> dict:

@@ -92,6 +92,12 @@ def test_activity_page_paginates(client_as, owner, team):
     assert len(second.context["events"]) == 5
 
 
+def test_activity_page_survives_a_mangled_cursor(client_as, owner):
+    response = client_as(owner).get("/ops/activity/", {"cursor": "garbage"})
+    assert response.status_code == 200
+    assert b"page link is invalid" in response.content
+
+
 @pytest.mark.parametrize("who", ["member", "viewer"])
 def test_activity_page_needs_admin(client_as, request, who):
     assert client_as(request.getfixturevalue(who)).get("/ops/activity/").status_code == 403
@@ -217,6 +223,12 @@ def test_blob_page_lists_both_stores(client_as, superuser, blob):
     public = client.get("/ops/blobs/", {"store": "public"})
     assert b"public/img/logo.png" in public.content
     assert b"private/docs/a.txt" not in public.content
+
+
+def test_blob_page_explains_a_bad_prefix(client_as, superuser):
+    response = client_as(superuser).get("/ops/blobs/", {"prefix": "../etc"})
+    assert response.status_code == 200
+    assert b"Not a valid prefix" in response.content
 
 
 def test_blob_page_paginates(client_as, superuser):

@@ -138,8 +138,10 @@ def _save_with_slug(article: KbArticle, *, generated: bool, base: str, **save_kw
                 article.save(**save_kwargs)
             return
         except IntegrityError:
-            if not generated or not _slug_taken(team_id=article.team_id, slug=article.slug, exclude_pk=article.pk):
+            if not _slug_taken(team_id=article.team_id, slug=article.slug, exclude_pk=article.pk):
                 raise
+            if not generated:  # an explicit slug taken concurrently
+                raise ValidationFailed(details={"slug": ["Another article of this team uses this slug."]}) from None
             article.slug = _free_slug(team_id=article.team_id, base=base, exclude_pk=article.pk)
     raise ValidationFailed(details={"slug": ["Could not find a free slug; give one explicitly."]})
 
@@ -148,12 +150,15 @@ def _update_search_vector(article: KbArticle) -> None:
     """Weights: title A > excerpt B > content C. PostgreSQL only (SQLite searches with icontains)."""
     if connection.vendor != "postgresql":
         return
-    vector = (
+    KbArticle.objects.filter(pk=article.pk).update(search_vector=_search_vector_expression())
+
+
+def _search_vector_expression() -> SearchVector:
+    return (
         SearchVector("title", weight="A", config="english")
         + SearchVector("excerpt", weight="B", config="english")
         + SearchVector("content", weight="C", config="english")
     )
-    KbArticle.objects.filter(pk=article.pk).update(search_vector=vector)
 
 
 def _add_revision(*, article: KbArticle, user: User | None, note: str) -> KbRevision:
@@ -394,3 +399,12 @@ def article_edit(
     if status is not None and status != article.status:
         article = article_transition(article=article, user=user, status=status, note=note)
     return article
+
+
+def article_search_reindex(*, team: Team | None = None) -> int:
+    """Rebuild search vectors in one UPDATE (after a bulk import or a change of
+    weights). Returns the number of articles; 0 on SQLite, which has no vectors."""
+    if connection.vendor != "postgresql":
+        return 0
+    queryset = KbArticle.objects.all() if team is None else KbArticle.objects.filter(team=team)
+    return queryset.update(search_vector=_search_vector_expression())

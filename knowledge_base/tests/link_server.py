@@ -29,7 +29,7 @@ class LinkServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[tuple[str, str, float]] = []
-        self.slow_seconds = 2.0
+        self.slow_seconds = 5.0
         self._lock = threading.Lock()
         self._seen: dict[str, int] = {}
 

@@ -351,3 +351,17 @@ def test_openapi_schema_documents_the_article_endpoints(api_as, member):
     assert "get" in paths["/api/help/articles/{article_id}/revisions/"]
     assert "post" in paths["/api/help/articles/{article_id}/feedback/"]
     assert "409" in paths["/api/help/articles/{article_id}/"]["patch"]["responses"]
+
+
+def test_suspended_member_gets_403_membership_suspended(api_as, team, member):
+    article = KbArticleFactory(team=team)
+    member.memberships.update(is_suspended=True)
+    assert_error(api_as(member).get(detail_url(article)), 403, "membership_suspended")
+    assert_error(api_as(member).patch(detail_url(article), {"title": "x"}), 403, "membership_suspended")
+    assert api_as(member).get(LIST_URL).json()["results"] == []
+
+
+def test_superuser_sees_and_edits_any_team(api_as, team, superuser):
+    article = KbArticleFactory(team=team, status=Status.REVIEW)
+    assert api_as(superuser).get(detail_url(article)).status_code == 200
+    assert api_as(superuser).patch(detail_url(article), {"status": "published"}).json()["status"] == "published"

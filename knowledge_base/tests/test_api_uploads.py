@@ -316,3 +316,13 @@ def test_file_spooled_to_disk_by_django_is_stored_whole(api_as, team, member, se
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     with get_storage("private").open(body["key"], "rb") as handle:
         assert handle.read() == data
+
+
+def test_openapi_documents_the_multipart_upload(api_as, member):
+    schema = api_as(member).get("/api/schema/", {"format": "json"}).json()
+    uploads = schema["paths"]["/api/help/uploads/"]
+    body = uploads["post"]["requestBody"]["content"]
+    assert set(body) == {"multipart/form-data"}
+    assert set(uploads["post"]["responses"]) >= {"201", "400", "401", "403", "404", "413", "415"}
+    assert {p["name"] for p in uploads["get"]["parameters"]} >= {"team_id", "article_id", "store", "page", "page_size"}
+    assert "/api/help/uploads/{upload_id}/download/" in schema["paths"]

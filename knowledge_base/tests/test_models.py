@@ -163,3 +163,30 @@ def test_generated_slug_taken_concurrently_is_retried_with_the_next_suffix(team,
     article = article_create(team=team, user=member, title="Race", content="")
     assert article.slug == "race-2"
     assert len(calls) == 2
+
+
+def test_explicit_slug_taken_concurrently_is_a_validation_error(team, member, monkeypatch):
+    from knowledge_base.services import articles as services
+
+    KbArticleFactory(team=team, slug="mine")
+    # The other writer commits between our check and our insert.
+    monkeypatch.setattr(services, "_slug_taken", lambda **kwargs: kwargs.get("exclude_pk") is not None)
+    with pytest.raises(ValidationFailed) as info:
+        article_create(team=team, user=member, title="Mine", content="", slug="mine")
+    assert "slug" in info.value.details
+
+
+def test_uploads_are_registered_with_the_blob_manager():
+    from deelrx.storage import blob_references
+
+    assert ("knowledge_base.KbUpload", "key", "store") in blob_references()
+
+
+def test_gin_index_is_plain_outside_postgres(db, is_postgres):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, KbArticle._meta.db_table)
+    index = indexes["kb_article_search_gin"]
+    assert index["columns"] == ["search_vector"]
+    assert index["type"] == ("gin" if is_postgres else "idx")

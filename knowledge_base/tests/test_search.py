@@ -146,3 +146,20 @@ def test_plain_snippet_centres_on_the_first_match():
 def test_snippet_html_uses_the_fallback_without_a_headline(team):
     article = KbArticleFactory(team=team, content="Refunds take <b>three</b> days")
     assert snippet_html(article, "three") == "Refunds take &lt;b&gt;<mark>three</mark>&lt;/b&gt; days"
+
+
+@pytest.mark.postgres
+def test_reindex_fills_vectors_of_rows_written_without_the_services(team, member):
+    from knowledge_base.services.articles import article_search_reindex
+
+    KbArticleFactory(team=team, title="Imported refund guide")
+    assert list(article_list(user=member, filters={"q": "refund"})) == []
+    assert article_search_reindex(team=team) == 1
+    assert _titles(article_list(user=member, filters={"q": "refund"})) == ["Imported refund guide"]
+
+
+def test_reindex_is_a_no_op_without_postgres(team, is_postgres):
+    from knowledge_base.services.articles import article_search_reindex
+
+    KbArticleFactory(team=team)
+    assert article_search_reindex() == (1 if is_postgres else 0)
