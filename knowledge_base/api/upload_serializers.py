@@ -6,13 +6,23 @@ from knowledge_base.models import KbUpload
 from knowledge_base.services.uploads import upload_url
 
 
+class BlankableUUIDField(serializers.UUIDField):
+    """HTML forms send an empty field for "no article": that means null, not an invalid id."""
+
+    def validate_empty_values(self, data):
+        if data == "":
+            return True, None
+        return super().validate_empty_values(data)
+
+
 class UploadInputSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The file; its type is sniffed from the bytes.")
     team_id = serializers.IntegerField(help_text="Your team (member role or higher).")
-    article_id = serializers.UUIDField(required=False, allow_null=True, help_text="An article of the same team.")
+    article_id = BlankableUUIDField(required=False, allow_null=True, help_text="An article of the same team.")
     context = serializers.ChoiceField(
         choices=UPLOAD_CONTEXTS,
         default="user-upload",
+        allow_blank=True,
         help_text="Decides the store: kb-article and public-asset are public, everything else private.",
     )
 

@@ -77,7 +77,7 @@ class UploadListCreateApi(APIView):
             team=access.team,
             user=request.user,
             file=data.validated_data["file"],
-            context=data.validated_data["context"],
+            context=data.validated_data["context"] or "user-upload",
             article=article,
         )
         return Response(

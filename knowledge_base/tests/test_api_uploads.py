@@ -326,3 +326,16 @@ def test_openapi_documents_the_multipart_upload(api_as, member):
     assert set(uploads["post"]["responses"]) >= {"201", "400", "401", "403", "404", "413", "415"}
     assert {p["name"] for p in uploads["get"]["parameters"]} >= {"team_id", "article_id", "store", "page", "page_size"}
     assert "/api/help/uploads/{upload_id}/download/" in schema["paths"]
+
+
+def test_empty_optional_fields_from_an_html_form_mean_defaults(api_as, team, member):
+    response = post_file(api_as(member), team, article_id="", context="")
+    assert response.status_code == 201, response.content
+    assert response.json()["article_id"] is None
+    assert KbUpload.objects.get().context == "user-upload"
+
+
+def test_malformed_article_id_and_context_are_validation_errors(api_as, team, member):
+    response = post_file(api_as(member), team, article_id="nope", context="elsewhere")
+    assert_error(response, 400, "validation_error")
+    assert set(response.json()["error"]["details"]) == {"article_id", "context"}
