@@ -121,8 +121,9 @@ def job(name: str, **task_options) -> Callable:
 
     def decorator(func):
         @shared_task(name=name, acks_late=True, **task_options)
-        def task(**kwargs):
-            return execute_job(name, trigger="schedule", **kwargs)
+        def task(_trigger: str = "schedule", **kwargs):
+            # Beat sends no arguments; "run now" from the jobs page queues with _trigger="manual".
+            return execute_job(name, trigger=_trigger, **kwargs)
 
         options = tuple(p.name for p in inspect.signature(func).parameters.values() if p.kind == p.KEYWORD_ONLY)
         REGISTRY[name] = RegisteredJob(spec=spec, func=func, task=task, options=options)

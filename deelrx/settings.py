@@ -178,6 +178,16 @@ PUBLIC_STORAGE_ROOT = _read("PUBLIC_STORAGE_ROOT", env.path, default=str(VAR_DIR
 PUBLIC_MEDIA_URL = _read("PUBLIC_MEDIA_URL", env.str, default="/media/")
 PRIVATE_URL_EXPIRY_SECONDS = _read("PRIVATE_URL_EXPIRY_SECONDS", env.int, default=300)
 
+# --- Knowledge base jobs ---------------------------------------------------------
+KB_LINK_CHECK_TIMEOUT = _read("KB_LINK_CHECK_TIMEOUT", env.float, default=10.0)
+KB_LINK_CHECK_CONCURRENCY = _read("KB_LINK_CHECK_CONCURRENCY", env.int, default=8)
+KB_LINK_CHECK_HOST_INTERVAL = _read("KB_LINK_CHECK_HOST_INTERVAL", env.float, default=1.0)
+KB_LINK_CHECK_RETRIES = _read("KB_LINK_CHECK_RETRIES", env.int, default=2)
+KB_LINK_CHECK_BACKOFF = _read("KB_LINK_CHECK_BACKOFF", env.float, default=1.0)
+# Off by default so article links cannot make the server probe its own network.
+KB_LINK_CHECK_ALLOW_PRIVATE = _strict_bool("KB_LINK_CHECK_ALLOW_PRIVATE", default=False)
+KB_ORPHAN_GRACE_DAYS = _read("KB_ORPHAN_GRACE_DAYS", env.int, default=7)
+
 AWS_ACCESS_KEY_ID = _read("AWS_ACCESS_KEY_ID", env.str, default=None)
 AWS_SECRET_ACCESS_KEY = _read("AWS_SECRET_ACCESS_KEY", env.str, default=None)
 AWS_S3_REGION_NAME = _read("AWS_S3_REGION_NAME", env.str, default="us-east-1")

@@ -18,13 +18,10 @@ import logging
 from admin_ops.selectors.blobs import clean_key, clean_store, references_for
 from admin_ops.services import record_event
 from deelrx.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from deelrx.storage import get_storage, move_file, register_blob_reference, store_of_key
+from deelrx.storage import get_storage, move_file, store_of_key
 from deelrx.tenancy.models import User
 
 logger = logging.getLogger(__name__)
-
-# Purge exports live in the private store too; the blob manager must see them as in use.
-register_blob_reference("admin_ops.PurgeOperation", "export_key")
 
 
 def _require_superuser(actor: User) -> None:
