@@ -65,7 +65,7 @@ class PurgeOperationAdmin(AuditedModelAdmin):
     list_display = ["id", "team", "status", "scheduled_for", "requested_by", "acknowledged_by", "created_at"]
     list_filter = ["status", "team"]
     search_fields = ["id", "notes", "team__name", "requested_by__username"]
-    list_select_related = ["team", "requested_by", "acknowledged_by"]
+    list_select_related = ["team", "requested_by", "requested_by_policy", "acknowledged_by"]
     date_hierarchy = "created_at"
     actions = [cancel_purges]
     fields = [
@@ -75,6 +75,7 @@ class PurgeOperationAdmin(AuditedModelAdmin):
         "scope",
         "scheduled_for",
         "requested_by",
+        "requested_by_policy",
         "export_key",
         "export_expires_at",
         "acknowledged_by",
@@ -92,6 +93,14 @@ class PurgeOperationAdmin(AuditedModelAdmin):
 
     def has_add_permission(self, request):
         return False  # purges are requested through the API or the purge pages
+
+    def save_model(self, request, obj, form, change):
+        # Only the notes, through the service: a full save() would write back the
+        # status this form loaded, racing the job that moves the purge along.
+        from admin_ops.services.purge import purge_set_notes
+
+        purge_set_notes(purge=obj, user=request.user, notes=form.cleaned_data["notes"])
+        self._record(request, obj, "changed", changed=form.changed_data)
 
     def has_delete_permission(self, request, obj=None):
         return False

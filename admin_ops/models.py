@@ -110,8 +110,12 @@ class PurgeOperation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="purge_operations")
+    # null: requested by the system (e.g. an inactivity policy, named below), not a person
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by_policy = models.ForeignKey(
+        "InactivityPolicy", on_delete=models.SET_NULL, null=True, blank=True, related_name="purge_requests"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
     scope = models.JSONField(default=dict, blank=True)
@@ -141,6 +145,21 @@ class PurgeOperation(models.Model):
 
     def __str__(self) -> str:
         return f"Purge {self.id} ({self.status})"
+
+    @property
+    def entity_labels(self) -> list[str]:
+        from admin_ops.purge_registry import ENTITIES
+
+        return [ENTITIES[n].verbose if n in ENTITIES else n for n in (self.scope or {}).get("entities") or []]
+
+    @property
+    def requester_display(self) -> str:
+        """Who asked: a person, or the system on behalf of a policy."""
+        if self.requested_by_id:
+            return self.requested_by.username
+        if self.requested_by_policy_id:
+            return f"System (inactivity policy “{self.requested_by_policy.name}”)"
+        return "System"
 
 
 class InactivityPolicy(models.Model):

@@ -24,6 +24,8 @@ executes):
   trail of a deletion must survive it.
 - every row created after the export was built (`progress.cutoff`) is out of
   scope, so exactly the exported rows are deleted.
+- criteria are conjunctive: an entity that cannot apply one of the given
+  criteria is selected only through its parent (or not at all).
 """
 
 from __future__ import annotations
@@ -288,16 +290,20 @@ def selection(name: str, *, team_id: int, scope: dict, cutoff: dt.datetime | Non
     if name == "activity_events":
         base = base.exclude(event_type__startswith=PURGE_EVENT_PREFIX)
 
-    condition = Q(pk__in=[]) if not spec.own_selection else Q()
-    if spec.own_selection:
+    criteria = scope.get("criteria") or {}
+    # Criteria narrow the purge. An entity that cannot apply one of them (uploads have
+    # no status) is selected only through its parent, never by date alone: "archived
+    # articles and their uploads" must not take every upload of the period with it.
+    own_selection = spec.own_selection and all(key in spec.criteria for key in criteria)
+    condition = Q(pk__in=[]) if not own_selection else Q()
+    if own_selection:
         start, end = _bounds(scope)
         if spec.date_field and start:
             condition &= Q(**{f"{spec.date_field}__gte": start})
         if spec.date_field and end:
             condition &= Q(**{f"{spec.date_field}__lt": end})
-        for key, value in (scope.get("criteria") or {}).items():
-            if key in spec.criteria:
-                condition &= Q(**{spec.criteria[key]: value})
+        for key, value in criteria.items():
+            condition &= Q(**{spec.criteria[key]: value})
     if spec.parent and spec.parent[0] in names:
         parent_name, lookup = spec.parent
         parent_ids = selection(parent_name, team_id=team_id, scope=scope, cutoff=cutoff).values("pk")

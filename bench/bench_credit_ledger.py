@@ -24,7 +24,7 @@ def main() -> bool:
 
     from admin_ops.models import ActivityEvent
     from bench.harness import measure, report
-    from credit.models import CreditAccount, CreditTransaction
+    from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction
     from credit.services import ledger
     from deelrx.tenancy.models import Customer, Membership, Role, Team, User
 
@@ -35,7 +35,7 @@ def main() -> bool:
         Membership.objects.create(user=user, team=team, role=Role.MEMBER)
         customers = [Customer.objects.create(team=team, first_name=f"Bench{i}") for i in range(2)]
         service_account, raw_account = (
-            CreditAccount.objects.create(team=team, customer=c, credit_limit_cents=10**15) for c in customers
+            CreditAccount.objects.create(team=team, customer=c, credit_limit_cents=MAX_AMOUNT_CENTS) for c in customers
         )
     try:
 

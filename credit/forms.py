@@ -11,7 +11,13 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.db.models import Exists, OuterRef
 
-from credit.models import CreditAccount, CreditTransaction
+from credit.models import (
+    MAX_AMOUNT_CENTS,
+    MAX_GRACE_PERIOD_DAYS,
+    MAX_INTEREST_RATE_BPS,
+    CreditAccount,
+    CreditTransaction,
+)
 from deelrx.tenancy.models import Customer
 
 
@@ -22,8 +28,9 @@ class MoneyField(forms.DecimalField):
     def __init__(self, *, allow_negative: bool = False, **kwargs):
         kwargs.setdefault("max_digits", 14)
         kwargs.setdefault("decimal_places", 2)
-        if not allow_negative:
-            kwargs.setdefault("min_value", Decimal("0"))
+        limit = Decimal(MAX_AMOUNT_CENTS) / 100
+        kwargs.setdefault("max_value", limit)
+        kwargs.setdefault("min_value", -limit if allow_negative else Decimal("0"))
         super().__init__(**kwargs)
         self.widget.attrs.setdefault("inputmode", "decimal")
         self.widget.attrs.setdefault("step", "0.01")
@@ -89,9 +96,12 @@ class AccountSettingsForm(forms.Form):
     status = forms.ChoiceField(
         choices=CreditAccount.Status.choices, help_text="Closed is final and needs a zero balance."
     )
-    grace_period_days = forms.IntegerField(min_value=0, max_value=3650, label="Grace period (days)")
+    grace_period_days = forms.IntegerField(min_value=0, max_value=MAX_GRACE_PERIOD_DAYS, label="Grace period (days)")
     interest_rate_bps = forms.IntegerField(
-        min_value=0, max_value=100_000, label="Interest rate (basis points a year)", help_text="100 bps = 1 %."
+        min_value=0,
+        max_value=MAX_INTEREST_RATE_BPS,
+        label="Interest rate (basis points a year)",
+        help_text="100 bps = 1 %.",
     )
     currency = forms.CharField(
         min_length=3, max_length=3, help_text="ISO 4217, e.g. usd. Fixed once the account has transactions."
@@ -128,9 +138,11 @@ class AccountCreateForm(forms.Form):
 
     customer = forms.ModelChoiceField(queryset=Customer.objects.none(), empty_label="Choose a customer")
     credit_limit_cents = MoneyField(label="Credit limit", initial=0)
-    grace_period_days = forms.IntegerField(min_value=0, max_value=3650, initial=30, label="Grace period (days)")
+    grace_period_days = forms.IntegerField(
+        min_value=0, max_value=MAX_GRACE_PERIOD_DAYS, initial=30, label="Grace period (days)"
+    )
     interest_rate_bps = forms.IntegerField(
-        min_value=0, max_value=100_000, initial=0, label="Interest rate (basis points a year)"
+        min_value=0, max_value=MAX_INTEREST_RATE_BPS, initial=0, label="Interest rate (basis points a year)"
     )
     currency = forms.CharField(min_length=3, max_length=3, initial="usd", help_text="ISO 4217, e.g. usd.")
 

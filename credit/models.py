@@ -16,6 +16,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# Upper bounds of the numbers staff and clients may enter (API, forms, services
+# and database constraints agree). $10 billion per amount or limit leaves the
+# 64-bit balance sums far from overflowing; days and basis points get sane caps.
+MAX_AMOUNT_CENTS = 1_000_000_000_000
+MAX_GRACE_PERIOD_DAYS = 3650
+MAX_INTEREST_RATE_BPS = 100_000
+
 
 class CreditAccount(models.Model):
     class Status(models.TextChoices):
@@ -40,6 +47,11 @@ class CreditAccount(models.Model):
     stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
     stripe_payment_method_id = models.CharField(max_length=255, blank=True)
     last_payment_at = models.DateTimeField(null=True, blank=True)
+    last_overdue_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Last day the overdue jobs found a charge past its due date (late-payment history).",
+    )
     status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -50,6 +62,9 @@ class CreditAccount(models.Model):
             models.UniqueConstraint(fields=["team", "customer"], name="credit_account_unique_team_customer"),
             models.CheckConstraint(condition=Q(credit_limit_cents__gte=0), name="credit_account_limit_gte_0"),
             models.CheckConstraint(
+                condition=Q(credit_limit_cents__lte=MAX_AMOUNT_CENTS), name="credit_account_limit_lte_max"
+            ),
+            models.CheckConstraint(
                 condition=Q(status__in=["active", "suspended", "defaulted", "closed"]),
                 name="credit_account_status_valid",
             ),
@@ -58,6 +73,8 @@ class CreditAccount(models.Model):
             models.Index(fields=["team", "status"]),
             models.Index(fields=["team", "created_at"]),
             models.Index(fields=["stripe_customer_id"]),
+            # the setup_intent.succeeded webhook finds the account by it
+            models.Index(fields=["stripe_setup_intent_id"]),
         ]
 
     def __str__(self) -> str:
@@ -124,6 +141,10 @@ class CreditTransaction(models.Model):
             models.CheckConstraint(
                 condition=(Q(type="adjustment") & ~Q(amount_cents=0)) | (~Q(type="adjustment") & Q(amount_cents__gt=0)),
                 name="credit_transaction_amount_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_cents__gte=-MAX_AMOUNT_CENTS, amount_cents__lte=MAX_AMOUNT_CENTS),
+                name="credit_transaction_amount_lte_max",
             ),
             models.CheckConstraint(
                 condition=Q(type__in=["charge", "payment", "fee", "adjustment"]),

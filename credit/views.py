@@ -64,9 +64,14 @@ class Page:
         return self.number - 1
 
 
+# Far beyond any real page; a larger number would overflow the database's OFFSET (a 500).
+MAX_PAGE_NUMBER = 1_000_000
+
+
 def _page(request, queryset, *, per_page: int) -> Page:
     raw = request.GET.get("page", "1")
     number = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    number = min(number, MAX_PAGE_NUMBER)
     offset = (number - 1) * per_page
     rows = list(queryset[offset : offset + per_page + 1])
     return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)

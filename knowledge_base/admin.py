@@ -5,6 +5,7 @@ link checks are read-only records."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from deelrx.admin_audit import AuditedModelAdmin
 from deelrx.errors import DomainError
@@ -109,8 +110,15 @@ class KbArticleAdmin(AuditedModelAdmin):
         try:
             article_update(article=KbArticle.objects.get(pk=obj.pk), user=request.user, note="Django admin", **fields)
         except DomainError as exc:
+            request.kb_save_refused = True  # for response_change: no "changed successfully" after this
             self.message_user(request, f"Not saved: {exc.message} {exc.details or ''}", messages.ERROR)
         obj.refresh_from_db()
+
+    def response_change(self, request, obj):
+        if getattr(request, "kb_save_refused", False):
+            # Back to the form with only the service's refusal, not Django's success message.
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     def delete_model(self, request, obj):
         article_delete(article=obj, user=request.user)

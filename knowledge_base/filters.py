@@ -1,13 +1,15 @@
-"""Article filters, shared by the API and the HTML list (DESIGN §7)."""
+"""The app's FilterSets (DESIGN §7), shared by the API and the HTML pages."""
 
 from __future__ import annotations
 
 import json
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db import connection
 
-from knowledge_base.models import KbArticle
+from knowledge_base.models import KbArticle, KbUpload
 
 ORDERING_CHOICES = [
     ("-published_at", "Recently published"),
@@ -37,13 +39,39 @@ def tag_filter(queryset, tag: str):
     return queryset.filter(tags__icontains=json.dumps(tag))
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0), empty for "any"; anything else is a 400 rather than
+    django-filter's default of silently ignoring the filter (and listing everything)."""
+
+    # NullBooleanSelect would map unknown values to None before to_python sees them.
+    widget = forms.TextInput
+    TRUE = frozenset({"true", "1"})
+    FALSE = frozenset({"false", "0"})
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in self.TRUE:
+            return True
+        if lowered in self.FALSE:
+            return False
+        raise ValidationError("Use true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class KbArticleFilter(django_filters.FilterSet):
     # Declaration order matters: `q` (which ranks) runs before `ordering`.
     team_id = django_filters.NumberFilter(field_name="team_id")
     status = django_filters.ChoiceFilter(choices=KbArticle.Status.choices)
     category = django_filters.CharFilter(field_name="category")
     tag = django_filters.CharFilter(method="filter_tag")
-    is_public = django_filters.BooleanFilter()
+    is_public = StrictBooleanFilter()
     q = django_filters.CharFilter(method="filter_search", label="Search")
     ordering = django_filters.ChoiceFilter(choices=ORDERING_CHOICES, method="filter_ordering", empty_label="Default")
 
@@ -64,3 +92,13 @@ class KbArticleFilter(django_filters.FilterSet):
         if value == "rank" and "rank" not in queryset.query.annotations:
             value = "-updated_at"  # rank needs q; otherwise the default order
         return queryset.order_by(*_ORDER_BY[value])
+
+
+class KbUploadFilter(django_filters.FilterSet):
+    team_id = django_filters.NumberFilter(field_name="team_id")
+    article_id = django_filters.UUIDFilter(field_name="article_id")
+    store = django_filters.ChoiceFilter(choices=KbUpload.Store.choices)
+
+    class Meta:
+        model = KbUpload
+        fields = ["team_id", "article_id", "store"]

@@ -58,6 +58,7 @@ class KbArticle(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "article"
         ordering = ["-updated_at", "id"]
         constraints = [models.UniqueConstraint(fields=["team", "slug"], name="kb_article_unique_team_slug")]
         indexes = [
@@ -86,6 +87,7 @@ class KbRevision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "revision"
         ordering = ["article_id", "-number"]
         constraints = [models.UniqueConstraint(fields=["article", "number"], name="kb_revision_unique_number")]
 
@@ -114,6 +116,7 @@ class KbUpload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "upload"
         ordering = ["-created_at", "id"]
         indexes = [
             models.Index(fields=["team", "-created_at"], name="kb_upload_team_created"),
@@ -137,6 +140,8 @@ class KbFeedback(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "feedback"
+        verbose_name_plural = "feedback"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["article", "-created_at"], name="kb_feedback_article")]
 
@@ -155,6 +160,7 @@ class KbLinkCheck(models.Model):
     checked_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = "link check"
         ordering = ["article_id", "url"]
         constraints = [models.UniqueConstraint(fields=["article", "url"], name="kb_linkcheck_unique_article_url")]
         indexes = [models.Index(fields=["ok", "-checked_at"], name="kb_linkcheck_ok")]

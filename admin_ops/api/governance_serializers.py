@@ -31,7 +31,23 @@ class ActivityEventOutputSerializer(serializers.ModelSerializer):
 
 
 # --- Inactivity -----------------------------------------------------------------------------
-class InactivityActionsSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer):
+    """Unknown keys are a 400, not silently dropped: a typo such as "supend" must not
+    quietly leave a policy doing less than its author thinks."""
+
+    read_only_keys: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {k: ["Cannot be changed." if k in self.read_only_keys else "Unknown field."] for k in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class InactivityActionsSerializer(StrictSerializer):
     warnings = serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
@@ -41,8 +57,8 @@ class InactivityActionsSerializer(serializers.Serializer):
     purge = serializers.BooleanField(required=False, help_text="Request a purge of the member's activity data.")
 
 
-class InactivityPolicyInputSerializer(serializers.Serializer):
-    team_id = serializers.IntegerField(help_text="Team id (create only; ignored on update).")
+class InactivityPolicyInputSerializer(StrictSerializer):
+    team_id = serializers.IntegerField(help_text="Team id; a policy never moves to another team.")
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     threshold_days = serializers.IntegerField(min_value=1)
@@ -50,7 +66,9 @@ class InactivityPolicyInputSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False, default=True)
 
 
-class InactivityPolicyUpdateSerializer(serializers.Serializer):
+class InactivityPolicyUpdateSerializer(StrictSerializer):
+    read_only_keys = ("id", "team_id", "last_run_at", "created_by", "created_at", "updated_at")
+
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     threshold_days = serializers.IntegerField(min_value=1, required=False)

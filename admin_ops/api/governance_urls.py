@@ -16,5 +16,5 @@ urlpatterns = [
         name="admin-inactivity-tracker-reinstate",
     ),
     path("blob-management/", views.BlobManagementApi.as_view(), name="admin-blob-management"),
-    path("inactivity/<uuid:policy_id>/", views.InactivityPolicyDetailApi.as_view(), name="admin-inactivity-detail"),
+    path("inactivity/<str:policy_id>/", views.InactivityPolicyDetailApi.as_view(), name="admin-inactivity-detail"),
 ]

@@ -9,7 +9,10 @@ from admin_ops.selectors.purge import export_available
 from admin_ops.services.purge import TRANSITIONS
 from deelrx.storage import is_s3, private_storage
 
-ScopeSerializer = inline_serializer(
+# The scope's documented shape. Validation itself is purge_registry.validate_scope
+# (one set of rules for the API, the pages and the inactivity job), so the field
+# stays a JSONField and only its schema is described here.
+ScopeSchema = inline_serializer(
     name="PurgeScope",
     fields={
         "entities": serializers.ListField(
@@ -32,14 +35,20 @@ ScopeSerializer = inline_serializer(
                 "status": serializers.CharField(required=False),
             },
             required=False,
+            help_text="All must hold; an entity that cannot apply one is selected only through its parent.",
         ),
     },
 )
 
 
+@extend_schema_field(ScopeSchema)
+class ScopeField(serializers.JSONField):
+    pass
+
+
 class PurgeInputSerializer(serializers.Serializer):
     team_id = serializers.IntegerField()
-    scope = serializers.JSONField(help_text="{entities: [...], date_range: {from, to}, criteria: {...}}")
+    scope = ScopeField(help_text="{entities: [...], date_range: {from, to}, criteria: {...}}")
     scheduled_for = serializers.DateTimeField(required=False, help_text="Defaults to now; not in the past.")
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
@@ -50,7 +59,13 @@ class PurgeCancelSerializer(serializers.Serializer):
 
 class PurgeOutputSerializer(serializers.ModelSerializer):
     team_id = serializers.IntegerField(read_only=True)
-    requested_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    scope = ScopeField(read_only=True)
+    requested_by_id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="null when the system requested it (see requested_by_policy_id)"
+    )
+    requested_by_policy_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The inactivity policy that requested it, if any"
+    )
     acknowledged_by_id = serializers.IntegerField(read_only=True, allow_null=True)
     export_available = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
@@ -65,6 +80,7 @@ class PurgeOutputSerializer(serializers.ModelSerializer):
             "scheduled_for",
             "notes",
             "requested_by_id",
+            "requested_by_policy_id",
             "export_available",
             "export_expires_at",
             "acknowledged_by_id",

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 
 from admin_ops.models import ActivityEvent
 from deelrx.filters import apply_filters
 from deelrx.tenancy.models import Team
+
+
+class ActivityFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        after, before = data.get("created_after"), data.get("created_before")
+        if after and before and after >= before:
+            # a reversed range is a mistake to report, not an empty page to show
+            self.add_error("created_before", "Must be later than created_after.")
+        return data
 
 
 class ActivityEventFilter(django_filters.FilterSet):
@@ -25,6 +36,7 @@ class ActivityEventFilter(django_filters.FilterSet):
     class Meta:
         model = ActivityEvent
         fields: list[str] = []
+        form = ActivityFilterForm
 
     def filter_event_type(self, queryset, name, value):
         value = value.strip()

@@ -16,7 +16,12 @@ from deelrx.tenancy.models import Membership, Team
 class InactivityTrackerFilter(django_filters.FilterSet):
     policy_id = django_filters.UUIDFilter(field_name="policy_id", label="Policy")
     user = django_filters.NumberFilter(field_name="user_id", label="User id")
-    is_suspended = django_filters.BooleanFilter(label="Suspended")
+    # "true"/"false" only: anything else is a 400, not a silently ignored filter
+    is_suspended = django_filters.TypedChoiceFilter(
+        choices=[("true", "Suspended"), ("false", "Not suspended")],
+        coerce=lambda value: value == "true",
+        label="Suspended",
+    )
 
     class Meta:
         model = InactivityTracker

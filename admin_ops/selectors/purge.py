@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from admin_ops import purge_registry
 from admin_ops.models import PurgeOperation
 from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
@@ -40,7 +41,7 @@ def purge_list(*, user, filters=None) -> QuerySet[PurgeOperation]:
         get_team_access(user, team_id, min_role=Role.ADMIN)
     queryset = (
         PurgeOperation.objects.filter(team_id__in=manageable_team_ids(user))
-        .select_related("team", "requested_by", "acknowledged_by")
+        .select_related("team", "requested_by", "requested_by_policy", "acknowledged_by")
         .order_by("-created_at", "-id")
     )
     return apply_filters(PurgeFilter, filters, queryset)
@@ -50,9 +51,9 @@ def purge_get(*, user, purge_id) -> PurgeOperation:
     """Another team's purge (or a malformed id) is 404; a member or viewer of
     the purge's team is 403."""
     try:
-        purge = PurgeOperation.objects.select_related("team", "requested_by", "acknowledged_by").get(
-            pk=purge_id, team_id__in=team_ids_for(user)
-        )
+        purge = PurgeOperation.objects.select_related(
+            "team", "requested_by", "requested_by_policy", "acknowledged_by"
+        ).get(pk=purge_id, team_id__in=team_ids_for(user))
     except (PurgeOperation.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Purge not found.") from None
     require_role(user, purge.team, Role.ADMIN)
@@ -80,3 +81,20 @@ def purge_steps(purge: PurgeOperation) -> list[dict]:
             state = "current"
         steps.append({"status": s.value, "label": s.label, "state": state})
     return steps
+
+
+def purge_counts(purge: PurgeOperation) -> list[dict]:
+    """Per entity in scope: its label, the rows exported and the rows deleted so far
+    (None before execution starts), for the detail page."""
+    exported = (purge.progress or {}).get("exported") or {}
+    started = purge.status in (PurgeOperation.Status.EXECUTING, PurgeOperation.Status.COMPLETED)
+    deleted = purge.records_affected or (purge.progress or {}).get("counts") or {}
+    return [
+        {
+            "name": name,
+            "label": purge_registry.ENTITIES[name].verbose if name in purge_registry.ENTITIES else name,
+            "exported": exported.get(name),
+            "deleted": deleted.get(name, 0) if started else None,
+        }
+        for name in purge_registry.ordered((purge.scope or {}).get("entities") or [])
+    ]

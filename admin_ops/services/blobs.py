@@ -5,6 +5,8 @@ delete a file.
   (`private/x` → `public/x`), repoints every registered reference
   (`deelrx.storage.blob_references()`, e.g. KbUpload.key/store) and deletes the
   original — `deelrx.storage.move_file` does it in that crash-safe order.
+- Purge exports (`private/purges/…`) never move to the public store (409
+  `blob_must_stay_private`): they are the personal data a purge deletes.
 - Deleting a file that rows still point at is refused with 409 `blob_in_use`
   (details list the rows) unless `force` is set: a forced delete removes the
   object only; the rows keep their key and show as broken, which is what the
@@ -17,6 +19,7 @@ import logging
 
 from admin_ops.selectors.blobs import clean_key, clean_store, references_for
 from admin_ops.services import record_event
+from admin_ops.services.export import EXPORTS_PREFIX
 from deelrx.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from deelrx.storage import get_storage, move_file, store_of_key
 from deelrx.tenancy.models import User
@@ -38,6 +41,9 @@ def blob_migrate(*, actor: User, key: str, to_store: str) -> dict:
     from_store = store_of_key(key)
     if from_store == to_store:
         raise ValidationFailed(details={"to_store": [f"The file is already in the {to_store} store."]})
+    if to_store == "public" and key.startswith(EXPORTS_PREFIX):
+        # Purge exports are the personal data about to be deleted: never public.
+        raise Conflict("Purge exports hold personal data and stay in the private store.", code="blob_must_stay_private")
     references = references_for([key])[key]
     try:
         new_key = move_file(key=key, to_store=to_store)

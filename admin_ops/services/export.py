@@ -29,6 +29,9 @@ CHUNK_SIZE = 2000
 SPOOL_MAX_BYTES = 8 * 1024 * 1024
 
 
+EXPORTS_PREFIX = "private/purges/"
+
+
 def export_key_for(*, team_id: int, purge_id, at: dt.datetime) -> str:
     return build_key("private", "purges", str(team_id), str(purge_id), f"export-{at:%Y%m%dT%H%M%SZ}.zip")
 

@@ -18,8 +18,10 @@ Rules where DESIGN is silent (also in docs/admin_ops.md):
   Superusers are never suspended (they act in every team regardless).
 - The purge requested for an inactive member covers their personal data in the
   team: the activity events they caused (scope {"entities": ["activity_events"],
-  "criteria": {"user_id": id}}), scheduled PURGE_DELAY_DAYS ahead. It still needs
-  an admin's acknowledgement of its export before anything is deleted.
+  "criteria": {"user_id": id}}), scheduled PURGE_DELAY_DAYS ahead. It is requested
+  by the system on the policy's behalf (requested_by empty, requested_by_policy
+  set), and still needs an admin's acknowledgement of its export before anything
+  is deleted.
 - Reinstating a member lifts the suspension and restarts the count for every
   policy of the team.
 """
@@ -310,30 +312,30 @@ def _send(template: str, *, user: User, context: dict) -> None:
     message.send()
 
 
-def _purge_requester(policy: InactivityPolicy, members: list, *, excluded: set[int]) -> User | None:
-    """Who requests a policy's purges: purges need an admin or owner behind them, so the
-    admin who set up the policy (they authorised the automation), else an active owner,
-    else an active admin of the team."""
-    managers = [
-        m for m in members if m.role in (Role.OWNER, Role.ADMIN) and not m.is_suspended and m.user_id not in excluded
-    ]
-    for membership in managers:
-        if membership.user_id == policy.created_by_id:
-            return membership.user
-    managers.sort(key=lambda m: (m.role != Role.OWNER, m.user_id))
-    return managers[0].user if managers else None
-
-
-def _request_purge(*, policy: InactivityPolicy, user: User, requester: User, now: datetime):
+def _request_purge(*, policy: InactivityPolicy, user: User, now: datetime):
     from admin_ops.services.purge import purge_request
 
+    # Requested by the system on the policy's behalf (no person asked); an admin
+    # still has to acknowledge the export before anything is deleted.
     return purge_request(
         team=policy.team,
-        user=requester,
+        user=None,
+        policy=policy,
         scope={"entities": ["activity_events"], "criteria": {"user_id": user.pk}},
         scheduled_for=now + timedelta(days=PURGE_DELAY_DAYS),
         notes=f"Requested by inactivity policy '{policy.name}': {user.username} inactive "
         f"for {policy.threshold_days}+ days.",
+    )
+
+
+def _tracker_state(tracker: InactivityTracker) -> tuple:
+    return (
+        tracker.last_activity_at,
+        tracker.days_since_activity,
+        list(tracker.warnings_sent),
+        tracker.is_suspended,
+        tracker.purge_requested,
+        tracker.purge_operation_id,
     )
 
 
@@ -347,6 +349,7 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
     active_owners = {m.user_id for m in members if m.role == Role.OWNER and not m.is_suspended}
     to_create: list[InactivityTracker] = []
     to_update: list[InactivityTracker] = []
+    before: dict[int, tuple] = {}  # stored state of existing trackers: only changed ones are written
     to_suspend: list[tuple[Membership, InactivityTracker]] = []
     to_purge: list[tuple[Membership, InactivityTracker]] = []
     emails: list[tuple[User, dict, InactivityTracker, list[int]]] = []
@@ -361,6 +364,7 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
             to_create.append(tracker)
         else:
             to_update.append(tracker)
+            before[tracker.pk] = _tracker_state(tracker)
             if tracker.is_suspended and not membership.is_suspended:
                 # reinstated outside this app (e.g. the Django admin): count from then
                 tracker.last_activity_at = max(tracker.last_activity_at or membership.updated_at, membership.updated_at)
@@ -402,11 +406,8 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
             if actions.get("purge") and not tracker.purge_requested:
                 to_purge.append((membership, tracker))
 
-    suspended_now = {m.user_id for m, _ in to_suspend}
-    requester = _purge_requester(policy, members, excluded=suspended_now) if to_purge else None
-    if to_purge and requester is None:
-        outcome.errors.append(f"{policy.pk}: no active admin or owner to request purges; skipped")
-        to_purge = []
+    acted_on = {id(t) for _, t in to_suspend} | {id(t) for _, t in to_purge}
+    to_update = [t for t in to_update if id(t) in acted_on or _tracker_state(t) != before[t.pk]]
     outcome.trackers_created += len(to_create)
     outcome.trackers_updated += len(to_update)
     outcome.warnings_sent += len(emails)
@@ -427,7 +428,7 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
             )
             tracker.is_suspended = True
         for membership, tracker in to_purge:
-            operation = _request_purge(policy=policy, user=membership.user, requester=requester, now=now)
+            operation = _request_purge(policy=policy, user=membership.user, now=now)
             tracker.purge_requested = True
             tracker.purge_operation = operation
         InactivityTracker.objects.bulk_create(to_create)

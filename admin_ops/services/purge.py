@@ -22,7 +22,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from admin_ops import purge_registry
-from admin_ops.models import PurgeOperation
+from admin_ops.models import InactivityPolicy, PurgeOperation
 from admin_ops.services import record_event
 from admin_ops.services.export import build_export, delete_export
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, ValidationFailed
@@ -80,12 +80,15 @@ def purge_request(
     scope: dict,
     scheduled_for: dt.datetime | None = None,
     notes: str = "",
+    policy: InactivityPolicy | None = None,
     now: dt.datetime | None = None,
 ) -> PurgeOperation:
-    """Owner/admin asks for a purge (`user=None`: the system, e.g. the
-    inactivity job). `scheduled_for` defaults to now and may not lie in the
-    past; the scope is validated (400) and checked against the data
-    (422 `account_not_closed`)."""
+    """An owner/admin asks for a purge, or the system does (`user=None`; `policy`
+    names the inactivity policy that asked). A system request is recorded as
+    such — `requested_by` stays empty — rather than in some admin's name: no
+    person asked, and the export still waits for a person's acknowledgement.
+    `scheduled_for` defaults to now and may not lie in the past; the scope is
+    validated (400) and checked against the data (422 `account_not_closed`)."""
     if user is not None:
         _require_manager(user, team)
     now = now or timezone.now()
@@ -99,12 +102,16 @@ def purge_request(
     purge = PurgeOperation.objects.create(
         team=team,
         requested_by=user,
+        requested_by_policy=policy,
         status=S.REQUESTED,
         scope=clean_scope,
         scheduled_for=scheduled_for,
         notes=notes or "",
     )
-    _event(purge, "requested", user=user, scope=clean_scope, scheduled_for=scheduled_for)
+    source = {"requested_by": "user"} if user is not None else {"requested_by": "system"}
+    if policy is not None:
+        source["policy_id"] = policy.pk
+    _event(purge, "requested", user=user, scope=clean_scope, scheduled_for=scheduled_for, **source)
     return purge
 
 
@@ -145,7 +152,10 @@ def purge_export_build(
             old = purge.export_key
             transaction.on_commit(lambda: delete_export(old))
         purge.export_key = key
-        purge.export_expires_at = now + EXPORT_TTL
+        # The export must outlive the deletion it documents: a purge scheduled weeks
+        # ahead (the inactivity job schedules 14 days out) would otherwise lose its
+        # export to retention before, or just as, its rows are deleted.
+        purge.export_expires_at = max(now, purge.scheduled_for) + EXPORT_TTL
         purge.progress = {"cutoff": now.isoformat(), "exported": counts, "counts": {}, "done": []}
         purge.status = S.EXPORT_READY
         purge.save(update_fields=["export_key", "export_expires_at", "progress", "status", "updated_at"])
@@ -193,6 +203,20 @@ def purge_cancel(*, purge: PurgeOperation, user: User | None, reason: str = "") 
     _event(purge, "cancelled", user=user, reason=reason)
     if key:
         transaction.on_commit(lambda: delete_export(key))
+    return purge
+
+
+@transaction.atomic
+def purge_set_notes(*, purge: PurgeOperation, user: User, notes: str) -> PurgeOperation:
+    """Change only the notes (the Django admin's one editable field). Writes just
+    that column under the row lock, so a stale form can never put back an old
+    status while the job moves the purge along."""
+    purge = _locked(purge)
+    _require_manager(user, purge.team)
+    if purge.notes != notes:
+        purge.notes = notes
+        purge.save(update_fields=["notes", "updated_at"])
+        _event(purge, "notes_changed", user=user)
     return purge
 
 
@@ -319,7 +343,11 @@ def purge_execute(
         _check_transition(purge, S.COMPLETED)
         purge.status = S.COMPLETED
         purge.completed_at = timezone.now()
-        purge.records_affected = dict(purge.progress.get("counts") or {})
+        # every entity in scope, 0 included: "nothing matched" is an answer too
+        counts = purge.progress.get("counts") or {}
+        purge.records_affected = {
+            n: counts.get(n, 0) for n in purge_registry.ordered(purge.scope.get("entities") or [])
+        }
         purge.error = ""
         purge.save(update_fields=["status", "completed_at", "records_affected", "error", "updated_at"])
         _event(purge, "completed", user=None, records_affected=purge.records_affected)

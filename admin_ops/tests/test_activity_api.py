@@ -148,3 +148,17 @@ def test_superuser_reads_any_team(api_as, superuser, other_team, history):
 
 def test_unauthenticated_is_401(api_client, team):
     assert api_client.get(URL, {"team_id": team.pk}).status_code == 401
+
+
+def test_reversed_date_range_is_400(api_as, owner, team, history):
+    response = api_as(owner).get(
+        URL, {"team_id": team.pk, "created_after": "2026-12-01", "created_before": "2026-01-01"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"created_before": ["Must be later than created_after."]}
+
+
+def test_activity_page_shows_a_reversed_range_as_a_form_error(client_as, owner, team, history):
+    response = client_as(owner).get("/ops/activity/", {"created_after": "2026-12-01", "created_before": "2026-01-01"})
+    assert response.status_code == 200
+    assert b"Must be later than created_after." in response.content

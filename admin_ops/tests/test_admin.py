@@ -76,6 +76,23 @@ def test_purge_notes_are_editable_and_audited(admin_client_, team):
     purge.refresh_from_db()
     assert purge.notes == "checked"
     assert ActivityEvent.objects.filter(event_type="admin.purgeoperation.changed").exists()
+    assert ActivityEvent.objects.filter(event_type="purge.operation.notes_changed").exists()
+
+
+def test_purge_notes_edit_never_writes_back_a_stale_status(superuser, team):
+    """Regression: the admin saved the whole row, so a status the job changed while the
+    form was open could be overwritten with the one the form had loaded."""
+    from django.contrib import admin as django_admin
+
+    purge = PurgeOperationFactory(team=team)
+    model_admin = django_admin.site._registry[PurgeOperation]
+    stale = PurgeOperation.objects.get(pk=purge.pk)  # what the form loaded
+    PurgeOperation.objects.filter(pk=purge.pk).update(status=PurgeOperation.Status.CANCELLED)  # the job moved it
+    request = type("R", (), {"user": superuser, "META": {}})()
+    form = type("F", (), {"cleaned_data": {"notes": "checked"}, "changed_data": ["notes"]})()
+    model_admin.save_model(request, stale, form, change=True)
+    purge.refresh_from_db()
+    assert (purge.status, purge.notes) == (PurgeOperation.Status.CANCELLED, "checked")
 
 
 def test_purge_cancel_action_uses_the_service(admin_client_, team):

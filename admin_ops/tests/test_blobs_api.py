@@ -171,3 +171,32 @@ def test_only_superusers(request, api_as, who):
 
 def test_unauthenticated_is_401(api_client):
     assert api_client.get(URL, {"storeType": "private"}).status_code == 401
+
+
+def test_purge_exports_never_move_to_the_public_store(root_api, stores, team):
+    """Regression: a purge export (the personal data about to be deleted) could be
+    migrated to the public store, where anyone can fetch it."""
+    key = get_storage("private").save(f"private/purges/{team.pk}/x/export.zip", ContentFile(b"zip"))
+    purge = PurgeOperationFactory(team=team, export_key=key)
+    response = root_api.post(URL, {"action": "migrate", "key": key, "to_store": "public"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "blob_must_stay_private"
+    assert get_storage("private").exists(key)
+    purge.refresh_from_db()
+    assert purge.export_key == key
+
+
+def test_list_queries_do_not_grow_with_the_page(root_api, files, team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for key in KEYS:
+        PurgeOperationFactory(team=team, export_key=key)  # every listed file is referenced
+
+    def count(page_size):
+        with CaptureQueriesContext(connection) as ctx:
+            response = root_api.get(URL, {"storeType": "private", "page_size": page_size})
+        assert len(response.json()["results"]) == page_size
+        return len(ctx.captured_queries)
+
+    assert count(1) == count(len(KEYS))

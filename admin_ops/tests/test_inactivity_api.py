@@ -209,3 +209,61 @@ def test_suspended_member_cannot_reinstate_themselves(api_as, member, suspended_
     response = api_as(member).post(f"{URL}trackers/{suspended_tracker.pk}/reinstate/")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "membership_suspended"
+
+
+# --- Regressions found in the audit -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"bogus": 1}, "bogus", "Unknown field."),
+        ({"team_id": 999}, "team_id", "Cannot be changed."),
+    ],
+)
+def test_patch_rejects_unknown_and_read_only_fields(api_as, owner, policy, body, field, message):
+    response = api_as(owner).patch(f"{URL}{policy.pk}/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][field] == [message]
+    assert InactivityPolicy.objects.get(pk=policy.pk).team_id == policy.team_id
+
+
+def test_a_typo_in_actions_is_an_error_not_a_silent_no_op(api_as, owner, team):
+    body = {**BODY, "team_id": team.pk, "actions": {"supend": True}}
+    response = api_as(owner).post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["actions"] == {"supend": ["Unknown field."]}
+    assert not InactivityPolicy.objects.exists()
+
+
+def test_malformed_policy_id_is_404_in_the_error_shape(api_as, owner):
+    response = api_as(owner).get(f"{URL}not-a-uuid/")
+    assert response.status_code == 404
+    assert response.json()["error"] == {"code": "not_found", "message": "Inactivity policy not found.", "details": {}}
+
+
+def test_tracker_filter_rejects_a_bad_boolean(api_as, owner, team):
+    response = api_as(owner).get(f"{URL}trackers/", {"team_id": team.pk, "is_suspended": "maybe"})
+    assert response.status_code == 400
+    assert "is_suspended" in response.json()["error"]["details"]
+
+
+def test_tracker_filter_by_suspension(api_as, owner, team, suspended_tracker):
+    client = api_as(owner)
+    suspended = client.get(f"{URL}trackers/", {"team_id": team.pk, "is_suspended": "true"}).json()["results"]
+    active = client.get(f"{URL}trackers/", {"team_id": team.pk, "is_suspended": "false"}).json()["results"]
+    assert [t["id"] for t in suspended] == [suspended_tracker.pk]
+    assert suspended_tracker.pk not in [t["id"] for t in active]
+    assert active
+
+
+def test_policy_list_constant_queries(api_as, owner, team):
+    for i in range(12):
+        policy_create(team=team, actor=owner, name=f"P{i:02}", threshold_days=10 + i)
+    client = api_as(owner)
+
+    def count(page_size):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(URL, {"team_id": team.pk, "page_size": page_size})
+        assert len(response.json()["results"]) == page_size
+        return len(ctx.captured_queries)
+
+    assert count(3) == count(12)

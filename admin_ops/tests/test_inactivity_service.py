@@ -209,7 +209,14 @@ def test_threshold_suspends_requests_purge_and_emails(policy, member, owner, tea
     assert purge.team == team
     assert purge.scope["entities"] == ["activity_events"]
     assert purge.scope["criteria"] == {"user_id": member.pk}
-    assert purge.requested_by == owner  # the policy's author authorised it
+    # requested by the system on the policy's behalf, not in some admin's name
+    assert purge.requested_by is None
+    assert purge.requested_by_policy == policy
+    assert purge.requester_display == "System (inactivity policy “Quarterly clean-up”)"
+    requested = ActivityEvent.objects.get(event_type="purge.operation.requested")
+    assert requested.user is None
+    assert requested.event_data["requested_by"] == "system"
+    assert requested.event_data["policy_id"] == str(policy.pk)
     assert purge.status == PurgeOperation.Status.REQUESTED
     assert any("suspended for inactivity" in m.subject for m in mail.outbox if m.to == [member.email])
     assert ActivityEvent.objects.filter(event_type="membership.suspended", team=team).count() == 1
@@ -219,7 +226,10 @@ def test_check_is_idempotent(policy, member, base):
     inactivity_check(now=base + 30 * DAY)
     sent = len(mail.outbox)
     events = ActivityEvent.objects.count()
+    stamps = dict(InactivityTracker.objects.values_list("pk", "updated_at"))
     summary = inactivity_check(now=base + 30 * DAY)
+    assert summary["trackers_updated"] == 0  # nothing changed, nothing written
+    assert dict(InactivityTracker.objects.values_list("pk", "updated_at")) == stamps
     assert summary["suspended"] == 0
     assert summary["purges_requested"] == 0
     assert summary["warnings_sent"] == 0

@@ -549,3 +549,57 @@ def test_protected_rows_keep_purge_executing(team, owner, old_customers):
     assert purge.status == S.EXECUTING
     assert "CreditAccount" in purge.error
     assert Customer.objects.filter(pk=old_customers["in_range"][0].pk).exists()
+
+
+def test_a_criterion_an_entity_cannot_apply_narrows_it_to_its_parent(team, owner):
+    """Regression: {"status": "archived"} with kb_uploads used to select every upload
+    of the period (uploads have no status), not just those of archived articles."""
+    Article = apps.get_model("knowledge_base", "KbArticle")
+    Upload = apps.get_model("knowledge_base", "KbUpload")
+    archived = Article.objects.create(team=team, title="A", slug="a", content="x", status="archived")
+    draft = Article.objects.create(team=team, title="D", slug="d", content="y", status="draft")
+
+    def upload(article, name):
+        return Upload.objects.create(
+            team=team,
+            article=article,
+            store="public",
+            key=f"public/kb/{name}",
+            original_name=name,
+            content_type="image/png",
+            size=1,
+            sha256="0",
+        )
+
+    of_archived, of_draft, loose = upload(archived, "a.png"), upload(draft, "d.png"), upload(None, "l.png")
+    scope = {"entities": ["kb_articles", "kb_uploads"], "criteria": {"status": "archived"}}
+    assert set(purge_registry.selection("kb_uploads", team_id=team.pk, scope=scope).values_list("pk", flat=True)) == {
+        of_archived.pk
+    }
+    purge = _to_export_ready(team, owner, scope)
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    purge = purge_service.purge_execute(purge=purge)
+    assert purge.records_affected == {"kb_uploads": 1, "kb_articles": 1}
+    assert set(Upload.objects.values_list("pk", flat=True)) == {of_draft.pk, loose.pk}
+    assert list(Article.objects.values_list("pk", flat=True)) == [draft.pk]
+
+
+def test_records_affected_lists_every_entity_even_with_nothing_to_delete(team, owner):
+    """Regression: a purge that matched nothing completed with records_affected == {},
+    and the page then showed no deletion counts at all."""
+    scope = {"entities": ["activity_events"], "date_range": {"from": "2001-01-01", "to": "2001-12-31"}}
+    purge = _to_export_ready(team, owner, scope)
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    purge = purge_service.purge_execute(purge=purge)
+    assert purge.records_affected == {"activity_events": 0}
+
+
+def test_export_outlives_a_purge_scheduled_weeks_ahead(team, owner):
+    """Regression: the export expired 14 days after it was built, so a purge scheduled
+    14+ days ahead (as the inactivity job schedules them) lost its export to retention
+    before or as its rows were deleted."""
+    later = timezone.now() + dt.timedelta(days=30)
+    purge = _request(team, owner, {"entities": ["activity_events"]}, scheduled_for=later)
+    purge_service.purge_schedule(purge=purge)
+    purge = purge_service.purge_export_build(purge=purge)
+    assert purge.export_expires_at == later + purge_service.EXPORT_TTL

@@ -28,6 +28,16 @@ def test_list(client_as, team, other_team, owner):
     assert f"/ops/purges/{mine.pk}/" in html
     assert str(theirs.pk) not in html
     assert "Request a purge" in html
+    assert "Customers" in html  # entities by their labels, not registry keys
+
+
+def test_list_names_the_policy_behind_a_system_request(client_as, team, owner):
+    from admin_ops.services.inactivity import policy_create
+
+    policy = policy_create(team=team, actor=owner, name="Dormant", threshold_days=30)
+    PurgeOperationFactory(team=team, requested_by=None, requested_by_policy=policy)
+    html = client_as(owner).get("/ops/purges/").content.decode()
+    assert "System (inactivity policy “Dormant”)" in html
 
 
 def test_list_status_filter(client_as, team, owner):
@@ -114,11 +124,20 @@ def test_detail_stepper_and_actions(client_as, team, owner):
 
 
 def test_detail_completed_has_no_actions(client_as, team, owner):
-    purge = PurgeOperationFactory(team=team, status=S.COMPLETED, records_affected={"customers": 4})
+    purge = PurgeOperationFactory(
+        team=team,
+        status=S.COMPLETED,
+        scope={"entities": ["credit_transactions", "credit_accounts", "customers"]},
+        progress={"exported": {"credit_transactions": 0, "credit_accounts": 1, "customers": 4}},
+        records_affected={"credit_transactions": 0, "credit_accounts": 1, "customers": 4},
+    )
     html = client_as(owner).get(f"/ops/purges/{purge.pk}/").content.decode()
     assert "/acknowledge/" not in html
     assert "/cancel/" not in html
     assert "records-affected" in html
+    # per entity, by its label: exported and deleted side by side
+    assert "<td>Customers</td><td>4</td><td>4</td>" in html
+    assert "<td>Credit transactions</td><td>0</td><td>0</td>" in html
 
 
 def test_export_download(client_as, team, owner):
@@ -156,3 +175,26 @@ def test_cancel_confirm_then_post(client_as, team, owner):
     purge = refresh(purge)
     assert purge.status == S.CANCELLED
     assert purge.error == "not needed"
+
+
+def test_list_page_constant_queries(client_as, team, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from admin_ops.services.inactivity import policy_create
+
+    policy = policy_create(team=team, actor=owner, name="Dormant", threshold_days=30)
+    client = client_as(owner)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/ops/purges/").status_code == 200
+        return len(ctx.captured_queries)
+
+    PurgeOperationFactory(team=team, requested_by=owner)
+    PurgeOperationFactory(team=team, requested_by=None, requested_by_policy=policy)
+    few = count()
+    for _ in range(5):
+        PurgeOperationFactory(team=team, requested_by=owner, acknowledged_by=owner)
+        PurgeOperationFactory(team=team, requested_by=None, requested_by_policy=policy)
+    assert count() == few

@@ -249,6 +249,14 @@ def test_blob_migrate_from_the_page(client_as, superuser, blob):
     assert get_storage("public").exists("public/docs/a.txt")
 
 
+def test_blob_page_offers_no_public_move_for_purge_exports(client_as, superuser, blob):
+    get_storage("private").save("private/purges/1/p/export.zip", ContentFile(b"zip"))
+    page = client_as(superuser).get("/ops/blobs/")
+    movable = {e.key: e.movable for e in page.context["entries"]}
+    assert movable == {"private/docs/a.txt": True, "private/purges/1/p/export.zip": False}
+    assert b"purge export: stays private" in page.content
+
+
 def test_blob_delete_asks_for_confirmation(client_as, superuser, blob):
     client = client_as(superuser)
     confirm = client.get("/ops/blobs/delete/", {"store": "private", "key": blob})
@@ -305,7 +313,9 @@ def test_jobs_page_needs_admin(client_as, member):
     assert client_as(member).get("/ops/jobs/").status_code == 403
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: on_commit fires in the request
 def test_superuser_runs_a_job_now(client_as, superuser):
+    """Eager Celery (no broker): the queued task runs at once, recorded as manual."""
     client = client_as(superuser)
     assert b"Run now" in client.get("/ops/jobs/").content
     response = client.post("/ops/jobs/admin-retention-enforce/run/", follow=True)
@@ -318,8 +328,48 @@ def test_superuser_runs_a_job_now(client_as, superuser):
     assert b"succeeded" in client.get("/ops/jobs/").content
 
 
-def test_run_now_dry_run(client_as, superuser):
-    client_as(superuser).post("/ops/jobs/admin-inactivity-check/run/", {"dry_run": "on"})
+def test_run_now_queues_the_celery_task_after_commit(
+    client_as, superuser, monkeypatch, django_capture_on_commit_callbacks
+):
+    """With a broker, "run now" queues the job's task (recorded as manual by the worker)
+    instead of running it in the web process, and only once the request committed."""
+    from deelrx.jobs import load_jobs
+
+    task = load_jobs()["admin-purge-execute"].task
+    sent = []
+
+    class Pending:
+        def ready(self):
+            return False
+
+    monkeypatch.setattr(task, "apply_async", lambda *args, **kwargs: sent.append(kwargs) or Pending())
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_as(superuser).post("/ops/jobs/admin-purge-execute/run/", {"dry_run": "on"})
+    assert response.status_code == 302
+    assert sent == []  # nothing queued before the commit
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert sent == [{"kwargs": {"_trigger": "manual", "dry_run": True}}]
+    assert not JobRun.objects.exists()  # the web process ran nothing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_now_failure_is_shown_and_recorded(client_as, superuser, monkeypatch):
+    from admin_ops.services import retention
+
+    def boom(**kwargs):
+        raise RuntimeError("store down")
+
+    monkeypatch.setattr(retention, "retention_enforce", boom)
+    response = client_as(superuser).post("/ops/jobs/admin-retention-enforce/run/", follow=True)
+    assert b"failed: RuntimeError: store down" in response.content
+    run = JobRun.objects.get(job_name="admin-retention-enforce")
+    assert (run.trigger, run.status) == ("manual", "failed")
+
+
+def test_run_now_dry_run(client_as, superuser, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client_as(superuser).post("/ops/jobs/admin-inactivity-check/run/", {"dry_run": "on"})
     assert JobRun.objects.get(job_name="admin-inactivity-check").summary["dry_run"] is True
 
 
@@ -330,3 +380,13 @@ def test_run_now_is_superuser_only(client_as, admin_user):
 
 def test_run_now_unknown_job_is_404(client_as, superuser):
     assert client_as(superuser).post("/ops/jobs/nope/run/").status_code == 404
+
+
+def test_blob_migrate_refusal_reads_as_a_sentence(client_as, superuser, blob):
+    """Regression: the flash message showed the raw details dict."""
+    response = client_as(superuser).post(
+        "/ops/blobs/migrate/", {"key": blob, "to_store": "private", "back": "/ops/blobs/"}, follow=True
+    )
+    html = response.content.decode()
+    assert "The file is already in the private store." in html
+    assert "{" not in html.split("The file is already")[0].rsplit(">", 1)[-1]

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,10 +28,11 @@ from admin_ops.selectors.activity import ActivityEventFilter, activity_list
 from admin_ops.services import blobs as blob_services
 from admin_ops.services import inactivity as inactivity_services
 from admin_ops.services import record_event
+from admin_ops.services.export import EXPORTS_PREFIX
 from admin_ops.views.governance_forms import BlobDeleteForm, BlobMigrateForm, InactivityPolicyForm
 from deelrx.api import LedgerCursorPagination
 from deelrx.errors import DomainError
-from deelrx.jobs import JOB_SPECS, JobNotImplemented, execute_job, load_jobs
+from deelrx.jobs import JOB_SPECS, JobNotImplemented, load_jobs
 from deelrx.storage import STORE_TYPES
 from deelrx.tenancy.models import Role
 from deelrx.web import add_domain_error_to_form, is_htmx, paginate, resolve_team_access, team_view
@@ -194,6 +196,13 @@ def superuser_required(view):
     return wrapper
 
 
+def _error_text(exc: DomainError) -> str:
+    """A refusal as one sentence for a flash message: the field messages when
+    there are any (they say what is wrong), else the error's message."""
+    found = [m for v in (exc.details or {}).values() if isinstance(v, list) for m in v if isinstance(m, str)]
+    return " ".join(found) or exc.message
+
+
 @superuser_required
 def blob_list(request):
     store = request.GET.get("store", "private")
@@ -206,8 +215,11 @@ def blob_list(request):
             store=store, prefix=prefix, cursor=request.GET.get("cursor"), limit=50
         )
     except DomainError as exc:
-        error = exc.message if not exc.details else "; ".join(m for v in exc.details.values() for m in v)
+        error = _error_text(exc)
     other_store = "public" if store == "private" else "private"
+    for entry in entries:
+        # the service refuses it anyway; do not offer a move that cannot happen
+        entry.movable = not (other_store == "public" and entry.key.startswith(EXPORTS_PREFIX))
     query = {"store": store, "prefix": prefix}
     next_query = urlencode({**query, "cursor": next_cursor}) if next_cursor else None
     return render(
@@ -241,7 +253,7 @@ def blob_migrate(request):
             actor=request.user, key=form.cleaned_data["key"], to_store=form.cleaned_data["to_store"]
         )
     except DomainError as exc:
-        messages.error(request, exc.message if not exc.details else f"{exc.message} {exc.details}")
+        messages.error(request, _error_text(exc))
     else:
         moved = len(result["referenced_by"])
         messages.success(
@@ -298,22 +310,37 @@ def job_list(request):
 @superuser_required
 @require_POST
 def job_run(request, name):
-    """Run now, in this process (as `manage.py run_job` does), recorded as a manual run."""
+    """Queue the job's Celery task now, recorded as a manual run (`_trigger="manual"`).
+
+    It runs on a worker, not in the web process (a purge or a retention sweep can
+    outlast a request); with no broker Celery is eager and the run finishes before
+    the redirect. Queued after commit, so a worker never starts a run whose request
+    rolled back."""
     if name not in JOB_SPECS:
         raise Http404("No such job.")
-    dry_run = request.POST.get("dry_run") == "on"
     registered = load_jobs().get(name)
-    if dry_run and not (registered and "dry_run" in registered.options):
-        dry_run = False
-    record_event(event_type="admin_ops.job.run_requested", user=request.user, data={"job": name, "dry_run": dry_run})
-    try:
-        summary = execute_job(name, trigger="manual", **({"dry_run": True} if dry_run else {}))
-    except JobNotImplemented as exc:
-        messages.error(request, str(exc))
-    except KeyError:
+    if registered is None:
         messages.error(request, f"{name} is not registered in this installation.")
-    except Exception as exc:  # recorded on the JobRun; the page shows the outcome
-        messages.error(request, f"{name} failed: {exc.__class__.__name__}: {exc}")
-    else:
-        messages.success(request, f"{name} finished{' (dry run)' if dry_run else ''}: {summary}")
+        return redirect("admin_ops:job-list")
+    dry_run = request.POST.get("dry_run") == "on" and "dry_run" in registered.options
+    options = {"dry_run": True} if dry_run else {}
+    record_event(event_type="admin_ops.job.run_requested", user=request.user, data={"job": name, "dry_run": dry_run})
+    label = f"{name}{' (dry run)' if dry_run else ''}"
+
+    def enqueue() -> None:
+        try:
+            result = registered.task.apply_async(kwargs={"_trigger": "manual", **options})
+        except JobNotImplemented as exc:  # eager: raised here
+            messages.error(request, str(exc))
+        except Exception as exc:  # eager: the failure is recorded on the JobRun too
+            messages.error(request, f"{label} failed: {exc.__class__.__name__}: {exc}")
+        else:
+            if result.ready():
+                counts = (result.result or {}).get("counts") if isinstance(result.result, dict) else None
+                detail = f" ({', '.join(f'{k}: {v}' for k, v in counts.items())})" if counts else ""
+                messages.success(request, f"{label} finished{detail}; its summary is under Recent runs.")
+            else:
+                messages.success(request, f"{label} queued; its run appears below once a worker picks it up.")
+
+    transaction.on_commit(enqueue)
     return redirect("admin_ops:job-list")

@@ -128,10 +128,10 @@ def purge_detail(request, purge_id):
     context = {
         "purge": purge,
         "steps": selectors.purge_steps(purge),
+        "counts": selectors.purge_counts(purge),
         "export_available": selectors.export_available(purge),
         "can_acknowledge": PurgeOperation.Status.ACKNOWLEDGED in allowed and bool(purge.export_key),
         "can_cancel": PurgeOperation.Status.CANCELLED in allowed,
-        "entity_names": {e.name: e.verbose for e in purge_registry.ENTITIES.values()},
     }
     return render(request, "admin_ops/purge_detail.html", context)
 

@@ -3,10 +3,31 @@ data; every rule lives in credit.services."""
 
 from __future__ import annotations
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from credit.models import CreditAccount, CreditTransaction
+from credit.models import (
+    MAX_AMOUNT_CENTS,
+    MAX_GRACE_PERIOD_DAYS,
+    MAX_INTEREST_RATE_BPS,
+    CreditAccount,
+    CreditTransaction,
+)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must be a JSON number without a fraction: "100", 100.0
+    and true are refused rather than coerced (a money amount sent as a string
+    or float is a client bug worth surfacing). Form-encoded bodies only have
+    strings, so digit strings stay accepted there."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool | float) or (
+            isinstance(data, str) and not isinstance(getattr(self.root, "initial_data", None), QueryDict)
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def _enum_field_class(component_name: str, choices) -> type[serializers.ChoiceField]:
@@ -125,10 +146,10 @@ class CreditOverviewSerializer(serializers.Serializer):
 
 class CreditAccountInputSerializer(serializers.Serializer):
     customer_id = serializers.UUIDField()
-    credit_limit_cents = serializers.IntegerField(min_value=0, required=False)
+    credit_limit_cents = StrictIntegerField(min_value=0, max_value=MAX_AMOUNT_CENTS, required=False)
     status = AccountStatusField(choices=CreditAccount.Status.choices, required=False)
-    grace_period_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
-    interest_rate_bps = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+    grace_period_days = StrictIntegerField(min_value=0, max_value=MAX_GRACE_PERIOD_DAYS, required=False)
+    interest_rate_bps = StrictIntegerField(min_value=0, max_value=MAX_INTEREST_RATE_BPS, required=False)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
@@ -136,7 +157,7 @@ class CreditAccountInputSerializer(serializers.Serializer):
 class CreditTransactionInputSerializer(serializers.Serializer):
     customer_id = serializers.UUIDField()
     type = TransactionTypeField(choices=CreditTransaction.Type.choices)
-    amount_cents = serializers.IntegerField()
+    amount_cents = StrictIntegerField(min_value=-MAX_AMOUNT_CENTS, max_value=MAX_AMOUNT_CENTS)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     due_date = serializers.DateField(required=False, allow_null=True, default=None)
     status = NewTransactionStatusField(

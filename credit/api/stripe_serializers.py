@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from credit.models import CreditTransaction
+from credit.api.serializers import CreditTransactionOutputSerializer
 
 
 class SetupIntentInputSerializer(serializers.Serializer):
@@ -18,33 +18,8 @@ class WebhookOutputSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=["processed", "duplicate", "ignored"])
 
 
-class CollectedTransactionSerializer(serializers.ModelSerializer):
-    """The payment transaction after the charge (DESIGN transaction fields plus the attempt counters)."""
+class CollectedTransactionSerializer(CreditTransactionOutputSerializer):
+    """The payment transaction after the charge: the API's transaction fields plus the attempt counters."""
 
-    team_id = serializers.IntegerField(read_only=True)
-    credit_id = serializers.UUIDField(source="account_id", read_only=True)
-    customer_id = serializers.UUIDField(source="account.customer_id", read_only=True)
-    created_by = serializers.IntegerField(source="created_by_id", read_only=True, allow_null=True)
-
-    class Meta:
-        model = CreditTransaction
-        fields = [
-            "id",
-            "team_id",
-            "credit_id",
-            "customer_id",
-            "type",
-            "amount_cents",
-            "status",
-            "description",
-            "due_date",
-            "idempotency_key",
-            "balance_after_cents",
-            "stripe_payment_intent_id",
-            "attempt_count",
-            "last_attempt_at",
-            "created_by",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+    class Meta(CreditTransactionOutputSerializer.Meta):
+        fields = [*CreditTransactionOutputSerializer.Meta.fields, "attempt_count", "last_attempt_at"]

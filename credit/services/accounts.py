@@ -16,16 +16,32 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from admin_ops.services import record_event
-from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
+from credit.models import (
+    MAX_AMOUNT_CENTS,
+    MAX_GRACE_PERIOD_DAYS,
+    MAX_INTEREST_RATE_BPS,
+    CreditAccount,
+    CreditLimitChange,
+    CreditTransaction,
+)
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, NotFound, ValidationFailed
 
 CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 SETTINGS_FIELDS = ("grace_period_days", "interest_rate_bps", "currency")
 
 
-def _check_non_negative_int(name: str, value) -> None:
+MAX_VALUES = {
+    "credit_limit_cents": MAX_AMOUNT_CENTS,
+    "grace_period_days": MAX_GRACE_PERIOD_DAYS,
+    "interest_rate_bps": MAX_INTEREST_RATE_BPS,
+}
+
+
+def _check_non_negative_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValidationFailed(details={name: ["A non-negative integer is required."]})
+    if value > MAX_VALUES[name]:
+        raise ValidationFailed(details={name: [f"Ensure this value is less than or equal to {MAX_VALUES[name]}."]})
 
 
 def _lock(account: CreditAccount) -> CreditAccount:

@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from admin_ops.services import record_event
-from credit.models import CreditAccount, CreditTransaction, signed_amount
+from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction, signed_amount
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition, NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -54,12 +54,15 @@ SIGNED_AMOUNT = Case(
 )
 
 
-def _validate(*, type: str, amount_cents, status: str) -> None:
+def _validate(*, type: str, amount_cents: object, status: str) -> None:
     errors: dict[str, list[str]] = {}
     if type not in Type.values:
         errors["type"] = [f"'{type}' is not a valid type."]
     if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
         errors["amount_cents"] = ["An integer is required."]
+    elif abs(amount_cents) > MAX_AMOUNT_CENTS:
+        # also keeps the 64-bit columns and sums from overflowing (a 500)
+        errors["amount_cents"] = [f"Ensure this value is at most {MAX_AMOUNT_CENTS} in absolute value."]
     elif type == Type.ADJUSTMENT and amount_cents == 0:
         errors["amount_cents"] = ["An adjustment cannot be zero."]
     elif type != Type.ADJUSTMENT and amount_cents <= 0:
@@ -85,7 +88,10 @@ def _lock_account(*, team, customer) -> CreditAccount:
 def _check_can_debit(account: CreditAccount, effect: int) -> None:
     if account.status == CreditAccount.Status.CLOSED or (effect > 0 and account.status != CreditAccount.Status.ACTIVE):
         raise BusinessRuleViolation(
-            f"The credit account is {account.status}.",
+            # say what is still possible, so staff know a payment can still be recorded
+            f"The credit account is {account.status}: nothing can be posted to it."
+            if account.status == CreditAccount.Status.CLOSED
+            else f"The credit account is {account.status}: only payments and credits can be recorded.",
             code="account_not_active",
             details={"status": account.status},
         )
@@ -102,8 +108,11 @@ def _check_limit(account: CreditAccount, *, amount_cents: int, reserved_cents: i
     exposure = account.balance_cents + reserved_cents + amount_cents
     if exposure > account.credit_limit_cents:
         available = account.credit_limit_cents - account.balance_cents - reserved_cents
+        # the amount still available, in words staff read on the form and API clients can show as is
+        left = f"{max(available, 0) / 100:,.2f} {account.currency.upper()}"
+        pending = " after pending charges" if reserved_cents else ""
         raise BusinessRuleViolation(
-            "This charge would exceed the credit limit.",
+            f"This charge would exceed the credit limit ({left} available{pending}).",
             code="credit_limit_exceeded",
             details={
                 "credit_limit_cents": account.credit_limit_cents,

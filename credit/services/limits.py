@@ -1,8 +1,9 @@
 """The weekly credit-limit-adjustment job.
 
 - Good payers get more room: an active, unfrozen account using more than 80%
-  of its limit, with nothing past due now and no overdue reminder in the last
-  6 months (a reminder is sent once a charge is a week late), gets its limit
+  of its limit, with nothing past due now and no late payment in the last 6
+  months (`last_overdue_on`, set by this job and the daily overdue check
+  whenever a charge is past its due date; an overdue reminder counts too), gets its limit
   raised by the team's `CreditTeamPolicy.auto_raise_bps` (default 10%), capped
   at `auto_limit_cap_cents` (default $10,000). Never lowers, never passes the cap.
 - Late payers lose room: an account with a balance past its due date gets its
@@ -25,9 +26,9 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from admin_ops.services import record_event
-from credit.models import CreditAccount, CreditLimitChange, CreditTeamPolicy, PaymentReminder
+from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditLimitChange, CreditTeamPolicy, PaymentReminder
 from credit.services.accounts import credit_limit_change
-from credit.services.overdue import overdue_accounts
+from credit.services.overdue import late_history_record, money_text, overdue_accounts
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,10 @@ def raise_candidates(*, today: date, now, exclude_ids) -> list[CreditAccount]:
         source=CreditLimitChange.Source.AUTOMATIC,
         created_at__gte=now - timedelta(days=RAISE_COOLDOWN_DAYS),
     )
+    late_since = today - timedelta(days=LATE_LOOKBACK_DAYS)
     return list(
         CreditAccount.objects.filter(status=CreditAccount.Status.ACTIVE, limit_frozen=False, credit_limit_cents__gt=0)
+        .exclude(last_overdue_on__gte=late_since)
         .alias(scaled_balance=F("balance_cents") * denominator, scaled_limit=F("credit_limit_cents") * numerator)
         .filter(scaled_balance__gt=F("scaled_limit"))
         .exclude(pk__in=list(exclude_ids))
@@ -84,7 +87,7 @@ def raised_limit(account: CreditAccount) -> int:
     cap = policy.auto_limit_cap_cents if policy else DEFAULT_CAP_CENTS
     bps = policy.auto_raise_bps if policy else DEFAULT_RAISE_BPS
     raised = account.credit_limit_cents + account.credit_limit_cents * bps // 10_000
-    return max(account.credit_limit_cents, min(raised, cap))
+    return max(account.credit_limit_cents, min(raised, cap, MAX_AMOUNT_CENTS))
 
 
 def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) -> dict:
@@ -108,12 +111,17 @@ def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) ->
         "at_cap": 0,
     }
 
+    if not dry_run:
+        late_history_record(account_ids=late, today=today)
+
     # Late payers: lower to the balance and freeze.
     for entry in late.values():
         account = entry.account
         if account.limit_frozen:
             continue
-        reason = f"Automatic: {entry.overdue_cents} cents past due for {entry.days_overdue} days."
+        reason = (
+            f"Automatic: {money_text(entry.overdue_cents, account.currency)} past due for {entry.days_overdue} days."
+        )
         new_limit = max(account.balance_cents, 0)
         if new_limit < account.credit_limit_cents:
             summary["lowered"] += 1

@@ -27,13 +27,15 @@ from datetime import date
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.db.models import F, Q, Sum, Window
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from admin_ops.services import record_event
 from credit.models import CreditAccount, CreditTransaction
 from credit.services.accounts import account_set_status
-from deelrx.tenancy.models import Membership, Role
+from deelrx.tenancy.models import Membership, Role, Team
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,34 @@ def overdue_accounts(*, today: date, account_statuses: list[str]) -> dict:
     return result
 
 
+@transaction.atomic
+def late_history_record(*, account_ids, today: date, batch_size: int = 1000) -> int:
+    """Remember that these accounts had a charge past due on `today`
+    (`last_overdue_on`): the late-payment history the limit-adjustment job
+    reads, so that a charge paid late still counts as late after it is paid.
+    Set-based (a select and an update per batch of ids) and audited with one
+    event per team. Returns how many accounts changed."""
+    ids = list(account_ids)
+    changed: dict[int, list] = defaultdict(list)
+    for start in range(0, len(ids), batch_size):
+        batch = CreditAccount.objects.filter(pk__in=ids[start : start + batch_size]).filter(
+            Q(last_overdue_on__isnull=True) | Q(last_overdue_on__lt=today)
+        )
+        rows = list(batch.select_for_update().values_list("pk", "team_id"))
+        CreditAccount.objects.filter(pk__in=[pk for pk, _ in rows]).update(last_overdue_on=today)
+        for pk, team_id in rows:
+            changed[team_id].append(pk)
+    teams = Team.objects.in_bulk(list(changed))
+    for team_id, pks in changed.items():
+        record_event(
+            event_type="credit.account.late_recorded",
+            team=teams[team_id],
+            user=None,
+            data={"account_ids": sorted(str(pk) for pk in pks), "date": today.isoformat()},
+        )
+    return sum(len(pks) for pks in changed.values())
+
+
 def _target_status(entry: OverdueAccount) -> str | None:
     if entry.days_overdue <= entry.account.grace_period_days:
         return None
@@ -136,6 +166,8 @@ def overdue_check(*, today: date | None = None, dry_run: bool = False) -> dict:
         today=today, account_statuses=[CreditAccount.Status.ACTIVE, CreditAccount.Status.SUSPENDED]
     )
     logger.info("overdue check", extra={"today": today.isoformat(), "overdue_accounts": len(entries)})
+    if not dry_run:
+        late_history_record(account_ids=entries, today=today)
     changes: list[tuple[OverdueAccount, str, str]] = []
     for entry in entries.values():
         target = _target_status(entry)
@@ -158,7 +190,8 @@ def overdue_check(*, today: date | None = None, dry_run: bool = False) -> dict:
     for entry, old, target in changes:
         reason = (
             f"Overdue check: {entry.days_overdue} days past due "
-            f"(grace {entry.account.grace_period_days} days), {entry.overdue_cents} cents overdue."
+            f"(grace {entry.account.grace_period_days} days), "
+            f"{money_text(entry.overdue_cents, entry.account.currency)} overdue."
         )
         account = account_set_status(account=entry.account, status=target, user=None, reason=reason)
         if account.status != target:  # changed by someone else meanwhile
@@ -170,8 +203,8 @@ def overdue_check(*, today: date | None = None, dry_run: bool = False) -> dict:
                 "old_status": old,
                 "new_status": target,
                 "days_overdue": entry.days_overdue,
-                "overdue": _money(entry.overdue_cents, entry.account.currency),
-                "balance": _money(entry.account.balance_cents, entry.account.currency),
+                "overdue": money_text(entry.overdue_cents, entry.account.currency),
+                "balance": money_text(entry.account.balance_cents, entry.account.currency),
                 "oldest_due_date": entry.oldest_due_date,
             }
         )
@@ -216,7 +249,8 @@ class MailSender:
         return False
 
 
-def _money(cents: int, currency: str) -> str:
+def money_text(cents: int, currency: str) -> str:
+    """12345, 'usd' → '123.45 USD' (emails and automatic reasons)."""
     return f"{cents / 100:,.2f} {currency.upper()}"
 
 

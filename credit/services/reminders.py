@@ -27,7 +27,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from credit.models import CreditAccount, PaymentReminder
-from credit.services.overdue import MailSender, UnpaidDebit, unpaid_debits
+from credit.services.overdue import MailSender, UnpaidDebit, money_text, unpaid_debits
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +84,11 @@ def _claim(candidates: list[tuple[UnpaidDebit, str]], now) -> set[tuple]:
     return claimed
 
 
-def _money(cents: int, currency: str) -> str:
-    return f"{cents / 100:,.2f} {currency.upper()}"
-
-
 def _message(account: CreditAccount, items: list[tuple[UnpaidDebit, str]]) -> EmailMultiAlternatives:
     rows = [
         {
             "description": item.transaction.description or item.transaction.get_type_display(),
-            "unpaid": _money(item.unpaid_cents, account.currency),
+            "unpaid": money_text(item.unpaid_cents, account.currency),
             "due_date": item.transaction.due_date,
             "stage": stage,
             "stage_label": stage_label(stage),
@@ -103,7 +99,7 @@ def _message(account: CreditAccount, items: list[tuple[UnpaidDebit, str]]) -> Em
         "customer": account.customer,
         "team": account.team,
         "items": rows,
-        "balance": _money(account.balance_cents, account.currency),
+        "balance": money_text(account.balance_cents, account.currency),
         "any_overdue": any(stage.startswith("overdue") for _, stage in items),
         "any_due_today": any(stage == "due_today" for _, stage in items),
     }

@@ -317,7 +317,7 @@ def test_over_limit_charge_shows_the_credit_limit_error_and_writes_nothing(clien
     response = client_as(member).post(record_url(account), charge_form("1000.01"))
 
     assert response.status_code == 200
-    assert "This charge would exceed the credit limit." in response.content.decode()
+    assert "This charge would exceed the credit limit (1,000.00 USD available)." in response.content.decode()
     account.refresh_from_db()
     assert account.balance_cents == 0
     assert not account.transactions.exists()
@@ -327,7 +327,7 @@ def test_over_limit_charge_shows_the_credit_limit_error_and_writes_nothing(clien
 def test_charge_on_a_suspended_account_shows_account_not_active(client_as, member, make_account):
     account = make_account(credit_limit_cents=10_000, status="suspended")
     response = client_as(member).post(record_url(account), charge_form("1.00"))
-    assert "The credit account is suspended." in response.content.decode()
+    assert "The credit account is suspended: only payments and credits can be recorded." in response.content.decode()
     assert not account.transactions.exists()
 
 

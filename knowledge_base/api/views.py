@@ -1,5 +1,6 @@
 """Articles API (DESIGN §7). Thin: parse, call a selector or service, serialize."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -21,6 +22,8 @@ from knowledge_base.models import KbArticle
 from knowledge_base.selectors import articles as selectors
 from knowledge_base.services import articles as services
 
+# The path takes any string (a malformed id is a 404, not a routing miss); documented as a uuid.
+ARTICLE_ID_PARAMETER = OpenApiParameter("article_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 LIST_PARAMETERS = [
     OpenApiParameter("team_id", int, description="Only this team's articles (you must be a member, else 404)."),
     OpenApiParameter("status", str, enum=[s.value for s in KbArticle.Status]),
@@ -85,6 +88,7 @@ class ArticleDetailApi(APIView):
 
     @extend_schema(
         operation_id="help_articles_retrieve",
+        parameters=[ARTICLE_ID_PARAMETER],
         responses={200: ArticleOutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, article_id):
@@ -106,6 +110,7 @@ class ArticleDetailApi(APIView):
 
     @extend_schema(
         operation_id="help_articles_update",
+        parameters=[ARTICLE_ID_PARAMETER],
         request=ArticleUpdateInputSerializer,
         responses={200: ArticleOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -114,6 +119,7 @@ class ArticleDetailApi(APIView):
 
     @extend_schema(
         operation_id="help_articles_partial_update",
+        parameters=[ARTICLE_ID_PARAMETER],
         request=ArticleUpdateInputSerializer(partial=True),
         responses={200: ArticleOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
         description='Edit fields and/or move the workflow with `{"status": ...}` (plus an optional `note`).',
@@ -123,6 +129,7 @@ class ArticleDetailApi(APIView):
 
     @extend_schema(
         operation_id="help_articles_destroy",
+        parameters=[ARTICLE_ID_PARAMETER],
         responses={204: None, **error_responses(401, 403, 404)},
     )
     def delete(self, request, article_id):
@@ -133,6 +140,7 @@ class ArticleDetailApi(APIView):
 class ArticleRevisionListApi(APIView):
     @extend_schema(
         operation_id="help_article_revisions_list",
+        parameters=[ARTICLE_ID_PARAMETER],
         responses={200: RevisionOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request, article_id):
@@ -148,6 +156,7 @@ class ArticleRevisionListApi(APIView):
 class ArticleFeedbackApi(APIView):
     @extend_schema(
         operation_id="help_article_feedback_create",
+        parameters=[ARTICLE_ID_PARAMETER],
         request=FeedbackInputSerializer,
         responses={201: FeedbackOutputSerializer, **error_responses(400, 401, 404)},
     )

@@ -10,16 +10,19 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import nh3
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, Func, IntegerField, Q, QuerySet, TextField, Value, When
 
 from deelrx.errors import NotFound, PermissionDenied
 from deelrx.filters import apply_filters
 from deelrx.tenancy.access import require_role
-from deelrx.tenancy.models import Membership, Role
+from deelrx.tenancy.models import Membership, Role, User
 from knowledge_base.filters import KbArticleFilter, tag_filter
 from knowledge_base.models import KbArticle, KbRevision
 
@@ -31,6 +34,23 @@ _START_SEL = "\ue000"
 _STOP_SEL = "\ue001"
 MAX_QUERY_LENGTH = 200
 _SNIPPET_CHARS = 240
+# Snippets quote the rendered text, not the Markdown source: readers should see
+# "See the NHS guidance", not "See the [NHS guidance](https://…)" or table pipes.
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _rendered_text_expression() -> Func:
+    """content_html without its tags (entities stay; `_only_marks` unescapes them)."""
+    return Func(
+        F("content_html"), Value("<[^>]*>"), Value(""), Value("g"), function="regexp_replace", output_field=TextField()
+    )
+
+
+def rendered_text(content_html: str) -> str:
+    """The reader-visible text of sanitised article HTML, whitespace collapsed."""
+    # Tags go without a trace (inline markup must not split words); blocks are
+    # already on their own lines in the rendered HTML.
+    return " ".join(html.unescape(_TAG.sub("", content_html or "")).split())
 
 
 def _base() -> QuerySet[KbArticle]:
@@ -42,12 +62,12 @@ def _public_q() -> Q:
     return Q(status=Status.PUBLISHED, is_public=True)
 
 
-def _member_team_ids(user):
+def _member_team_ids(user: User) -> QuerySet[Membership]:
     # Suspended members see nothing of that team (they get 403 on direct access).
     return Membership.objects.filter(user=user, is_suspended=False).values("team_id")
 
 
-def visible_articles(*, user) -> QuerySet[KbArticle]:
+def visible_articles(*, user: User | AnonymousUser) -> QuerySet[KbArticle]:
     if not getattr(user, "is_authenticated", False):
         return public_articles()
     if user.is_superuser:
@@ -55,7 +75,7 @@ def visible_articles(*, user) -> QuerySet[KbArticle]:
     return _base().filter(Q(team_id__in=_member_team_ids(user)) | _public_q())
 
 
-def public_articles(*, filters=None) -> QuerySet[KbArticle]:
+def public_articles(*, filters: Mapping[str, Any] | None = None) -> QuerySet[KbArticle]:
     """Published public articles of every team (help center, anonymous).
     `filters`: q, category, tag, team_id, ordering — as in the API."""
     queryset = _base().filter(_public_q()).select_related("team").order_by("-published_at", "id")
@@ -72,13 +92,13 @@ def public_article_get(*, team_slug: str, slug: str) -> KbArticle:
     return article
 
 
-def article_list(*, user, filters=None) -> QuerySet[KbArticle]:
+def article_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[KbArticle]:
     """Visible articles, filtered; ordered by rank when searching, else newest edit first."""
     queryset = visible_articles(user=user).order_by("-updated_at", "id")
     return apply_filters(KbArticleFilter, filters, queryset)
 
 
-def article_get_for_user(*, user, article_id) -> KbArticle:
+def article_get_for_user(*, user: User | AnonymousUser, article_id: object) -> KbArticle:
     """The article if the user may read it; 404 otherwise (ids do not leak)."""
     try:
         pk = uuid.UUID(str(article_id))
@@ -103,7 +123,7 @@ def revision_list(*, article: KbArticle) -> QuerySet[KbRevision]:
     return KbRevision.objects.filter(article=article).select_related("edited_by").order_by("-number")
 
 
-def revision_list_for_user(*, user, article: KbArticle) -> QuerySet[KbRevision]:
+def revision_list_for_user(*, user: User, article: KbArticle) -> QuerySet[KbRevision]:
     """Revision history is the team's (drafts, review notes): a reader of a
     public article from elsewhere gets 403 — they know the article exists."""
     try:
@@ -137,7 +157,7 @@ def search_postgres(queryset: QuerySet[KbArticle], q: str) -> QuerySet[KbArticle
         .annotate(
             rank=SearchRank(F("search_vector"), query),
             search_headline=SearchHeadline(
-                "content",
+                _rendered_text_expression(),
                 query,
                 config="english",
                 start_sel=_START_SEL,
@@ -175,9 +195,12 @@ def search_fallback(queryset: QuerySet[KbArticle], q: str) -> QuerySet[KbArticle
     return queryset.annotate(rank=rank).order_by("-rank", "-published_at", "-updated_at", "id")
 
 
-def _only_marks(text: str) -> str:
+def _only_marks(text: str, *, unescape: bool = False) -> str:
     """Escape everything, then turn the sentinels into <mark>; nh3 rebalances any
-    stray sentinel so the result is always well-formed."""
+    stray sentinel so the result is always well-formed. `unescape` first decodes
+    the entities of text cut from HTML, so that they are escaped exactly once."""
+    if unescape:
+        text = html.unescape(text)
     escaped = html.escape(text, quote=True)
     marked = escaped.replace(_START_SEL, "<mark>").replace(_STOP_SEL, "</mark>")
     return nh3.clean(marked, tags={"mark"}, attributes={}, strip_comments=True)
@@ -187,8 +210,8 @@ def snippet_html(article: KbArticle, q: str) -> str:
     """Highlighted excerpt for a search hit; only <mark> is HTML, the rest escaped."""
     headline = getattr(article, "search_headline", None)
     if headline is not None:
-        return _only_marks(headline)
-    return plain_snippet(article.content or article.excerpt, q)
+        return _only_marks(" ".join(headline.split()), unescape=True)
+    return plain_snippet(rendered_text(article.content_html) or article.excerpt, q)
 
 
 def plain_snippet(text: str, q: str) -> str:

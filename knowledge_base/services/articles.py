@@ -10,6 +10,7 @@ author of a draft may delete it too.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -108,7 +109,7 @@ def _slug_base(text: str) -> str:
     return slugify(text)[:SLUG_MAX_LENGTH].strip("-") or "article"
 
 
-def _free_slug(*, team_id: int, base: str, exclude_pk=None) -> str:
+def _free_slug(*, team_id: int, base: str, exclude_pk: uuid.UUID | None = None) -> str:
     """`base`, or the first of `base-2`, `base-3`, … not used in the team (one query)."""
     taken_qs = KbArticle.objects.filter(team_id=team_id, slug__startswith=base)
     if exclude_pk is not None:
@@ -122,14 +123,14 @@ def _free_slug(*, team_id: int, base: str, exclude_pk=None) -> str:
     return f"{base}-{n}"
 
 
-def _slug_taken(*, team_id: int, slug: str, exclude_pk=None) -> bool:
+def _slug_taken(*, team_id: int, slug: str, exclude_pk: uuid.UUID | None = None) -> bool:
     qs = KbArticle.objects.filter(team_id=team_id, slug=slug)
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     return qs.exists()
 
 
-def _save_with_slug(article: KbArticle, *, generated: bool, base: str, **save_kwargs) -> None:
+def _save_with_slug(article: KbArticle, *, generated: bool, base: str, **save_kwargs: Any) -> None:
     """Save, retrying with the next free suffix when a concurrent writer took the
     generated slug first (the unique constraint is the final arbiter)."""
     for _attempt in range(5):
@@ -190,7 +191,7 @@ def _lock(article: KbArticle) -> KbArticle:
     return KbArticle.objects.select_for_update().select_related("team").get(pk=article.pk)
 
 
-def _event_data(article: KbArticle, **extra) -> dict:
+def _event_data(article: KbArticle, **extra: Any) -> dict[str, Any]:
     return {"article_id": str(article.pk), "title": article.title, "slug": article.slug, **extra}
 
 
@@ -312,7 +313,8 @@ def article_update(*, article: KbArticle, user: User, note: str = "", **fields: 
 def article_transition(*, article: KbArticle, user: User, status: str, note: str = "") -> KbArticle:
     """Move an article through draft → review → published → archived (and back
     to draft). A move not in the table is 409 with the allowed moves; a move
-    the user's role does not allow is 403."""
+    the user's role does not allow is 403; review → draft ("request changes")
+    needs a note for the author (400 without one)."""
     access = _article_access(user, article, Role.MEMBER)
     article = _lock(article)
     move = (article.status, status)
@@ -323,6 +325,9 @@ def article_transition(*, article: KbArticle, user: User, status: str, note: str
             f"Moving an article from '{article.status}' to '{status}' needs the '{TRANSITIONS[move]}' role."
         )
     note = (note or "").strip()
+    if move == (Status.REVIEW, Status.DRAFT) and not note:
+        # "Request changes" is only useful to the author with the reviewer's reasons.
+        raise ValidationFailed(details={"note": ["Say what should change: the note goes back to the author."]})
     previous = article.status
     article.status = status
     if status == Status.PUBLISHED:

@@ -36,7 +36,7 @@ from admin_ops.services import record_event
 from deelrx.storage import STORE_TYPES, blob_references, get_storage, is_s3
 from deelrx.tenancy.models import Team
 from knowledge_base.models import KbArticle, KbUpload
-from knowledge_base.services.uploads import KEY_PREFIX
+from knowledge_base.services.uploads import KEY_PREFIX, delete_stored_object
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _delete_objects(objects: list[tuple[str, str]]) -> int:
     deleted = 0
     for store, key in objects:
         try:
-            get_storage(store).delete(key)
+            delete_stored_object(store, key)
             deleted += 1
         except Exception:
             logger.exception("could not delete object", extra={"store": store, "key": key})

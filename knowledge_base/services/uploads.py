@@ -11,15 +11,18 @@ that kb-cleanup-orphaned collects, never a row without its file).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
+import re
 import uuid
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 
@@ -41,6 +44,7 @@ from knowledge_base.sniffing import sanitize_filename, sniff_file, storage_filen
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "kb"  # keys are <store>/kb/<team id>/<random hex>/<name>
+_UPLOAD_DIRECTORY = re.compile(r"[0-9a-f]{32}")
 
 
 def _too_large(size: int) -> FileTooLarge:
@@ -143,9 +147,23 @@ def upload_create(
     return upload
 
 
+def delete_stored_object(store: str, key: str) -> None:
+    """Delete one object. On disk, also remove the upload's own directory
+    (`<store>/kb/<team>/<random hex>/`) once it is empty: nothing else is ever
+    written there, so leaving it would only pile up empty directories."""
+    storage = get_storage(store)
+    storage.delete(key)
+    if is_s3(storage):
+        return
+    directory = os.path.dirname(storage.path(key))
+    if _UPLOAD_DIRECTORY.fullmatch(os.path.basename(directory)):
+        with contextlib.suppress(OSError):  # not empty (or already gone): leave it
+            os.rmdir(directory)
+
+
 def _delete_object(store: str, key: str) -> None:
     try:
-        get_storage(store).delete(key)
+        delete_stored_object(store, key)
     except Exception:
         # Left for kb-cleanup-orphaned; never hide the original error behind this one.
         logger.exception("could not delete stored object", extra={"store": store, "key": key})
@@ -174,7 +192,7 @@ def upload_public_url(upload: KbUpload) -> str | None:
     return get_storage("public").url(upload.key)
 
 
-def upload_url(upload: KbUpload, *, request=None) -> str:
+def upload_url(upload: KbUpload, *, request: HttpRequest | None = None) -> str:
     """Where a client fetches the file: the public URL, or the authenticated
     download endpoint for private files. Absolute when a request is given."""
     url = upload_public_url(upload) or reverse("api-kb-upload-download", kwargs={"upload_id": upload.pk})

@@ -123,6 +123,23 @@ def test_editing_in_the_admin_renders_and_saves_a_revision(admin_client_, team):
     assert ActivityEvent.objects.filter(event_type="kb.article.updated").exists()
 
 
+def test_a_refused_admin_edit_shows_only_the_refusal(admin_client_, team):
+    KbArticleFactory(team=team, slug="taken")
+    article = KbArticleFactory(team=team, title="Mine", slug="mine", content="c")
+    url = f"/django-admin/knowledge_base/kbarticle/{article.pk}/change/"
+    data = {"title": "Mine", "slug": "taken", "excerpt": "", "content": "c", "category": "", "tags": "[]"}
+    data.update({"revisions-TOTAL_FORMS": "0", "revisions-INITIAL_FORMS": "0"})
+    response = admin_client_.post(url, data, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    # Regression: Django's "was changed successfully" used to follow the refusal.
+    assert len(shown) == 1
+    assert shown[0].startswith("Not saved:")
+    assert "slug" in shown[0]
+    assert response.redirect_chain[-1][0] == url
+    article.refresh_from_db()
+    assert article.slug == "mine"
+
+
 def test_deleting_an_article_in_the_admin_is_audited(admin_client_, team):
     article = KbArticleFactory(team=team)
     response = admin_client_.post(f"/django-admin/knowledge_base/kbarticle/{article.pk}/delete/", {"post": "yes"})

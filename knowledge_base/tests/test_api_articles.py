@@ -140,6 +140,17 @@ def test_list_filters_and_bad_filter_values(api_as, team, member):
     assert {"status", "ordering"} <= set(error["details"])
 
 
+def test_is_public_filter_takes_true_or_false_and_refuses_anything_else(api_as, team, member):
+    KbArticleFactory(team=team, title="public", is_public=True)
+    KbArticleFactory(team=team, title="internal", is_public=False)
+    for value, expected in (("true", ["public"]), ("false", ["internal"]), ("1", ["public"]), ("", None)):
+        titles = sorted(a["title"] for a in api_as(member).get(LIST_URL, {"is_public": value}).json()["results"])
+        assert titles == (expected or ["internal", "public"])
+    # Regression: an unknown value used to be ignored silently, listing every article.
+    error = assert_error(api_as(member).get(LIST_URL, {"is_public": "maybe"}), 400, "validation_error")
+    assert error["details"] == {"is_public": ["Use true or false."]}
+
+
 def test_search_adds_a_snippet(api_as, team, member):
     article_create(team=team, user=member, title="Refunds", content="A refund takes <b>three</b> days.")
     article_create(team=team, user=member, title="Other", content="Nothing.")
@@ -229,6 +240,8 @@ def test_patch_workflow_over_http(api_as, team, member, admin_user):
     url = detail_url(article)
     assert api_as(member).patch(url, {"status": "review"}).json()["status"] == "review"
     assert_error(api_as(member).patch(url, {"status": "published"}), 403, "permission_denied")
+    error = assert_error(api_as(admin_user).patch(url, {"status": "draft"}), 400, "validation_error")
+    assert set(error["details"]) == {"note"}  # request changes needs the reviewer's note
     response = api_as(admin_user).patch(url, {"status": "draft", "note": "Needs screenshots"})
     assert response.json()["status"] == "draft"
     article.refresh_from_db()

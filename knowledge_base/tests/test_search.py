@@ -144,8 +144,29 @@ def test_plain_snippet_centres_on_the_first_match():
 
 
 def test_snippet_html_uses_the_fallback_without_a_headline(team):
-    article = KbArticleFactory(team=team, content="Refunds take <b>three</b> days")
-    assert snippet_html(article, "three") == "Refunds take &lt;b&gt;<mark>three</mark>&lt;/b&gt; days"
+    article = KbArticleFactory(team=team, content="Refunds take `<b>` three days")
+    assert snippet_html(article, "three") == "Refunds take &lt;b&gt; <mark>three</mark> days"
+
+
+def test_fallback_snippet_quotes_the_rendered_text_not_the_markdown(team):
+    markdown = "See the [NHS guidance](https://www.nhs.uk/) on **storage**.\n\n| Step | Who |\n|--|--|\n| Till | Any |"
+    article = KbArticleFactory(team=team, content=markdown)
+    snippet = snippet_html(article, "storage")
+    assert snippet.startswith("See the NHS guidance on <mark>storage</mark>.")
+    for markdown_syntax in ("](", "**", "|"):
+        assert markdown_syntax not in snippet
+
+
+@pytest.mark.postgres
+def test_postgres_snippet_quotes_the_rendered_text_not_the_markdown(corpus, member):
+    corpus(
+        "Fridge", "See the [NHS guidance](https://www.nhs.uk/) on **storage** &amp; fridges.\n\n| Step | Who |\n|--|--|"
+    )
+    snippet = snippet_html(article_list(user=member, filters={"q": "storage"}).get(), "storage")
+    assert "guidance on <mark>storage</mark> &amp; fridges." in snippet
+    for markdown_syntax in ("](", "**", "|"):
+        assert markdown_syntax not in snippet
+    assert "&amp;amp;" not in snippet  # entities of the HTML are escaped once, not twice
 
 
 @pytest.mark.postgres

@@ -202,6 +202,17 @@ def test_delete_removes_row_then_object_and_is_audited(team, member, django_capt
     assert ActivityEvent.objects.filter(event_type="kb.upload.deleted", team=team).exists()
 
 
+def test_delete_on_disk_removes_the_upload_directory_too(team, member, django_capture_on_commit_callbacks):
+    import os
+
+    upload = upload_create(team=team, user=member, file=a_file())
+    directory = os.path.dirname(get_storage("private").path(upload.key))
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_delete(upload=upload, user=member)
+    assert not os.path.exists(directory)
+    assert os.path.isdir(os.path.dirname(directory))  # the team's directory stays
+
+
 def test_object_stays_when_the_delete_is_rolled_back(team, member, django_capture_on_commit_callbacks):
     upload = upload_create(team=team, user=member, file=a_file())
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

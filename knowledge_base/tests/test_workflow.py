@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from admin_ops.models import ActivityEvent
-from deelrx.errors import InvalidTransition, NotFound, PermissionDenied
+from deelrx.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from knowledge_base.models import KbArticle
 from knowledge_base.services.articles import (
     TRANSITIONS,
@@ -53,7 +53,7 @@ def test_transition_matrix(roles, team, role, source, target):
     user = roles[role]
     outcome = expected_outcome(role, source, target)
     if outcome == "ok":
-        moved = article_transition(article=article, user=user, status=target)
+        moved = article_transition(article=article, user=user, status=target, note="Reviewed")
         assert moved.status == target
         assert KbArticle.objects.get(pk=article.pk).status == target
         return
@@ -74,6 +74,14 @@ def test_outsider_changing_a_public_published_article_is_forbidden_not_hidden(te
 def test_superuser_may_publish_in_any_team(team, superuser):
     article = KbArticleFactory(team=team, status=Status.REVIEW)
     assert article_transition(article=article, user=superuser, status=Status.PUBLISHED).status == Status.PUBLISHED
+
+
+def test_request_changes_without_a_note_is_refused(team, admin_user):
+    article = KbArticleFactory(team=team, status=Status.REVIEW)
+    with pytest.raises(ValidationFailed) as info:
+        article_transition(article=article, user=admin_user, status=Status.DRAFT, note="  ")
+    assert set(info.value.details) == {"note"}
+    assert KbArticle.objects.get(pk=article.pk).status == Status.REVIEW
 
 
 def test_publishing_sets_published_at_and_reviewer(team, admin_user):

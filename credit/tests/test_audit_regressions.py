@@ -1,0 +1,237 @@
+"""Regressions found by driving the running app (API, UI and jobs) by hand."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from admin_ops.models import ActivityEvent
+from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction
+from credit.services import accounts
+from credit.services.limits import limit_adjustment_run
+from credit.services.overdue import overdue_check
+from deelrx.errors import ValidationFailed
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.localdate()
+
+
+def transactions_url(team):
+    return f"/api/teams/{team.id}/credit/transactions/"
+
+
+# --- Amounts beyond the 64-bit columns were a 500 -----------------------------------
+@pytest.mark.parametrize(
+    ("type_", "amount"),
+    [("payment", 10**19), ("adjustment", -(10**19)), ("charge", 10**30), ("payment", MAX_AMOUNT_CENTS + 1)],
+)
+def test_huge_amounts_are_400_not_500(api_as, member, team, account, type_, amount):
+    body = {"customer_id": str(account.customer_id), "type": type_, "amount_cents": amount}
+    response = api_as(member).post(transactions_url(team), body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "amount_cents" in response.json()["error"]["details"]
+    assert not CreditTransaction.objects.exists()
+
+
+def test_the_largest_amount_is_accepted(api_as, member, team, account):
+    body = {"customer_id": str(account.customer_id), "type": "payment", "amount_cents": MAX_AMOUNT_CENTS}
+    assert api_as(member).post(transactions_url(team), body, format="json").status_code == 201
+
+
+def test_huge_limit_is_400_not_500(api_as, admin_user, team, account):
+    body = {"customer_id": str(account.customer_id), "credit_limit_cents": 10**19}
+    response = api_as(admin_user).put(f"/api/teams/{team.id}/credit/", body, format="json")
+    assert response.status_code == 400
+    assert "credit_limit_cents" in response.json()["error"]["details"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("credit_limit_cents", MAX_AMOUNT_CENTS + 1), ("grace_period_days", 10**10), ("interest_rate_bps", 10**10)],
+)
+def test_services_refuse_values_beyond_the_bounds(team, customer, admin_user, field, value):
+    with pytest.raises(ValidationFailed) as excinfo:
+        accounts.account_upsert(team=team, customer=customer, user=admin_user, **{field: value})
+    assert field in excinfo.value.details
+
+
+def test_ledger_service_refuses_amounts_beyond_the_bound(account, post):
+    with pytest.raises(ValidationFailed):
+        post(account, "payment", MAX_AMOUNT_CENTS + 1)
+
+
+def test_web_form_refuses_amounts_beyond_the_bound(client_as, member, account):
+    response = client_as(member).post(
+        f"/credit/accounts/{account.pk}/transactions/",
+        {"txn-type": "payment", "txn-amount_cents": "99999999999999", "txn-status": "completed"},
+    )
+    assert response.status_code == 200
+    assert "Ensure this value is less than or equal to 10000000000" in response.content.decode()
+    assert not CreditTransaction.objects.exists()
+
+
+# --- Wrong JSON types were coerced or ignored ------------------------------------------
+@pytest.mark.parametrize("amount", ["100", 100.0, True])
+def test_amount_must_be_a_json_integer(api_as, member, team, account, amount):
+    body = {"customer_id": str(account.customer_id), "type": "charge", "amount_cents": amount}
+    response = api_as(member).post(transactions_url(team), body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["amount_cents"] == ["A valid integer is required."]
+
+
+def test_form_encoded_amounts_still_work(api_as, member, team, account):
+    body = {"customer_id": str(account.customer_id), "type": "charge", "amount_cents": "100"}
+    response = api_as(member).post(transactions_url(team), body, format="multipart")
+    assert response.status_code == 201
+    assert response.json()["amount_cents"] == 100
+
+
+@pytest.mark.parametrize("field", ["credit_limit_cents", "grace_period_days", "interest_rate_bps"])
+def test_account_numbers_must_be_json_integers(api_as, admin_user, team, account, field):
+    body = {"customer_id": str(account.customer_id), field: "10"}
+    response = api_as(admin_user).put(f"/api/teams/{team.id}/credit/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("key", [5, ["k"], {"k": 1}])
+def test_a_non_string_body_idempotency_key_is_400_not_ignored(api_as, member, team, account, key):
+    body = {"customer_id": str(account.customer_id), "type": "charge", "amount_cents": 100, "idempotency_key": key}
+    response = api_as(member).post(transactions_url(team), body, format="json")
+    assert response.status_code == 400
+    assert "idempotency_key" in response.json()["error"]["details"]
+    assert not CreditTransaction.objects.exists()
+
+
+# --- The collect endpoint answered a different transaction shape ---------------------------
+def test_collected_transaction_has_the_api_transaction_fields():
+    from credit.api.serializers import CreditTransactionOutputSerializer
+    from credit.api.stripe_serializers import CollectedTransactionSerializer
+
+    fields = set(CollectedTransactionSerializer().fields)
+    assert set(CreditTransactionOutputSerializer().fields) <= fields
+    assert {"attempt_count", "last_attempt_at"} <= fields
+
+
+# --- "No late payment in 6 months" forgot late payers who had no reminder email -------------
+def _late_then_paid(account, post):
+    """A $900 charge 10 days late (customer without email: no reminder), then paid and charged again."""
+    account.customer.email = ""
+    account.customer.save(update_fields=["email"])
+    post(account, "charge", 90_000, due_date=TODAY - dt.timedelta(days=10))
+
+
+def test_the_overdue_check_records_late_history(account, post):
+    _late_then_paid(account, post)
+    overdue_check(today=TODAY)
+    account.refresh_from_db()
+    assert account.last_overdue_on == TODAY
+    event = ActivityEvent.objects.get(event_type="credit.account.late_recorded")
+    assert event.team_id == account.team_id
+    assert event.event_data["account_ids"] == [str(account.pk)]
+    # A second run the same day changes nothing and records nothing.
+    assert overdue_check(today=TODAY)["suspended"] == 0
+    assert ActivityEvent.objects.filter(event_type="credit.account.late_recorded").count() == 1
+
+
+def test_dry_run_records_no_late_history(account, post):
+    _late_then_paid(account, post)
+    overdue_check(today=TODAY, dry_run=True)
+    account.refresh_from_db()
+    assert account.last_overdue_on is None
+
+
+def test_a_recent_late_payer_is_not_raised_after_paying(account, post):
+    _late_then_paid(account, post)
+    overdue_check(today=TODAY)
+    post(account, "payment", 90_000)
+    post(account, "charge", 90_000, due_date=TODAY + dt.timedelta(days=20))  # 90% in use, nothing past due
+    later = TODAY + dt.timedelta(days=14)
+    summary = limit_adjustment_run(today=later)
+    assert summary["raised"] == 0
+    assert CreditAccount.objects.get(pk=account.pk).credit_limit_cents == 100_000
+    # Six months after the last late day, good behaviour earns a raise again.
+    much_later = TODAY + dt.timedelta(days=200)
+    ledger_rows = CreditTransaction.objects.filter(account=account, due_date__isnull=False)
+    ledger_rows.update(due_date=much_later + dt.timedelta(days=5))
+    assert limit_adjustment_run(today=much_later)["raised"] == 1
+
+
+def test_the_limit_job_records_late_history_too(account, post):
+    _late_then_paid(account, post)
+    limit_adjustment_run(today=TODAY)
+    account.refresh_from_db()
+    assert account.last_overdue_on == TODAY
+
+
+# --- The over-limit message now says what is still available --------------------------------
+def test_over_limit_message_names_what_is_available(account, post):
+    from deelrx.errors import BusinessRuleViolation
+
+    post(account, "charge", 30_000)
+    with pytest.raises(BusinessRuleViolation) as excinfo:
+        post(account, "charge", 80_000)
+    assert excinfo.value.message == "This charge would exceed the credit limit (700.00 USD available)."
+    post(account, "charge", 20_000, status="pending")
+    with pytest.raises(BusinessRuleViolation) as excinfo:
+        post(account, "charge", 60_000)
+    assert excinfo.value.message == (
+        "This charge would exceed the credit limit (500.00 USD available after pending charges)."
+    )
+
+
+# --- UI: a payment's minus sign wrapped onto its own line in narrow columns ---------------------
+def test_payment_amount_keeps_its_minus_on_the_same_line(client_as, viewer, account, post):
+    post(account, "charge", 10_000)
+    post(account, "payment", 10_000)
+    html = client_as(viewer).get(f"/credit/accounts/{account.pk}/").content.decode()
+    assert "\u2212&#8288;$100.00" in html  # a real minus sign, then the word joiner
+
+
+# --- UI: the card panel explains why no card can be saved --------------------------------------
+def test_card_panel_names_the_missing_stripe_settings(client_as, member, viewer, account, settings):
+    settings.STRIPE_PUBLISHABLE_KEY = ""
+    html = client_as(member).get(f"/credit/accounts/{account.pk}/").content.decode()
+    assert "Card payments are not configured on this server" in html
+    assert "STRIPE_PUBLISHABLE_KEY" in html
+    assert "Record payments received by other means" in html
+    html = client_as(viewer).get(f"/credit/accounts/{account.pk}/").content.decode()
+    assert "Record payments received by other means" not in html
+
+
+# --- UI: a huge ?page= overflowed the database OFFSET (500) -----------------------------------
+@pytest.mark.parametrize("path", ["/credit/", "/credit/accounts/{pk}/"])
+def test_huge_page_numbers_are_not_a_server_error(client_as, viewer, account, path):
+    response = client_as(viewer).get(path.format(pk=account.pk), {"page": "9" * 30})
+    assert response.status_code == 200
+
+
+def test_huge_page_number_on_the_api_is_400(api_as, viewer, team, account):
+    response = api_as(viewer).get(f"/api/teams/{team.id}/credit/", {"page": "9" * 30})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "page" in response.json()["error"]["details"]
+
+
+# --- Messages and reasons in staff terms --------------------------------------------------------
+def test_refused_debit_says_what_is_still_possible(account, post, admin_user):
+    from deelrx.errors import BusinessRuleViolation
+
+    accounts.account_set_status(account=account, status="suspended", user=admin_user)
+    with pytest.raises(BusinessRuleViolation) as excinfo:
+        post(account, "charge", 100)
+    assert excinfo.value.message == "The credit account is suspended: only payments and credits can be recorded."
+
+
+def test_automatic_reasons_name_money_not_cents(account, post):
+    from credit.models import CreditLimitChange
+
+    post(account, "charge", 90_000, due_date=TODAY - dt.timedelta(days=45))
+    overdue_check(today=TODAY)
+    limit_adjustment_run(today=TODAY)
+    change = CreditLimitChange.objects.get(account=account, source="automatic")
+    assert change.reason == "Automatic: 900.00 USD past due for 45 days."
+    status_event = ActivityEvent.objects.get(event_type="credit.account.status_changed")
+    assert "900.00 USD overdue" in status_event.event_data["reason"]
