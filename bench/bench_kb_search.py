@@ -142,7 +142,7 @@ def main() -> bool:
         def raw_search():
             # The rank orders; ts_headline only for the page (an outer query over the LIMITed rows).
             sql = (
-                f"SELECT p.*, ts_headline('english', p.content, p.query,"
+                f"SELECT p.*, ts_headline('english', regexp_replace(p.content_html, '<[^>]*>', '', 'g'), p.query,"
                 " 'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2,"
                 ' FragmentDelimiter=" … "\')'
                 f" FROM (SELECT {columns}, q.query, ts_rank(a.search_vector, q.query) AS rank"

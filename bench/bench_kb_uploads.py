@@ -26,6 +26,7 @@ def main() -> bool:
     from django.db import transaction
     from django.test import override_settings
 
+    from admin_ops.models import ActivityEvent
     from bench.harness import measure, report
     from deelrx.tenancy.models import Membership, Role, Team, User
     from knowledge_base.models import KbUpload
@@ -74,6 +75,7 @@ def main() -> bool:
         return ok and candidate.peak_bytes < SIZE / 4
     finally:
         KbUpload.objects.filter(team=team).delete()
+        ActivityEvent.objects.filter(team=team).purge_delete()
         team.delete()
         user.delete()
         shutil.rmtree(workdir, ignore_errors=True)

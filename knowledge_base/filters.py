@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import django_filters
-from django import forms
-from django.core.exceptions import ValidationError
 from django.db import connection
 
+from deelrx.filters import StrictBooleanFilter
 from knowledge_base.models import KbArticle, KbUpload
 
 ORDERING_CHOICES = [
@@ -37,32 +36,6 @@ def tag_filter(queryset, tag: str):
     # SQLite has no JSON containment: match the JSON-quoted tag inside the list
     # text (case-insensitive there).
     return queryset.filter(tags__icontains=json.dumps(tag))
-
-
-class StrictBooleanField(forms.NullBooleanField):
-    """true/false (or 1/0), empty for "any"; anything else is a 400 rather than
-    django-filter's default of silently ignoring the filter (and listing everything)."""
-
-    # NullBooleanSelect would map unknown values to None before to_python sees them.
-    widget = forms.TextInput
-    TRUE = frozenset({"true", "1"})
-    FALSE = frozenset({"false", "0"})
-
-    def to_python(self, value):
-        if value in (None, ""):
-            return None
-        if isinstance(value, bool):
-            return value
-        lowered = str(value).strip().lower()
-        if lowered in self.TRUE:
-            return True
-        if lowered in self.FALSE:
-            return False
-        raise ValidationError("Use true or false.", code="invalid")
-
-
-class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
 
 
 class KbArticleFilter(django_filters.FilterSet):

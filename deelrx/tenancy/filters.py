@@ -1,12 +1,13 @@
 import django_filters
 from django.db.models import Q
 
+from deelrx.filters import StrictBooleanFilter
 from deelrx.tenancy.models import Customer
 
 
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Name, email or phone contains")
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
 
     class Meta:
         model = Customer

@@ -299,3 +299,10 @@ def test_activity_events_are_append_only(api_as, member, team):
         ActivityEvent.objects.filter(team=team).update(event_type="x")
     with pytest.raises(AppendOnlyError):
         ActivityEvent.objects.filter(team=team).delete()
+
+
+@pytest.mark.parametrize("value", ["maybe", "yes please", "2"])
+def test_unknown_boolean_filter_value_is_400_not_ignored(api_as, viewer, team, value):
+    response = api_as(viewer).get(f"/api/teams/{team.id}/customers/", {"is_active": value})
+    assert response.status_code == 400
+    assert "is_active" in response.json()["error"]["details"]
