@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from admin_ops.services import record_event
@@ -317,7 +318,12 @@ def _mail_newly_broken(newly_broken: dict[int, list[dict[str, Any]]]) -> tuple[i
         if not recipients.get(team_id):
             logger.warning("broken links but no admin to tell", extra={"team_id": team_id, "links": len(items)})
             continue
-        context = {"team": teams[team_id], "items": items, "count": len(items)}
+        context = {
+            "team": teams[team_id],
+            "items": items,
+            "count": len(items),
+            "report_url": settings.SITE_URL + reverse("knowledge_base:link-report"),
+        }
         message = EmailMultiAlternatives(
             subject=f"[DeelRx] {len(items)} broken link{'s' if len(items) != 1 else ''} "
             f"in {teams[team_id].name}'s knowledge base",

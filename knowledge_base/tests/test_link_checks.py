@@ -133,6 +133,8 @@ def test_broken_links_are_mailed_to_admins_and_owners_once(team, owner, admin_us
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert link_server.url("/missing") in html
+    assert "http://127.0.0.1:8000/kb/links/" in message.body
+    assert 'href="http://127.0.0.1:8000/kb/links/"' in html
 
     # Rerun: same rows updated in place, nothing mailed again.
     summary = links_verify()
