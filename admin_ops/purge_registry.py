@@ -22,8 +22,8 @@ executes):
   deleted from their store after the rows are gone.
 - activity events of purges themselves (`purge.*`) are never purged: the audit
   trail of a deletion must survive it.
-- every row created after the export was built (`progress.cutoff`) is out of
-  scope, so exactly the exported rows are deleted.
+- every row created — or, for mutable rows, changed — after the export was
+  built (`progress.cutoff`) is out of scope, so only exported rows are deleted.
 - criteria are conjunctive: an entity that cannot apply one of the given
   criteria is selected only through its parent (or not at all).
 """
@@ -63,6 +63,9 @@ class PurgeableEntity:
     requires: tuple[str, ...] = ()
     export_exclude: tuple[str, ...] = ("search_vector",)
     statuses: tuple[str, ...] = ()
+    # auto_now field of mutable rows: one changed after the export may now match the
+    # scope (an article archived since) without being in the export
+    updated_field: str | None = None
 
     @property
     def available(self) -> bool:
@@ -86,6 +89,7 @@ ENTITIES: dict[str, PurgeableEntity] = {
             "Customers",
             criteria={"customer_id": "pk"},
             requires=("credit_accounts", "credit_transactions"),
+            updated_field="updated_at",
         ),
         PurgeableEntity(
             "credit_accounts",
@@ -95,6 +99,7 @@ ENTITIES: dict[str, PurgeableEntity] = {
             parent=("customers", "customer_id"),
             requires=("credit_transactions",),
             statuses=("active", "suspended", "defaulted", "closed"),
+            updated_field="updated_at",
         ),
         PurgeableEntity(
             "credit_transactions",
@@ -103,6 +108,7 @@ ENTITIES: dict[str, PurgeableEntity] = {
             parent=("credit_accounts", "account_id"),
             own_selection=False,
             requires=("credit_accounts",),
+            updated_field="updated_at",
         ),
         PurgeableEntity(
             "kb_articles",
@@ -110,6 +116,7 @@ ENTITIES: dict[str, PurgeableEntity] = {
             "Knowledge-base articles",
             criteria={"user_id": "author_id", "status": "status"},
             statuses=("draft", "review", "published", "archived"),
+            updated_field="updated_at",
         ),
         PurgeableEntity(
             "kb_uploads",
@@ -279,7 +286,8 @@ def selection(name: str, *, team_id: int, scope: dict, cutoff: dt.datetime | Non
     """The rows of `name` that the scope selects in the team, as a queryset.
 
     Own selection (date range on `date_field` + criteria) OR a selected parent;
-    always restricted to the team and to rows created up to `cutoff`.
+    always restricted to the team and to rows created (and, if mutable, last
+    changed) up to `cutoff`.
     """
     spec = ENTITIES[name]
     model = spec.model
@@ -287,6 +295,10 @@ def selection(name: str, *, team_id: int, scope: dict, cutoff: dt.datetime | Non
     base = model._default_manager.filter(**{f"{spec.team_lookup}_id": team_id})
     if cutoff is not None and spec.date_field:
         base = base.filter(**{f"{spec.date_field}__lte": cutoff})
+    if cutoff is not None and spec.updated_field:
+        # changed since the export: it may match now without having been exported, so
+        # it is not deleted (the safe side: a purge deletes only what it exported)
+        base = base.filter(**{f"{spec.updated_field}__lte": cutoff})
     if name == "activity_events":
         base = base.exclude(event_type__startswith=PURGE_EVENT_PREFIX)
 

@@ -191,11 +191,29 @@ def transaction_create(request, account_id):
                 idempotency_key=data["idempotency_key"],
             )
         except DomainError as exc:
-            add_domain_error_to_form(form, exc)
+            if exc.code == "idempotency_key_reused":
+                # This form was already submitted with other values (back button, edit,
+                # resubmit): give it a fresh key so the next submit is a new transaction.
+                form = _with_fresh_key(form)
+                form.add_error(
+                    None,
+                    "This form was already used to record a transaction; check the table below, "
+                    "then submit again to record this one as well.",
+                )
+            else:
+                add_domain_error_to_form(form, exc)
         else:
             messages.success(request, f"{txn.get_type_display()} recorded ({txn.get_status_display().lower()}).")
             return redirect("credit:account-detail", account.pk)
     return _render_detail(request, account, transaction_form=form)
+
+
+def _with_fresh_key(form: TransactionForm) -> TransactionForm:
+    data = form.data.copy()
+    data[form.add_prefix("idempotency_key")] = TransactionForm().initial["idempotency_key"]
+    fresh = TransactionForm(data)
+    fresh.is_valid()
+    return fresh
 
 
 @require_POST

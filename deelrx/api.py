@@ -108,6 +108,8 @@ class PagePagination(BasePagination):
 
     page_size = 50
     max_page_size = 200
+    # A larger page number would overflow the database's OFFSET (a 500).
+    max_page_number = 1_000_000
     page_query_param = "page"
     page_size_query_param = "page_size"
 
@@ -126,6 +128,8 @@ class PagePagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.page_number = self._positive_int(request, self.page_query_param, 1)
+        if self.page_number > self.max_page_number:
+            raise exceptions.ValidationError({self.page_query_param: [f"At most {self.max_page_number}."]})
         self.current_page_size = min(
             self._positive_int(request, self.page_size_query_param, self.page_size), self.max_page_size
         )

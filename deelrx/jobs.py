@@ -144,6 +144,7 @@ def load_jobs() -> dict[str, RegisteredJob]:
 def execute_job(name: str, *, trigger: str, **kwargs) -> dict[str, Any]:
     """Run a job now in this process, recording the run and logging the outcome."""
     from admin_ops.models import JobRun
+    from deelrx.middleware import outside_request
 
     registered = load_jobs().get(name)
     if registered is None:
@@ -152,7 +153,10 @@ def execute_job(name: str, *, trigger: str, **kwargs) -> dict[str, Any]:
     started = time.monotonic()
     logger.info("job started", extra={"job": name, "trigger": trigger, "options": kwargs})
     try:
-        summary = registered.func(**kwargs) or {}
+        # An eager task started from a request (jobs page "Run now" without a broker)
+        # must not stamp the caller's ip/user agent on the job's audit events.
+        with outside_request():
+            summary = registered.func(**kwargs) or {}
     except Exception as exc:
         run.status = JobRun.Status.FAILED
         run.error = f"{exc.__class__.__name__}: {exc}"
@@ -235,8 +239,9 @@ def job_status_rows() -> list[dict[str, Any]]:
         periodic = tasks.get(spec.name)
         schedule = periodic.crontab.schedule if periodic and periodic.crontab else spec.crontab
         last = last_runs.get(spec.name)
+        # remaining_estimate(last_run_at) is the time from *now* to the next due time after it
         remaining = schedule.remaining_estimate(last.started_at if last else now)
-        next_run = (last.started_at if last else now) + remaining if remaining.total_seconds() > 0 else now
+        next_run = now + remaining if remaining.total_seconds() > 0 else now
         rows.append(
             {
                 "name": spec.name,

@@ -3,6 +3,7 @@ for the audit log, available anywhere in the request without passing it around."
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,17 @@ _current_request_meta: contextvars.ContextVar[RequestMeta | None] = contextvars.
 
 def current_request_meta() -> RequestMeta | None:
     return _current_request_meta.get()
+
+
+@contextlib.contextmanager
+def outside_request():
+    """System work started from inside a request (an eager Celery task) runs without
+    that request's meta: its audit events are the system's, not the caller's."""
+    token = _current_request_meta.set(None)
+    try:
+        yield
+    finally:
+        _current_request_meta.reset(token)
 
 
 def client_ip(request) -> str | None:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -89,7 +90,7 @@ def _s3_page(storage, *, prefix: str, after: str, limit: int) -> tuple[list[Blob
     return entries, entries[-1].key if has_more else None
 
 
-def _walk_keys(base: str, start_dir: str):
+def _walk_keys(base: str, start_dir: str) -> Iterator[str]:
     """Every file under `start_dir`, as '/'-joined keys relative to `base`."""
     for directory, dirnames, filenames in os.walk(start_dir):
         dirnames.sort()

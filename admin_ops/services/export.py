@@ -36,11 +36,15 @@ def export_key_for(*, team_id: int, purge_id, at: dt.datetime) -> str:
     return build_key("private", "purges", str(team_id), str(purge_id), f"export-{at:%Y%m%dT%H%M%SZ}.zip")
 
 
-def _csv_value(value):
+# One encoder for every row: json.dumps(cls=...) would build a new one per call.
+_ROW_ENCODER = DjangoJSONEncoder(sort_keys=True)
+
+
+def _csv_value(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True)
+        return _ROW_ENCODER.encode(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return str(value)
@@ -59,7 +63,7 @@ def _write_entity(archive: zipfile.ZipFile, name: str, rows, fields: list[str]) 
             json_out = io.TextIOWrapper(json_raw, encoding="utf-8", newline="")
             json_out.write("[")
             for row in rows:
-                json_out.write(("," if count else "") + "\n" + json.dumps(row, cls=DjangoJSONEncoder, sort_keys=True))
+                json_out.write(("," if count else "") + "\n" + _ROW_ENCODER.encode(row))
                 writer.writerow([_csv_value(row[f]) for f in fields])
                 count += 1
             json_out.write("\n]\n")

@@ -37,11 +37,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Max, OuterRef, Subquery
+from django.db.models import F, Max, OuterRef, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, InactivityTracker
+from admin_ops.models import ActivityEvent, InactivityPolicy, InactivityTracker, PurgeOperation
 from admin_ops.services import record_event
 from deelrx.errors import Conflict, NotFound, ValidationFailed
 from deelrx.tenancy.access import require_role
@@ -269,7 +269,7 @@ class _Outcome:
         return asdict(self)
 
 
-def _members_with_last_activity(policy: InactivityPolicy):
+def _members_with_last_activity(policy: InactivityPolicy) -> QuerySet[Membership]:
     """One query: the team's memberships with each member's latest event in the team.
 
     Only events recorded during an HTTP request (they carry the client's ip) count:
@@ -312,7 +312,7 @@ def _send(template: str, *, user: User, context: dict) -> None:
     message.send()
 
 
-def _request_purge(*, policy: InactivityPolicy, user: User, now: datetime):
+def _request_purge(*, policy: InactivityPolicy, user: User, now: datetime) -> PurgeOperation:
     from admin_ops.services.purge import purge_request
 
     # Requested by the system on the policy's behalf (no person asked); an admin

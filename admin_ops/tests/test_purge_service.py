@@ -603,3 +603,20 @@ def test_export_outlives_a_purge_scheduled_weeks_ahead(team, owner):
     purge_service.purge_schedule(purge=purge)
     purge = purge_service.purge_export_build(purge=purge)
     assert purge.export_expires_at == later + purge_service.EXPORT_TTL
+
+
+def test_a_row_that_starts_matching_after_the_export_is_not_deleted(team, owner):
+    """Regression: criteria on mutable fields were re-evaluated at execution, so an
+    article archived after the export was built got deleted without being exported."""
+    Article = apps.get_model("knowledge_base", "KbArticle")
+    archived = Article.objects.create(team=team, title="A", slug="a", content="x", status="archived")
+    draft = Article.objects.create(team=team, title="D", slug="d", content="y", status="draft")
+    purge = _to_export_ready(team, owner, {"entities": ["kb_articles"], "criteria": {"status": "archived"}})
+    exported = {row["id"] for row in _export_rows(_read_export(purge), "kb_articles")[0]}
+    assert exported == {str(archived.pk)}
+    draft.status = "archived"
+    draft.save()  # changed after the export: now in scope, but not in the export
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    purge = purge_service.purge_execute(purge=purge)
+    assert purge.records_affected == {"kb_articles": 1}
+    assert list(Article.objects.values_list("pk", flat=True)) == [draft.pk]

@@ -332,7 +332,7 @@ def job_run(request, name):
             result = registered.task.apply_async(kwargs={"_trigger": "manual", **options})
         except JobNotImplemented as exc:  # eager: raised here
             messages.error(request, str(exc))
-        except Exception as exc:  # eager: the failure is recorded on the JobRun too
+        except Exception as exc:  # eager: the run failed (also on its JobRun); else: broker unreachable
             messages.error(request, f"{label} failed: {exc.__class__.__name__}: {exc}")
         else:
             if result.ready():

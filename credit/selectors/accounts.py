@@ -80,9 +80,13 @@ def credit_summary(*, team, today: dt.date | None = None) -> dict:
         total_balance_cents=Coalesce(Sum("balance_cents"), Value(0), output_field=BigIntegerField()),
         **{f"count_{status}": Count("pk", filter=Q(status=status)) for status in CreditAccount.Status.values},
     )
-    overdue = overdue_balances(team=team, today=today).aggregate(
-        total=Coalesce(Sum("overdue_cents"), Value(0), output_field=BigIntegerField())
-    )["total"]
+    # The overdue part never exceeds the balance, so settled accounts can be skipped
+    # before the ledger is aggregated: the cost follows the accounts that owe money.
+    overdue = (
+        overdue_balances(team=team, today=today)
+        .filter(balance_cents__gt=0)
+        .aggregate(total=Coalesce(Sum("overdue_cents"), Value(0), output_field=BigIntegerField()))["total"]
+    )
     return {
         "total_limit_cents": totals["total_limit_cents"],
         "total_balance_cents": totals["total_balance_cents"],

@@ -235,3 +235,70 @@ def test_automatic_reasons_name_money_not_cents(account, post):
     assert change.reason == "Automatic: 900.00 USD past due for 45 days."
     status_event = ActivityEvent.objects.get(event_type="credit.account.status_changed")
     assert "900.00 USD overdue" in status_event.event_data["reason"]
+
+
+# --- Jobs stay set-based: queries do not grow with the number of accounts --------------------
+@pytest.mark.parametrize("job", ["overdue", "limits"])
+def test_job_queries_do_not_grow_with_accounts(make_account, post, job):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run = {"overdue": overdue_check, "limits": limit_adjustment_run}[job]
+
+    def add_accounts(count):
+        for _ in range(count):
+            account = make_account(credit_limit_cents=100_000)
+            post(account, "charge", 10_000, due_date=TODAY + dt.timedelta(days=10))  # 10% used, not due
+
+    def queries():
+        run(today=TODAY)  # settle whatever the first run changes
+        with CaptureQueriesContext(connection) as ctx:
+            run(today=TODAY)
+        return len(ctx.captured_queries)
+
+    add_accounts(2)
+    few = queries()
+    add_accounts(6)
+    assert queries() == few
+
+
+# --- UI: a form resubmitted with other values was stuck on "key already used" -----------------
+def test_a_reused_form_gets_a_fresh_key_and_can_record_the_new_values(client_as, member, account):
+    import re
+
+    client = client_as(member)
+    url = f"/credit/accounts/{account.pk}/transactions/"
+    form = {"txn-type": "charge", "txn-status": "completed", "txn-idempotency_key": "web-form-1"}
+    assert client.post(url, {**form, "txn-amount_cents": "10.00"}).status_code == 302
+    # The same form again with the same values: the first row, not a second one.
+    assert client.post(url, {**form, "txn-amount_cents": "10.00"}).status_code == 302
+    assert account.transactions.count() == 1
+
+    # Back button, other amount, submit: explained, nothing written, and a fresh key in the form.
+    response = client.post(url, {**form, "txn-amount_cents": "20.00"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This form was already used to record a transaction" in html
+    assert account.transactions.count() == 1
+    fresh = re.search(r'name="txn-idempotency_key" value="([^"]+)"', html).group(1)
+    assert fresh != "web-form-1"
+
+    assert client.post(url, {**form, "txn-amount_cents": "20.00", "txn-idempotency_key": fresh}).status_code == 302
+    assert sorted(account.transactions.values_list("amount_cents", flat=True)) == [1_000, 2_000]
+
+
+# --- UI: a closed account still offered forms that could only fail -----------------------------
+def test_closed_account_page_offers_no_forms_that_must_fail(client_as, owner, account, admin_user):
+    accounts.account_set_status(account=account, status="closed", user=admin_user)
+    html = client_as(owner).get(f"/credit/accounts/{account.pk}/").content.decode()
+    assert 'id="closed-note"' in html
+    assert "Closing is final" in html
+    assert 'id="record"' not in html
+    assert 'id="settings"' not in html
+    # the POST itself is still refused by the service, whatever the page shows
+    response = client_as(owner).post(
+        f"/credit/accounts/{account.pk}/transactions/",
+        {"txn-type": "payment", "txn-amount_cents": "5", "txn-status": "completed"},
+    )
+    assert "The credit account is closed: nothing can be posted to it." in response.content.decode()
+    assert not account.transactions.exists()

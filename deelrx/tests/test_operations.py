@@ -179,3 +179,41 @@ def test_json_formatter_emits_one_object_per_line_with_context():
     assert payload["event"] == "job finished"
     assert payload["request_id"] == "req-42"
     assert payload["level"] == "info"
+
+
+def test_next_run_counts_from_now_after_a_manual_run():
+    """A manual run shortly before the daily slot must not move the next slot (regression)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from deelrx.jobs import job_status_rows
+
+    now = timezone.now()
+    JobRun.objects.create(job_name="admin-inactivity-check", trigger=JobRun.Trigger.MANUAL)
+    JobRun.objects.filter(job_name="admin-inactivity-check").update(started_at=now - dt.timedelta(minutes=6))
+    expected = now.astimezone(dt.UTC).replace(hour=1, minute=0, second=0, microsecond=0)
+    if expected <= now:
+        expected += dt.timedelta(days=1)
+    row = next(r for r in job_status_rows() if r["name"] == "admin-inactivity-check")
+    assert abs(row["next_run"] - expected) < dt.timedelta(minutes=1)
+
+
+def test_job_events_are_not_stamped_with_the_callers_request(monkeypatch):
+    from admin_ops.models import ActivityEvent
+    from admin_ops.services import record_event
+    from deelrx.middleware import RequestMeta, _current_request_meta
+
+    def body(**kwargs):
+        record_event(event_type="test.job.event")
+        return {}
+
+    monkeypatch.setattr(jobs.load_jobs()["admin-retention-enforce"], "func", body)
+    token = _current_request_meta.set(RequestMeta(request_id="r1", ip_address="198.51.100.7", user_agent="browser"))
+    try:
+        jobs.execute_job("admin-retention-enforce", trigger="manual")
+    finally:
+        _current_request_meta.reset(token)
+    event = ActivityEvent.objects.get(event_type="test.job.event")
+    assert event.ip_address is None
+    assert event.user_agent == ""

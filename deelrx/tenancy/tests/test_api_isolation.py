@@ -306,3 +306,9 @@ def test_unknown_boolean_filter_value_is_400_not_ignored(api_as, viewer, team, v
     response = api_as(viewer).get(f"/api/teams/{team.id}/customers/", {"is_active": value})
     assert response.status_code == 400
     assert "is_active" in response.json()["error"]["details"]
+
+
+def test_absurd_page_number_is_400_not_a_database_error(api_as, viewer, team):
+    response = api_as(viewer).get(f"/api/teams/{team.id}/customers/", {"page": 10**20})
+    assert response.status_code == 400
+    assert "page" in response.json()["error"]["details"]
