@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from credit.forms import (
@@ -34,6 +35,19 @@ from deelrx.web import add_domain_error_to_form, is_htmx, team_view
 ACCOUNTS_PER_PAGE = 25
 TRANSACTIONS_PER_PAGE = 25
 LIMIT_CHANGES_SHOWN = 5
+
+
+def _wants_partial(request) -> bool:
+    """An htmx swap of the table, not a history restore: on a history cache miss (back
+    button after hx-push-url) htmx asks for the pushed URL with HX-Request and
+    HX-History-Restore-Request and needs the whole page, not the rows."""
+    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def _vary_on_htmx(response):
+    # One URL answers with the page or the rows: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
 
 
 @dataclass
@@ -113,8 +127,8 @@ def account_list_view(request):
         "list_url": reverse("credit:index"),
         "querystring": _querystring_without_page(request),
     }
-    template = "credit/_account_rows.html" if is_htmx(request) else "credit/account_list.html"
-    return render(request, template, context)
+    template = "credit/_account_rows.html" if _wants_partial(request) else "credit/account_list.html"
+    return _vary_on_htmx(render(request, template, context))
 
 
 # --- One account ----------------------------------------------------------------------
@@ -158,7 +172,7 @@ def _render_detail(request, account: CreditAccount, *, transaction_form=None, se
 @team_view()
 def account_detail(request, account_id):
     account = _account_or_404(request, account_id)
-    if is_htmx(request):
+    if _wants_partial(request):
         filter_form, page = _transactions_page(request, account)
         context = {
             "account": account,
@@ -167,8 +181,8 @@ def account_detail(request, account_id):
             "transactions_url": reverse("credit:account-detail", args=[account.pk]),
             "querystring": _querystring_without_page(request),
         }
-        return render(request, "credit/_transaction_rows.html", context)
-    return _render_detail(request, account)
+        return _vary_on_htmx(render(request, "credit/_transaction_rows.html", context))
+    return _vary_on_htmx(_render_detail(request, account))
 
 
 @require_POST

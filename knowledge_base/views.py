@@ -4,8 +4,8 @@ public help center under /help/ (anyone, signed in or not).
 Views stay thin: reads go through knowledge_base.selectors, writes through
 knowledge_base.services, whose domain errors are shown on the forms or as
 messages. Stored article HTML (content_html) was sanitised when it was
-rendered (knowledge_base.rendering), so it is marked safe here; search
-snippets are sanitised again down to <mark> only.
+rendered (knowledge_base.rendering) and is sanitised again before it is
+marked safe here; search snippets are sanitised again down to <mark> only.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from deelrx.tenancy.models import Role
 from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
 from knowledge_base.forms import ArticleForm, AttachmentForm, FeedbackForm, HelpSearchForm, TransitionForm
 from knowledge_base.models import KbArticle, KbUpload
-from knowledge_base.rendering import render_markdown
+from knowledge_base.rendering import render_markdown, sanitize_html
 from knowledge_base.selectors import articles as article_selectors
 from knowledge_base.selectors.dashboard import broken_link_list, category_list
 from knowledge_base.selectors.uploads import uploads_for_article
@@ -95,7 +95,7 @@ def article_detail(request, article_id):
     ]
     context = {
         "article": article,
-        "content_html": mark_safe(article.content_html),  # noqa: S308 - sanitised by render_markdown on save
+        "content_html": _stored_html(article),
         "actions": actions,
         "can_edit": _can_edit(request, article),
         # Mirrors article_delete's rule (which decides): admins, or the author of a draft.
@@ -197,6 +197,10 @@ def preview(request):
 def attachment_upload(request, article_id):
     """Plain form fallback for the drag-and-drop uploader (which uses the API)."""
     article = _team_article_or_404(request, article_id)
+    if not _can_edit(request, article):  # attachments of a live article are live too
+        raise DjangoPermissionDenied(
+            f"Attaching files to a {article.get_status_display().lower()} article needs the 'admin' role."
+        )
     upload_form = AttachmentForm(request.POST, request.FILES)
     if upload_form.is_valid():
         try:
@@ -366,7 +370,10 @@ def _render_editor(request, *, form, article, upload_form=None, status: int = 20
     context = {
         "form": form,
         "article": article,
-        "upload_form": upload_form or AttachmentForm(),
+        # Secure default: an internal article's files go to the private store
+        # unless the author chooses otherwise (public URLs need no sign-in).
+        "upload_form": upload_form
+        or AttachmentForm(initial={"context": "kb-article" if article and article.is_public else "user-upload"}),
         "attachments": _attachments(article) if article else [],
     }
     return render(request, "knowledge_base/article_form.html", context, status=status)
@@ -375,12 +382,19 @@ def _render_editor(request, *, form, article, upload_form=None, status: int = 20
 def _render_help_article(request, article, *, feedback_form=None, thanks: bool = False):
     context = {
         "article": article,
-        "content_html": mark_safe(article.content_html),  # noqa: S308 - sanitised by render_markdown on save
+        "content_html": _stored_html(article),
         "attachments": _attachments(article, public_only=True),
         "feedback_form": feedback_form or FeedbackForm(),
         "thanks": thanks,
     }
     return render(request, "knowledge_base/help_article.html", context)
+
+
+def _stored_html(article: KbArticle) -> str:
+    """The article's stored HTML, sanitised again on the way out: it was
+    sanitised when saved, but a row written another way (a data fix, an import,
+    an older and looser allow-list) must not become script in a reader's page."""
+    return mark_safe(sanitize_html(article.content_html))  # noqa: S308 - sanitised just now
 
 
 def _remember_once(request, key: str, article: KbArticle) -> bool:

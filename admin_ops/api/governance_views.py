@@ -238,7 +238,7 @@ class BlobManagementApi(APIView):
     @extend_schema(
         operation_id="admin_blob_management_migrate",
         request=BlobActionInputSerializer,
-        responses={200: BlobMigratedSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: BlobMigratedSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request):
         data = BlobActionInputSerializer(data=request.data)

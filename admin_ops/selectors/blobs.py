@@ -149,10 +149,18 @@ def blob_list(
     return entries, encode_cursor(last) if last else None
 
 
+def file_exists(storage, key: str) -> bool:
+    """A file, not a directory: on the file system `exists()` is true for a directory
+    too (deleting or copying one then fails); S3 has objects only."""
+    if is_s3(storage):
+        return storage.exists(key)
+    return os.path.isfile(storage.path(key))
+
+
 def blob_get(*, store: str, key: str) -> BlobEntry | None:
     """The one file at `key`, or None."""
     storage = get_storage(clean_store(store))
     key = clean_key(key, store=store)
-    if not storage.exists(key):
+    if not file_exists(storage, key):
         return None
     return BlobEntry(key=key, size=storage.size(key), last_modified=None, referenced_by=references_for([key])[key])

@@ -11,13 +11,16 @@ delete a file.
   (details list the rows) unless `force` is set: a forced delete removes the
   object only; the rows keep their key and show as broken, which is what the
   operator asked for (e.g. a file that must disappear now, rows fixed later).
+  Except the export of a purge in progress (409 `blob_is_active_purge_export`,
+  force or not): it is the only copy of the rows about to be deleted.
 """
 
 from __future__ import annotations
 
 import logging
 
-from admin_ops.selectors.blobs import clean_key, clean_store, references_for
+from admin_ops.models import PurgeOperation
+from admin_ops.selectors.blobs import clean_key, clean_store, file_exists, references_for
 from admin_ops.services import record_event
 from admin_ops.services.export import EXPORTS_PREFIX
 from deelrx.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -25,6 +28,10 @@ from deelrx.storage import get_storage, move_file, store_of_key
 from deelrx.tenancy.models import User
 
 logger = logging.getLogger(__name__)
+
+_S = PurgeOperation.Status
+# the states in which the export documents a deletion to come (or under way)
+ACTIVE_PURGE_STATUSES = (_S.EXPORT_READY, _S.ACKNOWLEDGED, _S.EXECUTING)
 
 
 def _require_superuser(actor: User) -> None:
@@ -44,6 +51,8 @@ def blob_migrate(*, actor: User, key: str, to_store: str) -> dict:
     if to_store == "public" and key.startswith(EXPORTS_PREFIX):
         # Purge exports are the personal data about to be deleted: never public.
         raise Conflict("Purge exports hold personal data and stay in the private store.", code="blob_must_stay_private")
+    if not file_exists(get_storage(from_store), key):
+        raise NotFound("No file with this key in the store.")
     references = references_for([key])[key]
     try:
         new_key = move_file(key=key, to_store=to_store)
@@ -64,9 +73,18 @@ def blob_delete(*, actor: User, store: str, key: str, force: bool = False) -> di
     store = clean_store(store)
     key = clean_key(key, store=store)
     storage = get_storage(store)
-    if not storage.exists(key):
+    if not file_exists(storage, key):
         raise NotFound("No file with this key in the store.")
     references = references_for([key])[key]
+    active = PurgeOperation.objects.filter(export_key=key, status__in=ACTIVE_PURGE_STATUSES)
+    if active.exists():
+        # The export is the only copy of rows a purge is about to delete (or is deleting);
+        # force does not override this: cancel the purge first (which removes the file).
+        raise Conflict(
+            "This is the export of a purge in progress; cancel the purge to remove it.",
+            code="blob_is_active_purge_export",
+            details={"purge_ids": [str(pk) for pk in active.values_list("pk", flat=True)]},
+        )
     if references and not force:
         raise Conflict(
             "Rows still point at this file; delete them first, or repeat with force=true.",

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, Max, OuterRef, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -253,6 +254,7 @@ class _Outcome:
     """What one run did (or, in a dry run, would do)."""
 
     policies: int = 0
+    policies_busy: int = 0  # being checked by another run at the same time: skipped
     members_checked: int = 0
     trackers_created: int = 0
     trackers_updated: int = 0
@@ -281,16 +283,30 @@ def _members_with_last_activity(policy: InactivityPolicy) -> QuerySet[Membership
         .annotate(latest=Max("created_at"))
         .values("latest")
     )
+    # The member's trackers of every policy of the team: a restart recorded by one
+    # policy (a reinstatement) holds for all of them, including a policy created later.
+    team_trackers = InactivityTracker.objects.filter(team_id=OuterRef("team_id"), user_id=OuterRef("user_id"))
+    trackers_latest = team_trackers.values("user_id").annotate(latest=Max("last_activity_at")).values("latest")
     return (
         Membership.objects.filter(team_id=policy.team_id, user__is_active=True)
         .select_related("user")
-        .annotate(last_event_at=Subquery(last_event), last_login=F("user__last_login"))
+        .annotate(
+            last_event_at=Subquery(last_event),
+            last_login=F("user__last_login"),
+            trackers_last_activity_at=Subquery(trackers_latest),
+            # some policy still marks the member suspended while the membership is not:
+            # reinstated outside this app (the Django admin), at `updated_at`
+            has_suspended_tracker=Exists(team_trackers.filter(is_suspended=True)),
+        )
         .order_by("user_id")
     )
 
 
 def _baseline(membership, tracker: InactivityTracker | None) -> datetime:
     candidates = [membership.created_at, membership.last_event_at, membership.last_login]
+    candidates.append(getattr(membership, "trackers_last_activity_at", None))
+    if getattr(membership, "has_suspended_tracker", False) and not membership.is_suspended:
+        candidates.append(membership.updated_at)
     if tracker is not None:
         candidates.append(tracker.last_activity_at)
     return max(c for c in candidates if c is not None)
@@ -339,7 +355,11 @@ def _tracker_state(tracker: InactivityTracker) -> tuple:
     )
 
 
-def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, outcome: _Outcome) -> None:
+def _check_policy(
+    policy: InactivityPolicy, *, now: datetime, dry_run: bool, outcome: _Outcome
+) -> Callable[[], None] | None:
+    """Evaluate and write one policy (the caller holds the policy's row lock in a
+    transaction); return the sending of the emails, to run once that commits."""
     members = list(_members_with_last_activity(policy))
     trackers = {t.user_id: t for t in InactivityTracker.objects.filter(policy=policy)}
     member_ids = {m.user_id for m in members}
@@ -414,53 +434,62 @@ def _check_policy(policy: InactivityPolicy, *, now: datetime, dry_run: bool, out
     outcome.suspended += len(to_suspend)
     outcome.purges_requested += len(to_purge)
     if dry_run:
-        return
+        return None
 
-    with transaction.atomic():
-        if gone:
-            InactivityTracker.objects.filter(policy=policy, user_id__in=gone).delete()
-        for membership, tracker in to_suspend:
-            membership_set_suspended(
-                membership=membership,
-                suspended=True,
-                actor=None,
-                reason=f"Inactive for {tracker.days_since_activity} days (policy '{policy.name}').",
-            )
-            tracker.is_suspended = True
-        for membership, tracker in to_purge:
-            operation = _request_purge(policy=policy, user=membership.user, now=now)
-            tracker.purge_requested = True
-            tracker.purge_operation = operation
-        InactivityTracker.objects.bulk_create(to_create)
-        written_at = timezone.now()
-        for tracker in to_update:
-            tracker.updated_at = written_at  # auto_now does not apply to bulk_update
-        InactivityTracker.objects.bulk_update(
-            to_update,
-            [
-                "last_activity_at",
-                "days_since_activity",
-                "warnings_sent",
-                "is_suspended",
-                "purge_requested",
-                "purge_operation",
-                "updated_at",
-            ],
+    if gone:
+        InactivityTracker.objects.filter(policy=policy, user_id__in=gone).delete()
+    for membership, tracker in to_suspend:
+        membership_set_suspended(
+            membership=membership,
+            suspended=True,
+            actor=None,
+            reason=f"Inactive for {tracker.days_since_activity} days (policy '{policy.name}').",
         )
-        InactivityPolicy.objects.filter(pk=policy.pk).update(last_run_at=now)
-        if to_suspend or to_purge or emails:
-            record_event(
-                event_type="admin_ops.inactivity_policy.applied",
-                team=policy.team,
-                user=None,
-                data={
-                    "policy_id": policy.pk,
-                    "warned": sorted(u.pk for u, _, _, _ in emails),
-                    "suspended": sorted(m.user_id for m, _ in to_suspend),
-                    "purge_requested": sorted(m.user_id for m, _ in to_purge),
-                },
-            )
+        tracker.is_suspended = True
+    for membership, tracker in to_purge:
+        operation = _request_purge(policy=policy, user=membership.user, now=now)
+        tracker.purge_requested = True
+        tracker.purge_operation = operation
+    InactivityTracker.objects.bulk_create(to_create)
+    written_at = timezone.now()
+    for tracker in to_update:
+        tracker.updated_at = written_at  # auto_now does not apply to bulk_update
+    InactivityTracker.objects.bulk_update(
+        to_update,
+        [
+            "last_activity_at",
+            "days_since_activity",
+            "warnings_sent",
+            "is_suspended",
+            "purge_requested",
+            "purge_operation",
+            "updated_at",
+        ],
+    )
+    InactivityPolicy.objects.filter(pk=policy.pk).update(last_run_at=now)
+    if to_suspend or to_purge or emails:
+        record_event(
+            event_type="admin_ops.inactivity_policy.applied",
+            team=policy.team,
+            user=None,
+            data={
+                "policy_id": policy.pk,
+                "warned": sorted(u.pk for u, _, _, _ in emails),
+                "suspended": sorted(m.user_id for m, _ in to_suspend),
+                "purge_requested": sorted(m.user_id for m, _ in to_purge),
+            },
+        )
     # Emails only once the writes are committed: a rolled-back run must not have warned anyone.
+    return lambda: _send_emails(policy, emails=emails, to_suspend=to_suspend, outcome=outcome)
+
+
+def _send_emails(
+    policy: InactivityPolicy,
+    *,
+    emails: list[tuple[User, dict, InactivityTracker, list[int]]],
+    to_suspend: list[tuple[Membership, InactivityTracker]],
+    outcome: _Outcome,
+) -> None:
     for user, context, tracker, due in emails:
         if not _send_with_retry("inactivity_warning", user=user, context=context):
             # not delivered: unmark it, so that tomorrow's run tries again
@@ -510,7 +539,17 @@ def inactivity_check(*, now: datetime | None = None, dry_run: bool = False) -> d
     for policy in policies:
         outcome.policies += 1
         try:
-            _check_policy(policy, now=now, dry_run=dry_run, outcome=outcome)
+            with transaction.atomic():
+                # Two runs at once (the schedule and a "run now") would both warn, both
+                # request a purge and collide creating trackers: the second skips a policy
+                # the first is working on.
+                locked = InactivityPolicy.objects.select_for_update(skip_locked=True).filter(pk=policy.pk)
+                if not dry_run and not list(locked.values_list("pk", flat=True)):
+                    outcome.policies_busy += 1
+                    continue
+                send = _check_policy(policy, now=now, dry_run=dry_run, outcome=outcome)
+            if send is not None:
+                send()
         except Exception as exc:  # one broken policy must not stop the others
             logger.exception("inactivity policy failed", extra={"policy_id": str(policy.pk)})
             outcome.errors.append(f"{policy.pk}: {exc.__class__.__name__}: {exc}")

@@ -26,7 +26,7 @@ from admin_ops.models import InactivityPolicy, PurgeOperation
 from admin_ops.services import record_event
 from admin_ops.services.export import build_export, delete_export
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, ValidationFailed
-from deelrx.storage import get_storage
+from deelrx.storage import get_storage, private_storage
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role, Team, User
 
@@ -45,6 +45,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.COMPLETED: (),
     S.CANCELLED: (),
 }
+# states in which the rows of the export are yet to be deleted: retention keeps the file
+KEEP_EXPORT_STATUSES = (S.ACKNOWLEDGED, S.EXECUTING)
 CANCELLABLE = tuple(s for s, targets in TRANSITIONS.items() if S.CANCELLED in targets)
 
 
@@ -141,25 +143,35 @@ def purge_export_build(
         current = _locked(purge)
         _check_transition(current, S.EXPORT_READY)
     key, counts = build_export(purge=current, cutoff=now, now=now)
-    with transaction.atomic():
-        purge = _locked(purge)
-        try:
-            _check_transition(purge, S.EXPORT_READY)
-        except InvalidTransition:
-            transaction.on_commit(lambda: delete_export(key))
-            raise
-        if purge.export_key and purge.export_key != key:
-            old = purge.export_key
-            transaction.on_commit(lambda: delete_export(old))
-        purge.export_key = key
-        # The export must outlive the deletion it documents: a purge scheduled weeks
-        # ahead (the inactivity job schedules 14 days out) would otherwise lose its
-        # export to retention before, or just as, its rows are deleted.
-        purge.export_expires_at = max(now, purge.scheduled_for) + EXPORT_TTL
-        purge.progress = {"cutoff": now.isoformat(), "exported": counts, "counts": {}, "done": []}
-        purge.status = S.EXPORT_READY
-        purge.save(update_fields=["export_key", "export_expires_at", "progress", "status", "updated_at"])
-        _event(purge, "export_ready", user=user, export_key=key, rows=counts)
+    try:
+        purge = _record_export(purge, key=key, counts=counts, user=user, now=now)
+    except InvalidTransition:
+        # Moved meanwhile (cancelled, or another worker's export won): nothing points at
+        # this file, remove it now. (An on_commit hook would never run: the raise rolls
+        # the block back, and the stray personal-data file would outlive the purge.)
+        delete_export(key)
+        raise
+    return purge
+
+
+@transaction.atomic
+def _record_export(
+    purge: PurgeOperation, *, key: str, counts: dict[str, int], user: User | None, now: dt.datetime
+) -> PurgeOperation:
+    purge = _locked(purge)
+    _check_transition(purge, S.EXPORT_READY)
+    if purge.export_key and purge.export_key != key:
+        old = purge.export_key
+        transaction.on_commit(lambda: delete_export(old))
+    purge.export_key = key
+    # The export must outlive the deletion it documents: a purge scheduled weeks
+    # ahead (the inactivity job schedules 14 days out) would otherwise lose its
+    # export to retention before, or just as, its rows are deleted.
+    purge.export_expires_at = max(now, purge.scheduled_for) + EXPORT_TTL
+    purge.progress = {"cutoff": now.isoformat(), "exported": counts, "counts": {}, "done": []}
+    purge.status = S.EXPORT_READY
+    purge.save(update_fields=["export_key", "export_expires_at", "progress", "status", "updated_at"])
+    _event(purge, "export_ready", user=user, export_key=key, rows=counts)
     return purge
 
 
@@ -229,6 +241,11 @@ def _start_execution(purge: PurgeOperation, *, now: dt.datetime) -> PurgeOperati
             raise BusinessRuleViolation(
                 f"This purge is scheduled for {purge.scheduled_for:%Y-%m-%d %H:%M} UTC.", code="purge_not_due"
             )
+        if not purge.export_key or not private_storage().exists(purge.export_key):
+            # nothing is deleted without its export (e.g. one removed from the store by hand)
+            raise BusinessRuleViolation(
+                "The export of this purge is gone; cancel it and request a new one.", code="export_missing"
+            )
         cutoff = _cutoff(purge)
         purge_registry.check_business_rules(team_id=purge.team_id, scope=purge.scope, cutoff=cutoff)
         purge.status = S.EXECUTING
@@ -263,7 +280,10 @@ def _clear_pending_files(purge: PurgeOperation) -> None:
         _delete_files(pending)
         with transaction.atomic():
             locked = _locked(purge)
-            locked.progress = {**locked.progress, "pending_files": []}
+            # only those just handled: another worker's batch may have added its own meanwhile
+            handled = {tuple(f) for f in pending}
+            rest = [f for f in (locked.progress or {}).get("pending_files") or [] if tuple(f) not in handled]
+            locked.progress = {**locked.progress, "pending_files": rest}
             locked.save(update_fields=["progress", "updated_at"])
             purge.progress = locked.progress
 
@@ -343,13 +363,20 @@ def purge_execute(
         _check_transition(purge, S.COMPLETED)
         purge.status = S.COMPLETED
         purge.completed_at = timezone.now()
+        if purge.export_key:
+            # the export was kept while the purge waited or ran; it stays a while after
+            purge.export_expires_at = max(
+                purge.export_expires_at or purge.completed_at, purge.completed_at + EXPORT_TTL
+            )
         # every entity in scope, 0 included: "nothing matched" is an answer too
         counts = purge.progress.get("counts") or {}
         purge.records_affected = {
             n: counts.get(n, 0) for n in purge_registry.ordered(purge.scope.get("entities") or [])
         }
         purge.error = ""
-        purge.save(update_fields=["status", "completed_at", "records_affected", "error", "updated_at"])
+        purge.save(
+            update_fields=["status", "completed_at", "export_expires_at", "records_affected", "error", "updated_at"]
+        )
         _event(purge, "completed", user=None, records_affected=purge.records_affected)
     logger.info("purge completed", extra={"purge_id": str(purge.pk), "records_affected": purge.records_affected})
     return purge
@@ -416,9 +443,15 @@ def purge_advance_all(*, dry_run: bool = False, now: dt.datetime | None = None) 
 def purge_exports_delete_expired(*, now: dt.datetime | None = None, dry_run: bool = False) -> int:
     """Delete export files past `export_expires_at` (for admin-retention-enforce).
     The purge keeps `export_expires_at`; `export_key` is cleared so nobody
-    links to a file that is gone. Returns how many exports went."""
+    links to a file that is gone. Returns how many exports went.
+    Not while the purge is acknowledged or executing: its rows are still to be
+    deleted (e.g. the job was down for weeks) and the export is their only copy."""
     now = now or timezone.now()
-    expired = PurgeOperation.objects.filter(export_expires_at__lte=now).exclude(export_key="")
+    expired = (
+        PurgeOperation.objects.filter(export_expires_at__lte=now)
+        .exclude(export_key="")
+        .exclude(status__in=KEEP_EXPORT_STATUSES)
+    )
     ids = list(expired.values_list("pk", flat=True))
     if dry_run:
         return len(ids)
@@ -426,7 +459,12 @@ def purge_exports_delete_expired(*, now: dt.datetime | None = None, dry_run: boo
     for pk in ids:
         with transaction.atomic():
             purge = PurgeOperation.objects.select_for_update().select_related("team").filter(pk=pk).first()
-            if purge is None or not purge.export_key or purge.export_expires_at > now:
+            if (
+                purge is None
+                or not purge.export_key
+                or purge.export_expires_at > now
+                or purge.status in KEEP_EXPORT_STATUSES
+            ):
                 continue
             key = purge.export_key
             purge.export_key = ""

@@ -77,7 +77,12 @@ def retention_enforce(*, now: datetime | None = None, dry_run: bool = False, bat
     summary["exports_deleted"] = purge_exports_delete_expired(now=now, dry_run=dry_run)
 
     # 3. Idempotency records (credit app).
-    if not dry_run:
+    if dry_run:
+        from django.apps import apps
+
+        records = apps.get_model("credit", "IdempotencyRecord").objects.filter(expires_at__lte=now)
+        summary["idempotency_records"] = records.count()  # what a real run would delete
+    else:
         from credit.services.idempotency import idempotency_records_delete_expired
 
         summary["idempotency_records"] = idempotency_records_delete_expired(now=now)

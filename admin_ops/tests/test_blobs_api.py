@@ -200,3 +200,25 @@ def test_list_queries_do_not_grow_with_the_page(root_api, files, team):
         return len(ctx.captured_queries)
 
     assert count(1) == count(len(KEYS))
+
+
+@pytest.mark.parametrize("status", ["export_ready", "acknowledged", "executing"])
+def test_export_of_an_active_purge_cannot_be_deleted_even_forced(root_api, stores, team, status):
+    # regression: force=true removed the export an owner is about to acknowledge (or has
+    # acknowledged): the purge then deleted rows whose only copy was gone
+    key = get_storage("private").save(f"private/purges/{team.pk}/x/export.zip", ContentFile(b"zip"))
+    PurgeOperationFactory(team=team, export_key=key, status=status)
+    response = root_api.delete(f"{URL}?storeType=private&key={key}&force=true")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "blob_is_active_purge_export"
+    assert get_storage("private").exists(key)
+
+
+@pytest.mark.parametrize("key", ["private/b", "private/b/c", "private"])
+def test_a_directory_is_not_a_file(root_api, files, key):
+    # regression: on the file system a directory "existed", and deleting or migrating it
+    # failed with a 500 (or removed an empty directory)
+    assert root_api.delete(f"{URL}?storeType=private&key={key}&force=true").status_code in (400, 404)
+    response = root_api.post(URL, {"action": "migrate", "key": key, "to_store": "public"}, format="json")
+    assert response.status_code in (400, 404)
+    assert get_storage("private").exists("private/b/c/4.txt")

@@ -390,3 +390,46 @@ def test_suspended_member_gets_membership_suspended_everywhere(policy, member, t
     page = client_as(member).get("/team/customers/")
     assert page.status_code == 403
     assert b"suspended" in page.content
+
+
+def reinstate_outside_the_app(member, team, when):
+    """What the Django admin's membership form does: flip the flag, touch updated_at."""
+    QuerySet(model=Membership).filter(user=member, team=team).update(
+        is_suspended=False, suspended_at=None, suspended_reason="", updated_at=when
+    )
+
+
+@pytest.mark.parametrize("strict_active", [True, False])
+def test_reinstatement_outside_the_app_is_not_undone_by_another_policy(
+    policy, owner, member, team, base, strict_active
+):
+    # regression: only the tracker of the policy that suspended restarted its count, so a
+    # second (longer) policy suspended the reinstated member again on the next run
+    lenient = policy_create(team=team, actor=owner, name="Lenient", threshold_days=60, actions={"suspend": True})
+    inactivity_check(now=base + 30 * DAY)
+    assert tracker_of(member, policy).is_suspended
+    if not strict_active:  # the suspending policy is no longer run: its tracker stays as it was
+        policy_update(policy=policy, actor=owner, is_active=False)
+    reinstate_outside_the_app(member, team, base + 70 * DAY)
+    summary = inactivity_check(now=base + 71 * DAY)
+    assert summary["suspended"] == 0
+    assert not Membership.objects.get(user=member, team=team).is_suspended
+    assert tracker_of(member, lenient).days_since_activity == 1
+    # the count restarted at the reinstatement for both policies
+    inactivity_check(now=base + 72 * DAY)
+    assert not Membership.objects.get(user=member, team=team).is_suspended
+    inactivity_check(now=base + 130 * DAY)
+    assert Membership.objects.get(user=member, team=team).is_suspended
+
+
+def test_policy_created_after_a_reinstatement_counts_from_it(policy, owner, member, admin_user, team, base):
+    inactivity_check(now=base + 30 * DAY)
+    member_reinstate(tracker=tracker_of(member, policy), actor=admin_user, now=base + 40 * DAY)
+    admin_user.last_login = base + 1000 * DAY  # the reinstating admin stays active
+    admin_user.save(update_fields=["last_login"])
+    newer = policy_create(team=team, actor=owner, name="Newer", threshold_days=20, actions={"suspend": True})
+    summary = inactivity_check(now=base + 45 * DAY)
+    assert summary["suspended"] == 0
+    assert tracker_of(member, newer).days_since_activity == 5
+    inactivity_check(now=base + 60 * DAY)
+    assert Membership.objects.get(user=member, team=team).is_suspended

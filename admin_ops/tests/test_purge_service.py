@@ -526,7 +526,13 @@ def test_articles_take_their_uploads_and_revisions(team, owner):
         sha256="0",
     )
     purge = _to_export_ready(team, owner, scope_2024("kb_articles", "kb_uploads"))
-    assert _export_rows(_read_export(purge), "kb_uploads")[0][0]["id"] == str(attached.pk)
+    archive = _read_export(purge)
+    assert _export_rows(archive, "kb_uploads")[0][0]["id"] == str(attached.pk)
+    # the rows that go by cascade are in the export too
+    revisions_json, revisions_csv = _export_rows(archive, "kb_articles.knowledge_base.KbRevision")
+    assert [r["article_id"] for r in revisions_json] == [str(old_article.pk)]
+    assert [r["article_id"] for r in revisions_csv] == [str(old_article.pk)]
+    assert json.loads(archive.read("manifest.json"))["cascaded"]["kb_articles.knowledge_base.KbRevision"] == 1
     purge_service.purge_acknowledge(purge=purge, user=owner)
     purge = purge_service.purge_execute(purge=purge)
     assert purge.records_affected == {"kb_uploads": 1, "kb_articles": 1}
@@ -620,3 +626,85 @@ def test_a_row_that_starts_matching_after_the_export_is_not_deleted(team, owner)
     purge = purge_service.purge_execute(purge=purge)
     assert purge.records_affected == {"kb_articles": 1}
     assert list(Article.objects.values_list("pk", flat=True)) == [draft.pk]
+
+
+def test_export_of_a_purge_cancelled_while_it_was_written_is_removed(monkeypatch, team, owner, old_customers):
+    # regression: the orphan's removal was an on_commit hook of the block that raised, so it
+    # never ran and a copy of the personal data stayed in the private store for good
+    purge = _request(team, owner)
+    purge_service.purge_schedule(purge=purge)
+    real = purge_service.build_export
+    written = []
+
+    def build_then_cancel(**kwargs):
+        key, counts = real(**kwargs)
+        written.append(key)
+        purge_service.purge_cancel(purge=purge, user=owner)
+        return key, counts
+
+    monkeypatch.setattr(purge_service, "build_export", build_then_cancel)
+    with pytest.raises(InvalidTransition):
+        purge_service.purge_export_build(purge=purge)
+    assert refresh(purge).status == S.CANCELLED
+    assert not private_storage().exists(written[0])
+
+
+def test_export_keys_are_unique_per_build(team):
+    from admin_ops.services.export import export_key_for
+
+    at = timezone.now()
+    keys = {export_key_for(team_id=team.pk, purge_id="p", at=at) for _ in range(5)}
+    assert len(keys) == 5  # two workers in the same second never write one object
+
+
+def test_retention_keeps_the_export_of_a_purge_still_to_run(django_capture_on_commit_callbacks, team, owner):
+    # regression: with the job down past export_expires_at, retention removed the export of
+    # an acknowledged purge, which then deleted its rows with no copy left
+    for i in range(3):
+        record_event(event_type=f"x.{i}", team=team, user=owner)
+    purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    key = purge.export_key
+    later = timezone.now() + dt.timedelta(days=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert purge_service.purge_exports_delete_expired(now=later) == 0
+    assert private_storage().exists(key)
+    purge = purge_service.purge_execute(purge=purge, now=later)
+    assert purge.records_affected == {"activity_events": 3}
+    # once completed the export stays EXPORT_TTL more, then retention takes it
+    assert purge.export_expires_at >= purge.completed_at + purge_service.EXPORT_TTL
+    with django_capture_on_commit_callbacks(execute=True):
+        assert purge_service.purge_exports_delete_expired(now=purge.completed_at + dt.timedelta(days=1)) == 0
+        assert purge_service.purge_exports_delete_expired(now=purge.export_expires_at) == 1
+    assert not private_storage().exists(key)
+
+
+def test_nothing_is_deleted_once_the_export_is_gone(team, owner):
+    record_event(event_type="x.kept", team=team, user=owner)
+    purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    private_storage().delete(purge.export_key)  # removed from the store behind the app's back
+    with pytest.raises(BusinessRuleViolation) as exc:
+        purge_service.purge_execute(purge=purge)
+    assert exc.value.code == "export_missing"
+    PurgeOperation.objects.filter(pk=purge.pk).update(export_key="")
+    with pytest.raises(BusinessRuleViolation) as exc:
+        purge_service.purge_execute(purge=purge)
+    assert exc.value.code == "export_missing"
+    assert refresh(purge).status == S.ACKNOWLEDGED
+    assert ActivityEvent.objects.filter(event_type="x.kept").exists()
+
+
+def test_clearing_pending_files_keeps_those_another_worker_added(team, owner):
+    # regression: the list was emptied wholesale, dropping a file another worker's batch
+    # had just recorded (it would never be deleted if that worker then died)
+    mine = ["private", f"private/kb/{team.pk}/mine.txt"]
+    theirs = ["private", f"private/kb/{team.pk}/theirs.txt"]
+    for _, key in (mine, theirs):
+        private_storage().save(key, ContentFile(b"x"))
+    purge = PurgeOperationFactory(team=team, status=S.EXECUTING, progress={"pending_files": [mine]})
+    PurgeOperation.objects.filter(pk=purge.pk).update(progress={"pending_files": [mine, theirs]})
+    purge_service._clear_pending_files(purge)
+    assert refresh(purge).progress["pending_files"] == [theirs]
+    assert not private_storage().exists(mine[1])
+    assert private_storage().exists(theirs[1])

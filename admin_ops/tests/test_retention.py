@@ -123,3 +123,10 @@ def test_job_is_idempotent(teams):
     assert second["activity_events_deleted"] == 0
     assert second["exports_deleted"] == 0
     assert second["idempotency_records"] == 0
+
+
+def test_dry_run_counts_idempotency_records_without_deleting(team):
+    record_model = apps.get_model("credit", "IdempotencyRecord")
+    record_model.objects.create(team=team, key="old", fingerprint="f", expires_at=timezone.now() - dt.timedelta(days=1))
+    assert retention_enforce(dry_run=True)["idempotency_records"] == 1
+    assert record_model.objects.count() == 1

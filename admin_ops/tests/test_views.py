@@ -278,6 +278,14 @@ def test_blob_delete_of_a_referenced_file_needs_force(client_as, superuser, blob
     assert not get_storage("private").exists(blob)
 
 
+def test_blob_delete_page_refuses_the_export_of_an_active_purge(client_as, superuser, blob, team):
+    PurgeOperationFactory(team=team, export_key=blob, status="acknowledged")
+    refused = client_as(superuser).post("/ops/blobs/delete/", {"store": "private", "key": blob, "force": "on"})
+    assert refused.status_code == 200
+    assert b"export of a purge in progress" in refused.content
+    assert get_storage("private").exists(blob)
+
+
 def test_blob_delete_of_missing_file_is_404(client_as, superuser):
     assert client_as(superuser).get("/ops/blobs/delete/", {"store": "private", "key": "private/x"}).status_code == 404
 

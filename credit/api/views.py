@@ -222,7 +222,10 @@ class CreditTransactionDetailApi(TeamScopedMixin, APIView):
         parameters=[TEAM_ID_PARAMETER, OpenApiParameter("transaction_id", str, OpenApiParameter.PATH)],
         request=CreditTransactionStatusInputSerializer,
         responses={200: CreditTransactionOutputSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
-        description="Status moves only pending → completed | failed | cancelled (else 409 invalid_transition).",
+        description=(
+            "Status moves only pending → completed | failed | cancelled (else 409 invalid_transition). "
+            "A payment whose card charge is in flight is settled by Stripe: 409 payment_in_progress."
+        ),
     )
     def patch(self, request, team_id, transaction_id):
         tx = transaction_selectors.transaction_get(team=self.team, transaction_id=transaction_id)

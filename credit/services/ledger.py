@@ -41,6 +41,9 @@ Status = CreditTransaction.Status
 POSTABLE_STATUSES = (Status.PENDING, Status.COMPLETED)
 NEXT_STATUSES = {Status.PENDING: {Status.COMPLETED, Status.FAILED, Status.CANCELLED}}
 
+# How long a card charge attempt may still be running at Stripe (see payments.saved_card_charge).
+ATTEMPT_COOLDOWN = dt.timedelta(minutes=2)
+
 # Pending rows that count against the available credit.
 PENDING_DEBITS = Q(status=Status.PENDING) & (
     Q(type__in=[Type.CHARGE, Type.FEE]) | Q(type=Type.ADJUSTMENT, amount_cents__gt=0)
@@ -230,11 +233,19 @@ def transaction_post(
 
 
 @transaction.atomic
-def transaction_set_status(*, transaction: CreditTransaction, status: str, user) -> CreditTransaction:
+def transaction_set_status(
+    *, transaction: CreditTransaction, status: str, user, by_provider: bool = False
+) -> CreditTransaction:
     """pending → completed | failed | cancelled; anything else is 409
     `invalid_transition`. Completing applies the row to the balance with the
     same rules as posting it completed (active account for debits, limit for
-    charges against the completed balance)."""
+    charges against the completed balance).
+
+    A payment whose card charge is in flight (a PaymentIntent is attached, or
+    an attempt started less than `ATTEMPT_COOLDOWN` ago) is settled by Stripe
+    only (`by_provider=True`: the charge result and the webhook); a manual move
+    is 409 `payment_in_progress`, because cancelling it would lose money Stripe
+    still collects, and completing it would record money Stripe may decline."""
     tx = transaction
     if status not in Status.values:
         raise ValidationFailed(details={"status": [f"'{status}' is not a valid status."]})
@@ -245,6 +256,12 @@ def transaction_set_status(*, transaction: CreditTransaction, status: str, user)
     if status not in allowed:
         raise InvalidTransition(current=tx.status, target=status, allowed=list(allowed))
     now = timezone.now()
+    if not by_provider and tx.type == Type.PAYMENT and _card_charge_in_flight(tx, now):
+        raise Conflict(
+            "A card payment for this transaction is in progress; Stripe will report how it ends.",
+            code="payment_in_progress",
+            details={"stripe_payment_intent_id": tx.stripe_payment_intent_id},
+        )
     old = tx.status
     if status == Status.COMPLETED:
         _check_can_debit(account, tx.signed_amount_cents)
@@ -268,6 +285,12 @@ def transaction_set_status(*, transaction: CreditTransaction, status: str, user)
         },
     )
     return tx
+
+
+def _card_charge_in_flight(tx: CreditTransaction, now: dt.datetime) -> bool:
+    return bool(tx.stripe_payment_intent_id) or (
+        tx.last_attempt_at is not None and now - tx.last_attempt_at < ATTEMPT_COOLDOWN
+    )
 
 
 def ledger_balances(*, team=None):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import stripe
@@ -42,7 +41,7 @@ from deelrx.errors import BusinessRuleViolation, Conflict, DomainError, InvalidT
 
 logger = logging.getLogger(__name__)
 
-ATTEMPT_COOLDOWN = timedelta(minutes=2)
+ATTEMPT_COOLDOWN = ledger.ATTEMPT_COOLDOWN
 
 
 class InvalidSignature(DomainError):
@@ -242,10 +241,12 @@ def saved_card_charge(*, transaction: CreditTransaction, user) -> CreditTransact
         if txn.status == CreditTransaction.Status.PENDING:
             if intent_status == "succeeded":
                 txn = ledger.transaction_set_status(
-                    transaction=txn, status=CreditTransaction.Status.COMPLETED, user=user
+                    transaction=txn, status=CreditTransaction.Status.COMPLETED, user=user, by_provider=True
                 )
             elif declined is not None or intent_status in ("requires_payment_method", "canceled"):
-                txn = ledger.transaction_set_status(transaction=txn, status=CreditTransaction.Status.FAILED, user=user)
+                txn = ledger.transaction_set_status(
+                    transaction=txn, status=CreditTransaction.Status.FAILED, user=user, by_provider=True
+                )
     logger.info(
         "saved card charged",
         extra={"transaction_id": str(txn.pk), "payment_intent_id": intent_id, "status": intent_status},
@@ -325,16 +326,25 @@ def _payment_intent_finished(intent: dict, event_id: str, *, status: str) -> str
     query = CreditTransaction.objects.filter(type=CreditTransaction.Type.PAYMENT)
     txn_id = query.filter(stripe_payment_intent_id=intent["id"]).values_list("pk", flat=True).first()
     if txn_id is None:
-        # The webhook can beat the commit that stores the intent id on the row.
+        # The webhook can beat the commit that stores the intent id on the row; or the
+        # intent is an earlier attempt of a payment that a later attempt took over.
         metadata_id = _uuid_or_none((intent.get("metadata") or {}).get("transaction_id"))
-        txn_id = query.filter(pk=metadata_id, stripe_payment_intent_id="").values_list("pk", flat=True).first()
+        txn_id = query.filter(pk=metadata_id).values_list("pk", flat=True).first() if metadata_id else None
     if txn_id is None:
         logger.warning("payment intent for no known transaction", extra={"payment_intent_id": intent["id"]})
         return "ignored"
     txn = _lock_transaction(txn_id)
     if txn.stripe_payment_intent_id not in ("", intent["id"]):
-        return "ignored"  # a later attempt of this payment has another intent
+        # A later attempt of this payment has another intent. If this earlier one
+        # collected money too, the customer paid twice: tell the staff.
+        if status == CreditTransaction.Status.COMPLETED:
+            _report_mismatch(txn, intent, event_id, stripe_status=status)
+        return "ignored"
     if txn.status != CreditTransaction.Status.PENDING:
+        if txn.status != status:
+            # Stripe's outcome disagrees with the ledger (e.g. money collected for a payment
+            # cancelled after an unknown-outcome attempt): leave the ledger, tell the staff.
+            _report_mismatch(txn, intent, event_id, stripe_status=status)
         return "ignored"
     if status == CreditTransaction.Status.COMPLETED and int(intent.get("amount") or 0) != txn.amount_cents:
         logger.error(
@@ -345,7 +355,7 @@ def _payment_intent_finished(intent: dict, event_id: str, *, status: str) -> str
     if not txn.stripe_payment_intent_id:
         txn.stripe_payment_intent_id = intent["id"]
         txn.save(update_fields=["stripe_payment_intent_id", "updated_at"])
-    ledger.transaction_set_status(transaction=txn, status=status, user=None)
+    ledger.transaction_set_status(transaction=txn, status=status, user=None, by_provider=True)
     record_event(
         event_type="credit.payment.webhook_" + status,
         team=txn.team,
@@ -353,6 +363,27 @@ def _payment_intent_finished(intent: dict, event_id: str, *, status: str) -> str
         data={"transaction_id": txn.pk, "payment_intent_id": intent["id"], "stripe_event_id": event_id},
     )
     return "processed"
+
+
+def _report_mismatch(txn: CreditTransaction, intent: dict, event_id: str, *, stripe_status: str) -> None:
+    """The ledger is final; a human refunds or records what Stripe did."""
+    logger.error(
+        "payment intent outcome differs from the ledger",
+        extra={"payment_intent_id": intent["id"], "transaction_id": str(txn.pk), "ledger": txn.status},
+    )
+    record_event(
+        event_type="credit.payment.webhook_mismatch",
+        team=txn.team,
+        user=None,
+        data={
+            "transaction_id": txn.pk,
+            "payment_intent_id": intent["id"],
+            "ledger_payment_intent_id": txn.stripe_payment_intent_id,
+            "stripe_status": stripe_status,
+            "ledger_status": txn.status,
+            "stripe_event_id": event_id,
+        },
+    )
 
 
 def _uuid_or_none(value) -> uuid.UUID | None:

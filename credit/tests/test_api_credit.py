@@ -4,6 +4,7 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditLimitChange
@@ -20,8 +21,8 @@ def url(team):
 
 
 def test_overview_has_summary_and_accounts(api_as, viewer, team, account, post, make_account):
-    post(account, "charge", 30_000, due_date=dt.date.today() - dt.timedelta(days=3))
-    post(account, "charge", 10_000, due_date=dt.date.today() + dt.timedelta(days=3))
+    post(account, "charge", 30_000, due_date=timezone.localdate() - dt.timedelta(days=3))
+    post(account, "charge", 10_000, due_date=timezone.localdate() + dt.timedelta(days=3))
     post(account, "payment", 5_000)
     suspended = make_account(credit_limit_cents=20_000, status="suspended")
     body = api_as(viewer).get(url(team)).json()
@@ -42,7 +43,7 @@ def test_overview_has_summary_and_accounts(api_as, viewer, team, account, post, 
 
 
 def test_overdue_is_never_negative_when_overpaid(api_as, viewer, team, account, post):
-    post(account, "charge", 1_000, due_date=dt.date.today() - dt.timedelta(days=40))
+    post(account, "charge", 1_000, due_date=timezone.localdate() - dt.timedelta(days=40))
     post(account, "payment", 3_000)
     post(account, "adjustment", -500)
     summary = api_as(viewer).get(url(team)).json()["summary"]

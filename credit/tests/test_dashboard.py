@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from credit.selectors.accounts import credit_summary
 from credit.selectors.dashboard import dashboard_section
@@ -13,14 +14,14 @@ pytestmark = pytest.mark.django_db
 
 
 def past(days):
-    return datetime.date.today() - datetime.timedelta(days=days)
+    return timezone.localdate() - datetime.timedelta(days=days)
 
 
 @pytest.fixture
 def ledger(team, make_account, post):
     """Three accounts: one current, one 45 days overdue, one suspended and paid off."""
     current = make_account(credit_limit_cents=100_000)
-    post(current, "charge", 20_000, due_date=datetime.date.today() + datetime.timedelta(days=10))
+    post(current, "charge", 20_000, due_date=timezone.localdate() + datetime.timedelta(days=10))
     late = make_account(credit_limit_cents=50_000)
     post(late, "charge", 30_000, due_date=past(45))
     post(late, "payment", 10_000)

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
@@ -68,7 +69,7 @@ def settings_form(account, **overrides):
 def test_list_shows_the_team_accounts_with_balance_utilisation_and_overdue_badge(
     client_as, viewer, account, other_account, post
 ):
-    post(account, "charge", 75_000, due_date=datetime.date.today() - datetime.timedelta(days=3))
+    post(account, "charge", 75_000, due_date=timezone.localdate() - datetime.timedelta(days=3))
 
     response = client_as(viewer).get(reverse("credit:index"))
 
@@ -161,7 +162,7 @@ def test_anonymous_users_are_sent_to_the_login_page(client, account):
 
 # --- Account detail ---------------------------------------------------------------------
 def test_detail_shows_balance_limit_available_aging_and_transactions(client_as, viewer, account, post):
-    post(account, "charge", 30_000, description="Insulin", due_date=datetime.date.today() - datetime.timedelta(days=40))
+    post(account, "charge", 30_000, description="Insulin", due_date=timezone.localdate() - datetime.timedelta(days=40))
     post(account, "payment", 5_000, description="Cash")
 
     response = client_as(viewer).get(detail_url(account))
@@ -241,7 +242,7 @@ def test_transactions_filter_by_type_status_and_amount(client_as, viewer, accoun
 
 
 def test_transactions_filter_by_created_range_and_due_date(client_as, viewer, account, post):
-    today = datetime.date.today()
+    today = timezone.localdate()
     post(account, "charge", 100, description="Due soon", due_date=today + datetime.timedelta(days=2))
     post(account, "charge", 100, description="Due later", due_date=today + datetime.timedelta(days=60))
     old = post(account, "charge", 100, description="Last year")

@@ -30,6 +30,12 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [
+            # 0 days would let retention delete the whole audit log.
+            models.CheckConstraint(
+                condition=models.Q(activity_retention_days__gte=1), name="team_retention_at_least_one_day"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -39,7 +39,7 @@ _SNIPPET_CHARS = 240
 _TAG = re.compile(r"<[^>]*>")
 
 
-def _rendered_text_expression() -> Func:
+def rendered_text_expression() -> Func:
     """content_html without its tags (entities stay; `_only_marks` unescapes them)."""
     return Func(
         F("content_html"), Value("<[^>]*>"), Value(""), Value("g"), function="regexp_replace", output_field=TextField()
@@ -157,7 +157,7 @@ def search_postgres(queryset: QuerySet[KbArticle], q: str) -> QuerySet[KbArticle
         .annotate(
             rank=SearchRank(F("search_vector"), query),
             search_headline=SearchHeadline(
-                _rendered_text_expression(),
+                rendered_text_expression(),
                 query,
                 config="english",
                 start_sel=_START_SEL,

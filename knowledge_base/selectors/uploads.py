@@ -10,28 +10,38 @@ from django.db.models import QuerySet
 
 from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
-from deelrx.tenancy.access import get_team_access, visible_to
-from deelrx.tenancy.models import Role, User
+from deelrx.tenancy.access import get_team_access, require_role, visible_to
+from deelrx.tenancy.models import Membership, Role, User
 from knowledge_base.filters import KbUploadFilter
 from knowledge_base.models import KbArticle, KbUpload
 
 
 def upload_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[KbUpload]:
     """The uploads of the caller's teams, newest first. A `team_id` filter
-    naming a team the caller is not in is 404, like a team id in a path."""
+    naming a team the caller is not in is 404, like a team id in a path (and
+    403 `membership_suspended` for a team where the caller is suspended).
+    Without one, teams where the caller is suspended are left out, as the
+    article lists do: a suspended member sees nothing of that team."""
     team_id = (filters or {}).get("team_id")
     if team_id not in (None, ""):
         get_team_access(user, team_id, min_role=Role.VIEWER)
-    queryset = visible_to(KbUpload.objects.all(), user).order_by("-created_at", "-id")
+    queryset = KbUpload.objects.all()
+    if not user.is_superuser:
+        active_teams = Membership.objects.filter(user=user, is_suspended=False).values("team_id")
+        queryset = queryset.filter(team_id__in=active_teams)
+    queryset = queryset.order_by("-created_at", "-id")
     return apply_filters(KbUploadFilter, filters, queryset)
 
 
 def upload_get_for_user(*, user: User, upload_id: object) -> KbUpload:
-    """One upload of the caller's teams; anything else (or a malformed id) is 404."""
+    """One upload of the caller's teams; anything else (or a malformed id) is 404.
+    A suspended member of the upload's team gets 403 `membership_suspended`."""
     try:
-        return visible_to(KbUpload.objects.select_related("team"), user).get(pk=upload_id)
+        upload = visible_to(KbUpload.objects.select_related("team"), user).get(pk=upload_id)
     except (KbUpload.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Upload not found.") from None
+    require_role(user, upload.team_id, Role.VIEWER)  # suspended → 403, like every other object of the team
+    return upload
 
 
 def uploads_for_article(*, article: KbArticle) -> QuerySet[KbUpload]:

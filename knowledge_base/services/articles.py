@@ -27,6 +27,7 @@ from deelrx.tenancy.access import TeamAccess, require_role
 from deelrx.tenancy.models import Role, Team, User
 from knowledge_base.models import KbArticle, KbFeedback, KbRevision
 from knowledge_base.rendering import render_markdown
+from knowledge_base.selectors.articles import rendered_text_expression
 
 Status = KbArticle.Status
 
@@ -148,17 +149,21 @@ def _save_with_slug(article: KbArticle, *, generated: bool, base: str, **save_kw
 
 
 def _update_search_vector(article: KbArticle) -> None:
-    """Weights: title A > excerpt B > content C. PostgreSQL only (SQLite searches with icontains)."""
+    """Weights: title A > excerpt B > rendered content C. PostgreSQL only (SQLite searches with icontains)."""
     if connection.vendor != "postgresql":
         return
     KbArticle.objects.filter(pk=article.pk).update(search_vector=_search_vector_expression())
 
 
 def _search_vector_expression() -> SearchVector:
+    # The content part is the rendered, reader-visible text (content_html without
+    # its tags), not the Markdown source: text the sanitiser drops (HTML
+    # comments, <script>/<style> bodies, attribute values) must not be findable
+    # from the anonymous help center, where a match would reveal it.
     return (
         SearchVector("title", weight="A", config="english")
         + SearchVector("excerpt", weight="B", config="english")
-        + SearchVector("content", weight="C", config="english")
+        + SearchVector(rendered_text_expression(), weight="C", config="english")
     )
 
 

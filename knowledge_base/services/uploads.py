@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 
 from admin_ops.services import record_event
-from deelrx.errors import FileTooLarge, NotFound, ValidationFailed
+from deelrx.errors import FileTooLarge, NotFound, PermissionDenied, ValidationFailed
 from deelrx.storage import (
     INLINE_UNSAFE_TYPES,
     UPLOAD_CONTEXTS,
@@ -36,9 +36,10 @@ from deelrx.storage import (
     get_storage,
     is_s3,
 )
-from deelrx.tenancy.access import require_role
+from deelrx.tenancy.access import TeamAccess, require_role
 from deelrx.tenancy.models import Role, Team, User
 from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.services.articles import ADMIN_EDIT_STATUSES
 from knowledge_base.sniffing import sanitize_filename, sniff_file, storage_filename
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,16 @@ def _event_data(upload: KbUpload) -> dict[str, Any]:
     }
 
 
+def _require_article_edit(access: TeamAccess, article: KbArticle | None, action: str) -> None:
+    """Attachments are part of the article: on a published (or archived)
+    article they are live in the help center at once, so changing them needs
+    the role that editing that article needs (admin/owner), not just member."""
+    if article is not None and article.status in ADMIN_EDIT_STATUSES and not access.has_role(Role.ADMIN):
+        raise PermissionDenied(
+            f"{action} attachments of a {article.get_status_display().lower()} article needs the 'admin' role."
+        )
+
+
 def upload_create(
     *,
     team: Team,
@@ -95,13 +106,15 @@ def upload_create(
 
     Over UPLOAD_MAX_BYTES → 413; a type the sniffer refuses → 415; the store
     follows the context (never the content type); an article must be the
-    team's (else 404)."""
-    require_role(user, team, Role.MEMBER)
+    team's (else 404); attaching to a published or archived article needs
+    admin/owner, like editing it (403)."""
+    access = require_role(user, team, Role.MEMBER)
     context = context or "user-upload"
     if context not in UPLOAD_CONTEXTS:
         raise ValidationFailed(details={"context": [f"Must be one of: {', '.join(UPLOAD_CONTEXTS)}."]})
     if article is not None and article.team_id != team.pk:
         raise NotFound("Article not found.")
+    _require_article_edit(access, article, "Adding")
     declared = getattr(file, "size", None)
     if declared is not None and declared > settings.UPLOAD_MAX_BYTES:
         raise _too_large(declared)  # refused before a single byte is read
@@ -170,13 +183,18 @@ def _delete_object(store: str, key: str) -> None:
 
 
 def upload_delete(*, upload: KbUpload, user: User) -> None:
-    """Members and up delete their team's uploads. The object goes once the
-    row's deletion has committed."""
-    require_role(user, upload.team_id, Role.MEMBER)
+    """Members and up delete their team's uploads (admins/owners those of a
+    published or archived article). The object goes once the row's deletion
+    has committed."""
+    access = require_role(user, upload.team_id, Role.MEMBER)
     with transaction.atomic():
         locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
         if locked is None:
             raise NotFound("Upload not found.")
+        article = (
+            KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
+        )
+        _require_article_edit(access, article, "Deleting")
         data = _event_data(locked)
         store, key = locked.store, locked.key
         locked.delete()

@@ -69,7 +69,8 @@ def test_dropping_a_file_uploads_it_and_links_it_in_the_content(page, login, mem
     from knowledge_base.models import KbUpload
     from knowledge_base.services.articles import article_create
 
-    article = article_create(team=team, user=member, title="Stock count", content="Count everything.")
+    # A public article: its editor offers the public store by default (internal ones: private).
+    article = article_create(team=team, user=member, title="Stock count", content="Count everything.", is_public=True)
     login(member)
     page.goto(f"/kb/{article.pk}/edit/")
     page.evaluate(

@@ -133,13 +133,17 @@ def test_article_of_another_team_slug_is_404(client, public_article, other_team)
     assert client.get(reverse("help:article", args=[other_team.slug, public_article.slug])).status_code == 404
 
 
-def test_only_public_attachments_are_listed(client, team, member, public_article):
+def test_only_public_attachments_are_listed(client, team, admin_user, public_article):
     upload_create(
-        team=team, user=member, file=SimpleUploadedFile("map.png", PNG), context="kb-article", article=public_article
+        team=team,
+        user=admin_user,
+        file=SimpleUploadedFile("map.png", PNG),
+        context="kb-article",
+        article=public_article,
     )
     upload_create(
         team=team,
-        user=member,
+        user=admin_user,
         file=SimpleUploadedFile("internal.txt", b"staff only\n"),
         context="user-upload",
         article=public_article,

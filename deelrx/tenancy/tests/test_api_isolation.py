@@ -312,3 +312,10 @@ def test_absurd_page_number_is_400_not_a_database_error(api_as, viewer, team):
     response = api_as(viewer).get(f"/api/teams/{team.id}/customers/", {"page": 10**20})
     assert response.status_code == 400
     assert "page" in response.json()["error"]["details"]
+
+
+def test_team_retention_of_zero_days_is_refused_by_the_database(team):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(team).objects.filter(pk=team.pk).update(activity_retention_days=0)
