@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 
 from django.contrib import messages
 from django.db.models import Q
@@ -87,7 +88,8 @@ def serve_public_file(request, key: str):
     """Public store on disk (development, single machine). Markup types are
     served as downloads so that uploaded SVG/HTML cannot run in our origin."""
     storage = public_storage()
-    if ".." in key.split("/") or not storage.exists(key):
+    # isfile, not exists(): a directory key must be a 404, not an IsADirectoryError.
+    if ".." in key.split("/") or not os.path.isfile(storage.path(key)):
         raise Http404("File not found.")
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     response = FileResponse(

@@ -79,6 +79,8 @@ def test_public_files_on_disk_are_served_safely(client):
     assert svg["Content-Disposition"].startswith("attachment")
     assert client.get("/media/public/../private/x").status_code == 404
     assert client.get("/media/public/assets/missing.txt").status_code == 404
+    assert client.get("/media/public/assets/").status_code == 404
+    assert client.get("/media/public/assets").status_code == 404
 
 
 @pytest.fixture
