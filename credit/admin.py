@@ -229,7 +229,16 @@ class CreditTransactionAdmin(AuditedModelAdmin):
 
 @admin.register(CreditLimitChange)
 class CreditLimitChangeAdmin(ReadOnlyHistoryAdmin):
-    list_display = ["created_at", "account", "team", "old_limit_cents", "new_limit_cents", "source", "changed_by"]
+    list_display = [
+        "created_at",
+        "effective_on",
+        "account",
+        "team",
+        "old_limit_cents",
+        "new_limit_cents",
+        "source",
+        "changed_by",
+    ]
     list_filter = ["source", "team", "created_at"]
     search_fields = ["reason", "account__customer__last_name", "account__customer__email"]
     list_select_related = ["account", "team", "changed_by"]
@@ -241,6 +250,7 @@ class CreditLimitChangeAdmin(ReadOnlyHistoryAdmin):
         "reason",
         "source",
         "changed_by",
+        "effective_on",
         "created_at",
     ]
 

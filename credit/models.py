@@ -206,6 +206,11 @@ class CreditLimitChange(models.Model):
         blank=True,
         related_name="credit_limit_changes",
     )
+    # The business day the change was made for: a job run "as of" another day
+    # (`today=`) measures its cooldown against this, not the wall-clock `created_at`.
+    effective_on = models.DateField(
+        null=True, blank=True, help_text="Day the change applies to (the job's `today`; else the local date)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

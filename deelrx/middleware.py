@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ipaddress
 import uuid
 from dataclasses import dataclass
 
@@ -42,9 +43,13 @@ def client_ip(request) -> str | None:
     # Behind a proxy the first X-Forwarded-For hop is the client; the proxy is trusted
     # to overwrite the header (see docs/operations.md).
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded:
-        return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    for candidate in (forwarded.split(",")[0].strip(), request.META.get("REMOTE_ADDR", "")):
+        # Junk in the header must not reach the audit log's inet column (a 500 on write).
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
 
 
 class RequestContextMiddleware:

@@ -34,6 +34,7 @@ from knowledge_base.selectors.dashboard import broken_link_list, category_list
 from knowledge_base.selectors.uploads import uploads_for_article
 from knowledge_base.services import articles as article_services
 from knowledge_base.services.uploads import upload_create, upload_url
+from knowledge_base.throttle import feedback_allowed, view_countable
 
 Status = KbArticle.Status
 
@@ -291,7 +292,12 @@ def help_center(request):
 @require_safe
 def help_article(request, team_slug, article_slug):
     article = _public_article_or_404(team_slug, article_slug)
-    if request.method == "GET" and _remember_once(request, VIEWED_SESSION_KEY, article):
+    # Once per session, and per client IP (a client without cookies has a new session every time).
+    if (
+        request.method == "GET"
+        and _remember_once(request, VIEWED_SESSION_KEY, article)
+        and view_countable(request, article_id=article.pk)
+    ):
         article_services.article_view_count_increment(article=article)
     return _render_help_article(request, article, thanks=request.GET.get("feedback") == "thanks")
 
@@ -303,6 +309,10 @@ def help_feedback(request, team_slug, article_slug):
     if form.is_valid():
         # Once per session per article: a double submit or a reload does not count twice.
         if _remember_once(request, FEEDBACK_SESSION_KEY, article):
+            # The per-IP limit is only spent on feedback that would be stored (not on a double submit).
+            if not feedback_allowed(request):
+                _forget(request, FEEDBACK_SESSION_KEY, article)  # may try again once the limit resets
+                return _feedback_limited(request, article, form)
             try:
                 article_services.feedback_create(
                     article=article,
@@ -321,6 +331,14 @@ def help_feedback(request, team_slug, article_slug):
     if is_htmx(request):
         return render(request, "knowledge_base/help/_feedback.html", {"article": article, "feedback_form": form})
     return _render_help_article(request, article, feedback_form=form)
+
+
+def _feedback_limited(request, article, form):
+    """429 with the feedback form kept (the answer is not lost) and a message saying why."""
+    if is_htmx(request):
+        context = {"article": article, "feedback_form": form, "rate_limited": True}
+        return render(request, "knowledge_base/help/_feedback.html", context, status=429)
+    return _render_help_article(request, article, feedback_form=form, rate_limited=True, status=429)
 
 
 # --- Helpers ------------------------------------------------------------------------
@@ -379,15 +397,18 @@ def _render_editor(request, *, form, article, upload_form=None, status: int = 20
     return render(request, "knowledge_base/article_form.html", context, status=status)
 
 
-def _render_help_article(request, article, *, feedback_form=None, thanks: bool = False):
+def _render_help_article(
+    request, article, *, feedback_form=None, thanks: bool = False, rate_limited: bool = False, status: int = 200
+):
     context = {
         "article": article,
         "content_html": _stored_html(article),
         "attachments": _attachments(article, public_only=True),
         "feedback_form": feedback_form or FeedbackForm(),
         "thanks": thanks,
+        "rate_limited": rate_limited,
     }
-    return render(request, "knowledge_base/help_article.html", context)
+    return render(request, "knowledge_base/help_article.html", context, status=status)
 
 
 def _stored_html(article: KbArticle) -> str:

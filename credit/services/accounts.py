@@ -11,6 +11,7 @@ Rules:
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -186,10 +187,17 @@ def account_set_status(*, account: CreditAccount, status: str, user, reason: str
 
 @transaction.atomic
 def credit_limit_change(
-    *, account: CreditAccount, new_limit_cents: int, user, reason: str, source: str = "manual"
+    *,
+    account: CreditAccount,
+    new_limit_cents: int,
+    user,
+    reason: str,
+    source: str = "manual",
+    effective_on: date | None = None,
 ) -> CreditAccount:
     """Set the limit and keep the change in the history. Lowering it below the
-    balance is allowed: it only stops new charges."""
+    balance is allowed: it only stops new charges. `effective_on` is the day the
+    change is for (a job's `today`); default the local date."""
     _check_non_negative_int("credit_limit_cents", new_limit_cents)
     if source not in CreditLimitChange.Source.values:
         raise ValidationFailed(details={"source": [f"'{source}' is not a valid source."]})
@@ -209,6 +217,7 @@ def credit_limit_change(
         reason=reason or "",
         source=source,
         changed_by=user if getattr(user, "is_authenticated", False) else None,
+        effective_on=effective_on or timezone.localdate(),
     )
     record_event(
         event_type="credit.limit.changed",

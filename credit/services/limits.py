@@ -12,17 +12,23 @@
   freeze is lifted (the limit is not raised back; good behaviour earns raises).
 - Every limit change goes through `credit_limit_change(source="automatic")`,
   so it is in the limit history and the audit log.
-- Idempotent: an account with an automatic limit change in the last 6 days is
-  not raised again, so a second run in the same week changes nothing.
+- Idempotent: an account with an automatic limit change made for a day less
+  than 7 days before `today` (`CreditLimitChange.effective_on`, or a later
+  day) is not raised again, so a second run in the same week changes nothing.
+- "As of" `today`: every window (the 6-day cooldown, the 183-day late-payment
+  lookback over `last_overdue_on` and overdue reminders) is measured from the
+  `today` argument, never from the clock, so a run for another day behaves as
+  it would have on that day.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from admin_ops.services import record_event
@@ -55,20 +61,27 @@ def _set_frozen(*, account: CreditAccount, frozen: bool, reason: str) -> bool:
     return True
 
 
-def raise_candidates(*, today: date, now, exclude_ids) -> list[CreditAccount]:
-    """Active, unfrozen accounts above 80% use, without late history or a recent automatic change."""
+def raise_candidates(*, today: date, exclude_ids) -> list[CreditAccount]:
+    """Active, unfrozen accounts above 80% use, without late history or a recent automatic change.
+
+    Windows are counted in days back from `today` (lower bounds only: history
+    recorded for a later day, e.g. by a run for a later date, also counts).
+    """
     numerator, denominator = UTILISATION_THRESHOLD
+    late_since = today - timedelta(days=LATE_LOOKBACK_DAYS)
     late_reminder = PaymentReminder.objects.filter(
         transaction__account_id=OuterRef("pk"),
         stage__startswith="overdue",
-        sent_at__gte=now - timedelta(days=LATE_LOOKBACK_DAYS),
+        # sent_at is a real timestamp: from the start of the first day of the window, local time.
+        sent_at__gte=timezone.make_aware(datetime.combine(late_since, time.min)),
     )
-    recent_change = CreditLimitChange.objects.filter(
+    # A change made for day D blocks raises until D + 7 (D + 6 still inside the cooldown).
+    # Rows written without `effective_on` (before the field existed) fall back to their local creation date.
+    recent_change = CreditLimitChange.objects.alias(for_day=Coalesce("effective_on", TruncDate("created_at"))).filter(
         account_id=OuterRef("pk"),
         source=CreditLimitChange.Source.AUTOMATIC,
-        created_at__gte=now - timedelta(days=RAISE_COOLDOWN_DAYS),
+        for_day__gte=today - timedelta(days=RAISE_COOLDOWN_DAYS),
     )
-    late_since = today - timedelta(days=LATE_LOOKBACK_DAYS)
     return list(
         CreditAccount.objects.filter(status=CreditAccount.Status.ACTIVE, limit_frozen=False, credit_limit_cents__gt=0)
         .exclude(last_overdue_on__gte=late_since)
@@ -92,7 +105,6 @@ def raised_limit(account: CreditAccount) -> int:
 
 def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) -> dict:
     today = today or timezone.localdate()
-    now = timezone.now()
     late = overdue_accounts(
         today=today,
         account_statuses=[
@@ -127,7 +139,12 @@ def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) ->
             summary["lowered"] += 1
             if not dry_run:
                 credit_limit_change(
-                    account=account, new_limit_cents=new_limit, user=None, reason=reason, source="automatic"
+                    account=account,
+                    new_limit_cents=new_limit,
+                    user=None,
+                    reason=reason,
+                    source="automatic",
+                    effective_on=today,
                 )
         summary["frozen"] += 1
         if not dry_run:
@@ -142,7 +159,7 @@ def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) ->
 
     # Good payers: raise.
     # Accounts thawed just now wait for next week's run.
-    for account in raise_candidates(today=today, now=now, exclude_ids=[*late, *(a.pk for a in thawed)]):
+    for account in raise_candidates(today=today, exclude_ids=[*late, *(a.pk for a in thawed)]):
         new_limit = raised_limit(account)
         if new_limit <= account.credit_limit_cents:
             summary["at_cap"] += 1
@@ -155,6 +172,7 @@ def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) ->
                 user=None,
                 reason=f"Automatic: {account.utilisation:.0%} of the limit in use, paid on time for 6 months.",
                 source="automatic",
+                effective_on=today,
             )
     logger.info("limit adjustment finished", extra={"summary": summary})
     return summary

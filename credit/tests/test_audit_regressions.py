@@ -14,7 +14,11 @@ from deelrx.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
+
+@pytest.fixture
+def today() -> dt.date:
+    # Per test, not at import: a session crossing midnight must not mix two days.
+    return timezone.localdate()
 
 
 def transactions_url(team):
@@ -116,54 +120,54 @@ def test_collected_transaction_has_the_api_transaction_fields():
 
 
 # --- "No late payment in 6 months" forgot late payers who had no reminder email -------------
-def _late_then_paid(account, post):
+def _late_then_paid(account, post, today):
     """A $900 charge 10 days late (customer without email: no reminder), then paid and charged again."""
     account.customer.email = ""
     account.customer.save(update_fields=["email"])
-    post(account, "charge", 90_000, due_date=TODAY - dt.timedelta(days=10))
+    post(account, "charge", 90_000, due_date=today - dt.timedelta(days=10))
 
 
-def test_the_overdue_check_records_late_history(account, post):
-    _late_then_paid(account, post)
-    overdue_check(today=TODAY)
+def test_the_overdue_check_records_late_history(account, post, today):
+    _late_then_paid(account, post, today)
+    overdue_check(today=today)
     account.refresh_from_db()
-    assert account.last_overdue_on == TODAY
+    assert account.last_overdue_on == today
     event = ActivityEvent.objects.get(event_type="credit.account.late_recorded")
     assert event.team_id == account.team_id
     assert event.event_data["account_ids"] == [str(account.pk)]
     # A second run the same day changes nothing and records nothing.
-    assert overdue_check(today=TODAY)["suspended"] == 0
+    assert overdue_check(today=today)["suspended"] == 0
     assert ActivityEvent.objects.filter(event_type="credit.account.late_recorded").count() == 1
 
 
-def test_dry_run_records_no_late_history(account, post):
-    _late_then_paid(account, post)
-    overdue_check(today=TODAY, dry_run=True)
+def test_dry_run_records_no_late_history(account, post, today):
+    _late_then_paid(account, post, today)
+    overdue_check(today=today, dry_run=True)
     account.refresh_from_db()
     assert account.last_overdue_on is None
 
 
-def test_a_recent_late_payer_is_not_raised_after_paying(account, post):
-    _late_then_paid(account, post)
-    overdue_check(today=TODAY)
+def test_a_recent_late_payer_is_not_raised_after_paying(account, post, today):
+    _late_then_paid(account, post, today)
+    overdue_check(today=today)
     post(account, "payment", 90_000)
-    post(account, "charge", 90_000, due_date=TODAY + dt.timedelta(days=20))  # 90% in use, nothing past due
-    later = TODAY + dt.timedelta(days=14)
+    post(account, "charge", 90_000, due_date=today + dt.timedelta(days=20))  # 90% in use, nothing past due
+    later = today + dt.timedelta(days=14)
     summary = limit_adjustment_run(today=later)
     assert summary["raised"] == 0
     assert CreditAccount.objects.get(pk=account.pk).credit_limit_cents == 100_000
     # Six months after the last late day, good behaviour earns a raise again.
-    much_later = TODAY + dt.timedelta(days=200)
+    much_later = today + dt.timedelta(days=200)
     ledger_rows = CreditTransaction.objects.filter(account=account, due_date__isnull=False)
     ledger_rows.update(due_date=much_later + dt.timedelta(days=5))
     assert limit_adjustment_run(today=much_later)["raised"] == 1
 
 
-def test_the_limit_job_records_late_history_too(account, post):
-    _late_then_paid(account, post)
-    limit_adjustment_run(today=TODAY)
+def test_the_limit_job_records_late_history_too(account, post, today):
+    _late_then_paid(account, post, today)
+    limit_adjustment_run(today=today)
     account.refresh_from_db()
-    assert account.last_overdue_on == TODAY
+    assert account.last_overdue_on == today
 
 
 # --- The over-limit message now says what is still available --------------------------------
@@ -225,12 +229,12 @@ def test_refused_debit_says_what_is_still_possible(account, post, admin_user):
     assert excinfo.value.message == "The credit account is suspended: only payments and credits can be recorded."
 
 
-def test_automatic_reasons_name_money_not_cents(account, post):
+def test_automatic_reasons_name_money_not_cents(account, post, today):
     from credit.models import CreditLimitChange
 
-    post(account, "charge", 90_000, due_date=TODAY - dt.timedelta(days=45))
-    overdue_check(today=TODAY)
-    limit_adjustment_run(today=TODAY)
+    post(account, "charge", 90_000, due_date=today - dt.timedelta(days=45))
+    overdue_check(today=today)
+    limit_adjustment_run(today=today)
     change = CreditLimitChange.objects.get(account=account, source="automatic")
     assert change.reason == "Automatic: 900.00 USD past due for 45 days."
     status_event = ActivityEvent.objects.get(event_type="credit.account.status_changed")
@@ -239,7 +243,7 @@ def test_automatic_reasons_name_money_not_cents(account, post):
 
 # --- Jobs stay set-based: queries do not grow with the number of accounts --------------------
 @pytest.mark.parametrize("job", ["overdue", "limits"])
-def test_job_queries_do_not_grow_with_accounts(make_account, post, job):
+def test_job_queries_do_not_grow_with_accounts(make_account, post, job, today):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -248,12 +252,12 @@ def test_job_queries_do_not_grow_with_accounts(make_account, post, job):
     def add_accounts(count):
         for _ in range(count):
             account = make_account(credit_limit_cents=100_000)
-            post(account, "charge", 10_000, due_date=TODAY + dt.timedelta(days=10))  # 10% used, not due
+            post(account, "charge", 10_000, due_date=today + dt.timedelta(days=10))  # 10% used, not due
 
     def queries():
-        run(today=TODAY)  # settle whatever the first run changes
+        run(today=today)  # settle whatever the first run changes
         with CaptureQueriesContext(connection) as ctx:
-            run(today=TODAY)
+            run(today=today)
         return len(ctx.captured_queries)
 
     add_accounts(2)

@@ -90,3 +90,26 @@ def test_dropping_a_file_uploads_it_and_links_it_in_the_content(page, login, mem
     upload = KbUpload.objects.get()
     assert upload.article_id == article.pk
     assert upload.store == "public"
+
+
+def test_feedback_over_the_ip_limit_shows_the_message_in_place(page, settings, member, admin_user, team):
+    # htmx swaps 2xx answers only by default; the form opts in to swapping the 429.
+    from knowledge_base.models import KbFeedback
+    from knowledge_base.tests.test_help_center import publish
+
+    settings.KB_FEEDBACK_PER_IP_PER_HOUR = 1
+    first = publish(team, member, admin_user, title="Opening hours")
+    second = publish(team, member, admin_user, title="Returns")
+    page.goto(f"/help/{team.slug}/{first.slug}/")
+    page.check("input[name=helpful][value=yes]")
+    page.click("#feedback button[type=submit]")
+    page.locator(".kb-thanks").wait_for()
+
+    page.goto(f"/help/{team.slug}/{second.slug}/")
+    page.check("input[name=helpful][value=no]")
+    page.fill("#id_comment", "Too short")
+    page.click("#feedback button[type=submit]")
+    page.locator("#feedback .kb-rate-limited").wait_for()
+    assert page.url.endswith(f"/help/{team.slug}/{second.slug}/")  # swapped in place, no navigation
+    assert page.input_value("#id_comment") == "Too short"
+    assert KbFeedback.objects.count() == 1

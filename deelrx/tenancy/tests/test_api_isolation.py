@@ -319,3 +319,12 @@ def test_team_retention_of_zero_days_is_refused_by_the_database(team):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         type(team).objects.filter(pk=team.pk).update(activity_retention_days=0)
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "expected"),
+    [("not-an-ip, 10.0.0.1", "127.0.0.1"), ("2001:DB8::1", "2001:db8::1"), ("", "127.0.0.1")],
+)
+def test_junk_forwarded_for_is_not_written_to_the_audit_log(api_as, member, team, forwarded, expected):
+    api_as(member).post(f"/api/teams/{team.id}/customers/", {"first_name": "Ida"}, HTTP_X_FORWARDED_FOR=forwarded)
+    assert ActivityEvent.objects.get(team=team, event_type="customer.created").ip_address == expected
