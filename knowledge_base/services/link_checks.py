@@ -15,7 +15,10 @@ on the broken-links page), so running the job twice sends nothing new.
 
 Links to private, loopback and link-local addresses are not requested unless
 KB_LINK_CHECK_ALLOW_PRIVATE is set: article authors must not be able to make
-the server probe its own network.
+the server probe its own network. The host is resolved once per request (and
+per redirect hop), every address is validated and the connection goes to the
+validated IP (PinnedAddressTransport), so DNS rebinding cannot slip a private
+address in between the check and the connection.
 """
 
 from __future__ import annotations
@@ -108,17 +111,58 @@ class HostRateLimiter:
             time.sleep(slot - now)
 
 
-def _refuse_private_addresses(request: httpx.Request) -> None:
-    """httpx request hook (also runs for every redirect hop)."""
+def _resolve_public_address(request: httpx.Request) -> str:
+    """Resolve the request's host once and return one address to connect to.
+
+    Every resolved address must be public: a name that mixes public and private
+    answers is refused, whichever one the connection would have used."""
     host = request.url.host
     try:
         infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+    if not infos:
+        raise httpx.ConnectError(f"cannot resolve {host}: no address", request=request)
+    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    for address in addresses:
         if not address.is_global:
             raise BlockedAddress(f"{host} resolves to the non-public address {address}")
+    return str(addresses[0])
+
+
+class PinnedAddressTransport(httpx.HTTPTransport):
+    """Connects to the address that was validated, never to a second lookup.
+
+    A request hook that only *checks* the address is open to DNS rebinding: the
+    connection resolves the name again and may get a private address the second
+    time. Here the name is resolved once per request (so per redirect hop: every
+    hop comes back through the transport), every address is validated, and the
+    URL is rewritten to the chosen IP. The Host header keeps the original name
+    and the `sni_hostname` extension makes httpcore send SNI for, and verify the
+    certificate against, the original name rather than the IP.
+    """
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        address = _resolve_public_address(request)
+        headers = request.headers.copy()
+        headers["Host"] = request.headers.get("Host") or request.url.netloc.decode("ascii")
+        # A new request: the client keeps the original one (named URL), so a
+        # relative redirect is joined against the name, not the IP.
+        pinned = httpx.Request(
+            request.method,
+            request.url.copy_with(host=address),
+            headers=headers,
+            stream=request.stream,
+            extensions={**request.extensions, "sni_hostname": request.url.host},
+        )
+        return super().handle_request(pinned)
+
+
+def _pinned_transport(config: LinkCheckConfig) -> PinnedAddressTransport:
+    # No keep-alive: the pool keys connections by (scheme, IP, port), so a TLS
+    # connection opened for one name could otherwise be reused for another name
+    # on the same IP without its certificate being checked for that name.
+    return PinnedAddressTransport(limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=0))
 
 
 def _retry_delay(config: LinkCheckConfig, attempt: int, response: httpx.Response | None = None) -> float:
@@ -168,7 +212,8 @@ def check_urls(urls: list[str], *, config: LinkCheckConfig | None = None) -> dic
     """Check distinct URLs concurrently (bounded) with the per-host rate limit."""
     config = config or LinkCheckConfig.from_settings()
     limiter = HostRateLimiter(config.host_interval)
-    hooks = {} if config.allow_private else {"request": [_refuse_private_addresses]}
+    # KB_LINK_CHECK_ALLOW_PRIVATE (tests, local setups): plain httpx, no pinning.
+    transport = None if config.allow_private else _pinned_transport(config)
     results: dict[str, LinkResult] = {}
     with (
         httpx.Client(
@@ -176,7 +221,7 @@ def check_urls(urls: list[str], *, config: LinkCheckConfig | None = None) -> dic
             follow_redirects=True,
             max_redirects=5,
             headers={"User-Agent": USER_AGENT},
-            event_hooks=hooks,
+            transport=transport,
             limits=httpx.Limits(max_connections=config.concurrency),
         ) as client,
         ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="kb-links") as pool,
