@@ -92,23 +92,7 @@ class CreditAccountAdmin(AuditedModelAdmin):
     ]
     # Limit and status have rules and history (reason, transitions): change
     # them on the staff page or with the actions, which call the services.
-    readonly_fields = [
-        "id",
-        "team",
-        "customer",
-        "status",
-        "credit_limit_cents",
-        "balance_cents",
-        "currency",
-        "stripe_customer_id",
-        "stripe_setup_intent_id",
-        "stripe_payment_method_id",
-        "last_payment_at",
-        "status_changed_at",
-        "created_at",
-        "updated_at",
-        "ledger",
-    ]
+    readonly_fields = [f for f in fields if f not in ("grace_period_days", "interest_rate_bps", "limit_frozen")]
     actions = ["suspend_selected", "reactivate_selected"]
 
     def has_add_permission(self, request):

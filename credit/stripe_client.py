@@ -25,8 +25,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_MAX_RETRIES = 3
-DEFAULT_RETRY_DELAY_SECONDS = 0.5
 MAX_RETRY_DELAY_SECONDS = 8.0
 
 
@@ -92,8 +90,8 @@ def stripe_call(operation: str, func: Callable[..., T], /, *args: Any, **kwargs:
     caller does, since the kwargs are reused) so that Stripe replays rather
     than repeats a request whose first attempt did reach it.
     """
-    max_retries = getattr(settings, "STRIPE_MAX_RETRIES", DEFAULT_MAX_RETRIES)
-    base_delay = getattr(settings, "STRIPE_RETRY_DELAY_SECONDS", DEFAULT_RETRY_DELAY_SECONDS)
+    max_retries = settings.STRIPE_MAX_RETRIES
+    base_delay = settings.STRIPE_RETRY_DELAY_SECONDS
     attempt = 0
     while True:
         try:

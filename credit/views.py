@@ -22,7 +22,7 @@ from credit.forms import (
     TransactionForm,
     TransactionStatusForm,
 )
-from credit.models import CreditAccount, CreditLimitChange
+from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
 from credit.selectors.accounts import account_get, account_list
 from credit.selectors.aging import aging_by_account, aging_for_account
 from credit.selectors.transactions import transaction_get, transaction_list
@@ -230,9 +230,7 @@ def _with_fresh_key(form: TransactionForm) -> TransactionForm:
     return fresh
 
 
-@require_POST
-@team_view(write_role=Role.MEMBER)
-def transaction_status(request, account_id, transaction_id):
+def _transaction_or_404(request, account_id, transaction_id) -> tuple[CreditAccount, CreditTransaction]:
     account = _account_or_404(request, account_id)
     try:
         txn = transaction_get(team=account.team, transaction_id=transaction_id)
@@ -240,6 +238,13 @@ def transaction_status(request, account_id, transaction_id):
         raise Http404("Transaction not found.") from None
     if txn.account_id != account.pk:
         raise Http404("Transaction not found.")
+    return account, txn
+
+
+@require_POST
+@team_view(write_role=Role.MEMBER)
+def transaction_status(request, account_id, transaction_id):
+    account, txn = _transaction_or_404(request, account_id, transaction_id)
     form = TransactionStatusForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose completed, failed or cancelled.")
@@ -257,13 +262,7 @@ def transaction_status(request, account_id, transaction_id):
 @team_view(write_role=Role.ADMIN)
 def transaction_collect(request, account_id, transaction_id):
     """Charge the saved card for a pending payment (admin, like the API's collect)."""
-    account = _account_or_404(request, account_id)
-    try:
-        txn = transaction_get(team=account.team, transaction_id=transaction_id)
-    except NotFound:
-        raise Http404("Transaction not found.") from None
-    if txn.account_id != account.pk:
-        raise Http404("Transaction not found.")
+    account, txn = _transaction_or_404(request, account_id, transaction_id)
     try:
         txn = payments.saved_card_charge(transaction=txn, user=request.user)
     except DomainError as exc:

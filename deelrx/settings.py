@@ -188,7 +188,11 @@ KB_LINK_CHECK_RETRIES = _read("KB_LINK_CHECK_RETRIES", env.int, default=2)
 KB_LINK_CHECK_BACKOFF = _read("KB_LINK_CHECK_BACKOFF", env.float, default=1.0)
 # Off by default so article links cannot make the server probe its own network.
 KB_LINK_CHECK_ALLOW_PRIVATE = _strict_bool("KB_LINK_CHECK_ALLOW_PRIVATE", default=False)
+KB_LINK_CHECK_MAX_RETRY_AFTER = _read("KB_LINK_CHECK_MAX_RETRY_AFTER", env.float, default=30.0)
 KB_ORPHAN_GRACE_DAYS = _read("KB_ORPHAN_GRACE_DAYS", env.int, default=7)
+# Help-center abuse limits per client ip (anonymous readers have no session to count on).
+KB_FEEDBACK_PER_IP_PER_HOUR = _read("KB_FEEDBACK_PER_IP_PER_HOUR", env.int, default=20)
+KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR = _read("KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR", env.int, default=1)
 
 AWS_ACCESS_KEY_ID = _read("AWS_ACCESS_KEY_ID", env.str, default=None)
 AWS_SECRET_ACCESS_KEY = _read("AWS_SECRET_ACCESS_KEY", env.str, default=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.util import find_spec
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,11 +23,7 @@ DASHBOARD_APPS = ("credit", "knowledge_base", "admin_ops")
 def dashboard_sections(team) -> list[dict]:
     sections = []
     for app in DASHBOARD_APPS:
-        module_name = f"{app}.selectors.dashboard"
-        if find_spec(module_name) is None:
-            continue
-        section = getattr(import_module(module_name), "dashboard_section", None)
-        context = section(team=team) if section else None
+        context = import_module(f"{app}.selectors.dashboard").dashboard_section(team=team)
         if context is not None:
             sections.append({"template": f"{app}/_dashboard.html", "context": context})
     return sections

@@ -154,7 +154,14 @@ DANGEROUS_EXTENSIONS = frozenset(
     }
 )  # fmt: skip
 
-_MACHO_MAGICS = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+# Mach-O (both byte orders, 32/64-bit), then Mach-O universal binary or Java class.
+_MACHO_MAGICS = (
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # WHATWG MIME sniffing: what a browser would take for HTML when it sniffs.
@@ -282,8 +289,6 @@ def sniff_bytes(data: bytes, *, filename: str = "") -> Sniffed:
 def _sniff_binary(head: bytes, fileobj: IO[bytes]) -> Sniffed | None:
     if head.startswith((b"MZ", b"\x7fELF")) or head[:4] in _MACHO_MAGICS:
         raise refuse("Executable files are not accepted.")
-    if head.startswith(b"\xca\xfe\xba\xbe"):
-        raise refuse("Executable files are not accepted.")  # Mach-O universal binary or Java class
     if head.startswith(_OLE_MAGIC):
         raise refuse("Legacy Office and installer files (.doc, .xls, .ppt, .msi) are not accepted; use PDF or OOXML.")
     if b"%PDF-" in head[:1024]:

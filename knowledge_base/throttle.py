@@ -16,9 +16,6 @@ Defaults can be overridden in settings (read at call time, so tests can too):
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-
 from django.conf import settings
 from django.core.cache import cache
 
@@ -31,13 +28,9 @@ KEY_PREFIX = "kb:ratelimit"
 
 
 def _ip(request) -> str:
-    # No address at all (unusual: a misconfigured proxy) shares one bucket rather than bypassing the limit.
-    raw = client_ip(request) or "unknown"
-    try:
-        return ipaddress.ip_address(raw).compressed  # one spelling per address (IPv6 has many)
-    except ValueError:
-        # Not an address (a junk X-Forwarded-For): hashed, so the cache key stays short and safe.
-        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    # client_ip already returns a validated, canonical address (junk X-Forwarded-For falls back to
+    # REMOTE_ADDR). No address at all (a misconfigured proxy) shares one bucket rather than bypassing the limit.
+    return client_ip(request) or "unknown"
 
 
 def _hit(key: str, *, limit: int) -> bool:

@@ -16,7 +16,6 @@ import itertools
 import nh3
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -280,12 +279,12 @@ def help_center(request):
             results = article_selectors.public_articles(filters={"q": query})
         except DomainError as exc:
             results, context["search_error"] = KbArticle.objects.none(), exc.message
-        page = Paginator(results, HELP_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = paginate(request, results, per_page=HELP_PAGE_SIZE)
         context["page"] = page
         context["results"] = [{"article": article, "snippet": safe_snippet(article, query)} for article in page]
     else:
         articles = article_selectors.public_articles().order_by("category", "title", "pk")
-        context["page"] = Paginator(articles, HELP_PAGE_SIZE).get_page(request.GET.get("page"))
+        context["page"] = paginate(request, articles, per_page=HELP_PAGE_SIZE)
     return render(request, "knowledge_base/help_center.html", context)
 
 

@@ -62,15 +62,11 @@ def overdue_balances(*, team, today: dt.date | None = None) -> QuerySet:
             overdue_cents=Greatest(
                 Value(0, output_field=BigIntegerField()),
                 # credited_cents is negative (signed adjustments)
-                _past_due_minus_credits(),
+                F("past_due_cents") - F("paid_cents") + F("credited_cents"),
                 output_field=BigIntegerField(),
             )
         )
     )
-
-
-def _past_due_minus_credits():
-    return F("past_due_cents") - F("paid_cents") + F("credited_cents")
 
 
 def credit_summary(*, team, today: dt.date | None = None) -> dict:

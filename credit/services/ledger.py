@@ -49,13 +49,6 @@ PENDING_DEBITS = Q(status=Status.PENDING) & (
     Q(type__in=[Type.CHARGE, Type.FEE]) | Q(type=Type.ADJUSTMENT, amount_cents__gt=0)
 )
 
-# The signed amount of a ledger row, in SQL (used by verify_ledger and the selectors).
-SIGNED_AMOUNT = Case(
-    When(type=Type.PAYMENT, then=-F("amount_cents")),
-    default=F("amount_cents"),
-    output_field=BigIntegerField(),
-)
-
 
 def _validate(*, type: str, amount_cents: object, status: str) -> None:
     errors: dict[str, list[str]] = {}

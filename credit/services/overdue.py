@@ -40,7 +40,6 @@ from deelrx.tenancy.models import Membership, Role, Team
 logger = logging.getLogger(__name__)
 
 DEFAULT_AFTER_DAYS = 90
-DEFAULT_EMAILS_PER_SECOND = 2
 DEBIT_TYPES = (CreditTransaction.Type.CHARGE, CreditTransaction.Type.FEE)
 
 
@@ -221,9 +220,9 @@ class MailSender:
 
     def __init__(self, *, retries: int = 2):
         self.connection = get_connection()
-        rate = getattr(settings, "CREDIT_EMAILS_PER_SECOND", DEFAULT_EMAILS_PER_SECOND)
+        rate = settings.CREDIT_EMAILS_PER_SECOND
         self.interval = 1 / rate if rate else 0.0
-        self.retry_delay = getattr(settings, "CREDIT_EMAIL_RETRY_DELAY_SECONDS", 1.0)
+        self.retry_delay = settings.CREDIT_EMAIL_RETRY_DELAY_SECONDS
         self.retries = retries
         self._last = 0.0
 

@@ -62,7 +62,7 @@ def _public_q() -> Q:
     return Q(status=Status.PUBLISHED, is_public=True)
 
 
-def _member_team_ids(user: User) -> QuerySet[Membership]:
+def active_team_ids(user: User) -> QuerySet[Membership]:
     # Suspended members see nothing of that team (they get 403 on direct access).
     return Membership.objects.filter(user=user, is_suspended=False).values("team_id")
 
@@ -72,7 +72,7 @@ def visible_articles(*, user: User | AnonymousUser) -> QuerySet[KbArticle]:
         return public_articles()
     if user.is_superuser:
         return _base()
-    return _base().filter(Q(team_id__in=_member_team_ids(user)) | _public_q())
+    return _base().filter(Q(team_id__in=active_team_ids(user)) | _public_q())
 
 
 def public_articles(*, filters: Mapping[str, Any] | None = None) -> QuerySet[KbArticle]:

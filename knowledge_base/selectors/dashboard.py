@@ -52,6 +52,6 @@ def dashboard_section(*, team: Team) -> dict:
         "status_counts": status_counts,
         "total": sum(counts.values()),
         "review_queue": counts.get(KbArticle.Status.REVIEW, 0),
-        "broken_links": KbLinkCheck.objects.filter(article__team=team, ok=False).count(),
+        "broken_links": broken_link_list(team=team).count(),
         "most_viewed": most_viewed,
     }

@@ -11,9 +11,10 @@ from django.db.models import QuerySet
 from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
 from deelrx.tenancy.access import get_team_access, require_role, visible_to
-from deelrx.tenancy.models import Membership, Role, User
+from deelrx.tenancy.models import Role, User
 from knowledge_base.filters import KbUploadFilter
 from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.selectors.articles import active_team_ids
 
 
 def upload_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[KbUpload]:
@@ -27,8 +28,7 @@ def upload_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Quer
         get_team_access(user, team_id, min_role=Role.VIEWER)
     queryset = KbUpload.objects.all()
     if not user.is_superuser:
-        active_teams = Membership.objects.filter(user=user, is_suspended=False).values("team_id")
-        queryset = queryset.filter(team_id__in=active_teams)
+        queryset = queryset.filter(team_id__in=active_team_ids(user))
     queryset = queryset.order_by("-created_at", "-id")
     return apply_filters(KbUploadFilter, filters, queryset)
 

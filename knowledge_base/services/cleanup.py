@@ -45,7 +45,7 @@ _HEX_TOKEN = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA
 
 
 def grace_period() -> timedelta:
-    return timedelta(days=int(getattr(settings, "KB_ORPHAN_GRACE_DAYS", 7)))
+    return timedelta(days=settings.KB_ORPHAN_GRACE_DAYS)
 
 
 def _referenced_tokens() -> set[str]:

@@ -67,13 +67,13 @@ class LinkCheckConfig:
     @classmethod
     def from_settings(cls) -> LinkCheckConfig:
         return cls(
-            timeout=float(getattr(settings, "KB_LINK_CHECK_TIMEOUT", cls.timeout)),
-            concurrency=max(1, int(getattr(settings, "KB_LINK_CHECK_CONCURRENCY", cls.concurrency))),
-            host_interval=float(getattr(settings, "KB_LINK_CHECK_HOST_INTERVAL", cls.host_interval)),
-            retries=max(0, int(getattr(settings, "KB_LINK_CHECK_RETRIES", cls.retries))),
-            backoff=float(getattr(settings, "KB_LINK_CHECK_BACKOFF", cls.backoff)),
-            max_retry_after=float(getattr(settings, "KB_LINK_CHECK_MAX_RETRY_AFTER", cls.max_retry_after)),
-            allow_private=bool(getattr(settings, "KB_LINK_CHECK_ALLOW_PRIVATE", cls.allow_private)),
+            timeout=float(settings.KB_LINK_CHECK_TIMEOUT),
+            concurrency=max(1, int(settings.KB_LINK_CHECK_CONCURRENCY)),
+            host_interval=float(settings.KB_LINK_CHECK_HOST_INTERVAL),
+            retries=max(0, int(settings.KB_LINK_CHECK_RETRIES)),
+            backoff=float(settings.KB_LINK_CHECK_BACKOFF),
+            max_retry_after=float(settings.KB_LINK_CHECK_MAX_RETRY_AFTER),
+            allow_private=bool(settings.KB_LINK_CHECK_ALLOW_PRIVATE),
         )
 
 

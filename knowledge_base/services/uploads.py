@@ -233,12 +233,12 @@ def upload_download_response(*, upload: KbUpload, user: User) -> HttpResponse:
     storage = get_storage(upload.store)
     disposition = _content_disposition_type(upload)
     if is_s3(storage):
+        if upload.store == KbUpload.Store.PUBLIC:
+            return HttpResponseRedirect(storage.url(upload.key))
         parameters = {
             "ResponseContentType": upload.content_type,
             "ResponseContentDisposition": _disposition_header(disposition, upload.original_name),
         }
-        if upload.store == KbUpload.Store.PUBLIC:
-            return HttpResponseRedirect(storage.url(upload.key))
         url = storage.url(upload.key, parameters=parameters, expire=settings.PRIVATE_URL_EXPIRY_SECONDS)
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "private, no-store"
