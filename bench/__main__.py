@@ -1,23 +1,154 @@
-"""Run every benchmark: `python -m bench` (or `make bench`)."""
+"""Run the benchmarks: `python -m bench [--scale S] [NAME ...]` (or `make bench`).
 
+Each benchmark runs in its own process (`python -m bench --run-one NAME`), one
+after the other, so that one that fails, crashes (its traceback is printed),
+hangs past `--timeout` or leaves a connection or a setting in a bad state
+cannot stop or skew the others. A benchmark that misses its target, crashes
+or times out counts as a miss; the exit status is 1 if any missed.
+
+NAME selects benchmarks by module name, with or without the `bench_` prefix;
+a prefix selects every benchmark it starts: `credit` runs all the credit ones,
+`credit_charge` the HTTP charge benchmark. `--scale` is exported to the
+benchmarks as `BENCH_SCALE` (they multiply their data sizes by it).
+"""
+
+from __future__ import annotations
+
+import argparse
 import importlib
+import os
 import pkgutil
+import signal
+import subprocess
 import sys
+import time
+import traceback
 from pathlib import Path
 
-from bench.harness import setup_django
+from bench.harness import SCALE_VARIABLE, bench_scale, setup_django
+
+DEFAULT_TIMEOUT = 600.0  # seconds per benchmark
+KILL_GRACE = 10.0
+
+EXIT_OK, EXIT_MISS, EXIT_CRASH = 0, 1, 2
 
 
-def main() -> int:
-    setup_django()
-    failures = 0
-    for module in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
-        if not module.name.startswith("bench_"):
+def discover() -> list[str]:
+    names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")]
+    return sorted(names)
+
+
+def select(available: list[str], wanted: list[str]) -> list[str]:
+    if not wanted:
+        return available
+    chosen: list[str] = []
+    for raw in wanted:
+        name = raw if raw.startswith("bench_") else f"bench_{raw}"
+        name = name.removesuffix(".py")
+        matches = [m for m in available if m == name] or [m for m in available if m.startswith(name)]
+        if not matches:
+            raise ValueError(f"no benchmark matches {raw!r}; available: {', '.join(available)}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def run_one(name: str) -> int:
+    """Child mode: set Django up, run one benchmark's main(); the exit status says how it went."""
+    try:
+        setup_django()
+        module = importlib.import_module(f"bench.{name}")
+        ok = module.main()
+    except BaseException:  # a crash is a result too: print it and say so
+        traceback.print_exc()
+        sys.stdout.flush()
+        return EXIT_CRASH
+    sys.stdout.flush()
+    return EXIT_OK if ok else EXIT_MISS
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """End the benchmark's process group (it and whatever it started, e.g. gunicorn)."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
             continue
-        bench = importlib.import_module(f"bench.{module.name}")
-        if not bench.main():
-            failures += 1
-    return 1 if failures else 0
+
+
+def run_child(name: str, *, timeout: float) -> tuple[str, float]:
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "bench", "--run-one", name], start_new_session=True)
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        return f"TIMEOUT after {timeout:.0f} s", time.monotonic() - started
+    except BaseException:
+        _kill_group(process)
+        raise
+    elapsed = time.monotonic() - started
+    if code == EXIT_OK:
+        return "ok", elapsed
+    if code == EXIT_MISS:
+        return "MISSED target", elapsed
+    if code == EXIT_CRASH:
+        return "CRASHED (traceback above)", elapsed
+    how = f"signal {-code}" if code < 0 else f"exit status {code}"
+    return f"CRASHED ({how})", elapsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
+    parser.add_argument(
+        "--scale", type=float, default=None, help=f"data-size factor, exported as {SCALE_VARIABLE} (default 1.0)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before one benchmark is stopped and missed"
+    )
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--run-one", metavar="NAME", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.run_one:
+        return run_one(args.run_one)
+    if args.scale is not None:
+        os.environ[SCALE_VARIABLE] = repr(args.scale)
+    available = discover()
+    if args.list:
+        print("\n".join(available))
+        return 0
+    try:
+        factor = bench_scale()  # validates the variable before anything runs
+        chosen = select(available, args.names)
+    except ValueError as exc:
+        parser.error(str(exc))
+    setup_django()  # migrate once, before the benchmarks (each child only checks)
+    from django.db import connections
+
+    connections.close_all()
+    results = []
+    suite_started = time.monotonic()
+    for name in chosen:
+        print(f"\n=== {name} ({SCALE_VARIABLE}={factor:g})", flush=True)
+        outcome, elapsed = run_child(name, timeout=args.timeout)
+        print(f"=== {name}: {outcome} in {elapsed:.1f} s", flush=True)
+        results.append((name, outcome, elapsed))
+    missed = [name for name, outcome, _ in results if outcome != "ok"]
+    print(f"\n## Summary ({SCALE_VARIABLE}={factor:g}, {time.monotonic() - suite_started:.0f} s)")
+    for name, outcome, elapsed in results:
+        print(f"  {name:<36} {outcome:<32} {elapsed:7.1f} s")
+    print(f"  {len(results) - len(missed)} ok, {len(missed)} missed" + (f": {', '.join(missed)}" if missed else ""))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

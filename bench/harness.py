@@ -3,6 +3,9 @@ candidate against a raw baseline in the same run, report the ratio.
 
 Absolute times depend on the machine; the ratio against a baseline measured
 seconds earlier on the same machine does not (much), so targets are ratios.
+
+`BENCH_SCALE` (set by `python -m bench --scale S`, default 1.0) multiplies the
+data sizes of the benchmarks that read it: `scale(100_000)`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,25 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+
+SCALE_VARIABLE = "BENCH_SCALE"
+
+
+def bench_scale() -> float:
+    """The factor of `BENCH_SCALE` (1.0 when unset); a malformed or non-positive value is an error."""
+    raw = os.environ.get(SCALE_VARIABLE, "").strip() or "1"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{SCALE_VARIABLE} must be a positive number, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{SCALE_VARIABLE} must be a positive number, got {raw!r}")
+    return value
+
+
+def scale(n: int) -> int:
+    """`n` times `BENCH_SCALE`, rounded, at least 1."""
+    return max(1, round(n * bench_scale()))
 
 
 def setup_django() -> None:
@@ -48,7 +70,11 @@ def measure(name: str, func: Callable[[], object], *, repeat: int = 5) -> Measur
     return Measurement(name, statistics.median(times), peak)
 
 
-def report(title: str, candidate: Measurement, baseline: Measurement, *, target_ratio: float) -> bool:
+def report(
+    title: str, candidate: Measurement, baseline: Measurement, *, target_ratio: float, n: int | None = None
+) -> bool:
+    """Time ratio candidate/baseline against `target_ratio` (lower is better).
+    `n`: how many runs each median is taken over (printed); the measure default when omitted."""
     ratio = candidate.seconds / baseline.seconds if baseline.seconds else float("inf")
     mem_ratio = candidate.peak_bytes / baseline.peak_bytes if baseline.peak_bytes else float("inf")
     ok = ratio <= target_ratio
@@ -56,5 +82,31 @@ def report(title: str, candidate: Measurement, baseline: Measurement, *, target_
     for label, m in (("baseline ", baseline), ("candidate", candidate)):
         print(f"  {label} {m.name:<40} {m.seconds * 1000:9.2f} ms  peak {m.peak_bytes / 1024:9.1f} KiB")
     verdict = "OK" if ok else "OVER TARGET"
-    print(f"  time ratio {ratio:.2f} (target <= {target_ratio}) {verdict}; memory ratio {mem_ratio:.2f}")
+    runs = f"; N = {n} runs" if n is not None else ""
+    print(f"  time ratio {ratio:.2f} (target <= {target_ratio}) {verdict}; memory ratio {mem_ratio:.2f}{runs}")
+    return ok
+
+
+@dataclass
+class Rate:
+    """A throughput: `count` operations completed in `seconds`."""
+
+    name: str
+    count: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+def report_rate(title: str, project: Rate, baseline: Rate, *, target_ratio: float, unit: str = "op/s") -> bool:
+    """Throughput ratio project/baseline against `target_ratio` (higher is better)."""
+    ratio = project.per_second / baseline.per_second if baseline.per_second else 0.0
+    ok = ratio >= target_ratio
+    print(f"## {title}")
+    for label, rate in (("baseline", baseline), ("project ", project)):
+        print(f"  {label} {rate.name:<52} {rate.per_second:9.1f} {unit}  (N = {rate.count:,} in {rate.seconds:.1f} s)")
+    verdict = "OK" if ok else "UNDER TARGET"
+    print(f"  rate ratio {ratio:.3f} (target >= {target_ratio}) {verdict}")
     return ok
