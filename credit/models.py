@@ -3,9 +3,11 @@ transactions, the history of limit changes, idempotency records for the API,
 processed Stripe events and sent payment reminders.
 
 The account's `balance_cents` is a cache of the ledger: the sum of the signed
-amounts of its *completed* transactions. It is only changed by
+amounts of its *completed* transactions. It and the other maintained figures
+(`pending_debits_cents`, `oldest_unpaid_due_date`, each debit's
+`outstanding_cents`; defined in `credit.figures`) are only changed by
 `credit.services.ledger`, in the same database transaction as the ledger row,
-and `manage.py verify_ledger` proves it.
+and `manage.py verify_ledger` proves them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 # Upper bounds of the numbers staff and clients may enter (API, forms, services
 # and database constraints agree). $10 billion per amount or limit leaves the
@@ -36,6 +38,12 @@ class CreditAccount(models.Model):
     customer = models.ForeignKey("tenancy.Customer", on_delete=models.PROTECT, related_name="credit_accounts")
     credit_limit_cents = models.BigIntegerField(default=0)
     balance_cents = models.BigIntegerField(default=0, help_text="Sum of completed transactions (ledger cache).")
+    pending_debits_cents = models.BigIntegerField(
+        default=0, help_text="Pending charges, fees and positive adjustments: they hold credit (ledger cache)."
+    )
+    oldest_unpaid_due_date = models.DateField(
+        null=True, blank=True, help_text="Earliest due date of a debit not yet settled (ledger cache)."
+    )
     currency = models.CharField(max_length=3, default="usd")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     grace_period_days = models.PositiveIntegerField(default=30)
@@ -75,6 +83,12 @@ class CreditAccount(models.Model):
             models.Index(fields=["stripe_customer_id"]),
             # the setup_intent.succeeded webhook finds the account by it
             models.Index(fields=["stripe_setup_intent_id"]),
+            # the overdue jobs pick the accounts with something past due, per team
+            models.Index(
+                fields=["team", "oldest_unpaid_due_date"],
+                condition=Q(oldest_unpaid_due_date__isnull=False),
+                name="credit_account_unpaid_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -82,7 +96,8 @@ class CreditAccount(models.Model):
 
     @property
     def available_cents(self) -> int:
-        return self.credit_limit_cents - self.balance_cents
+        """What can still be charged: the limit less the balance and the pending debits."""
+        return self.credit_limit_cents - self.balance_cents - self.pending_debits_cents
 
     @property
     def utilisation(self) -> float:
@@ -121,6 +136,9 @@ class CreditTransaction(models.Model):
     due_date = models.DateField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
     balance_after_cents = models.BigIntegerField(null=True, blank=True)
+    outstanding_cents = models.BigIntegerField(
+        default=0, help_text="Unpaid part of a completed debit, settled first in, first out (ledger cache)."
+    )
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     attempt_count = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -167,6 +185,24 @@ class CreditTransaction(models.Model):
             models.Index(fields=["team", "status"]),
             models.Index(fields=["team", "due_date"]),
             models.Index(fields=["team", "amount_cents"]),
+            # Settling walks an account's completed debits newest first (and the
+            # reverse, oldest first); only debits are in the index.
+            models.Index(
+                F("account"),
+                F("due_date").desc(),  # PostgreSQL puts nulls first in DESC, as settling wants
+                F("created_at").desc(),
+                F("id").desc(),
+                condition=Q(status="completed")
+                & (Q(type__in=["charge", "fee"]) | Q(type="adjustment", amount_cents__gt=0)),
+                name="credit_tx_debit_settlement",
+            ),
+            # Unpaid debits only: aging, overdue, reminders read these and nothing older.
+            models.Index(
+                fields=["account", "due_date"], condition=Q(outstanding_cents__gt=0), name="credit_tx_unpaid_account"
+            ),
+            models.Index(
+                fields=["team", "due_date"], condition=Q(outstanding_cents__gt=0), name="credit_tx_unpaid_team"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -68,7 +68,9 @@ class CreditAccountOutputSerializer(serializers.ModelSerializer):
             "customer_name",
             "credit_limit_cents",
             "balance_cents",
+            "pending_debits_cents",
             "available_cents",
+            "oldest_unpaid_due_date",
             "currency",
             "status",
             "grace_period_days",
@@ -131,6 +133,7 @@ class CreditAccountDetailSerializer(CreditAccountOutputSerializer):
 class CreditSummarySerializer(serializers.Serializer):
     total_limit_cents = serializers.IntegerField()
     total_balance_cents = serializers.IntegerField()
+    total_pending_cents = serializers.IntegerField()
     overdue_balance_cents = serializers.IntegerField()
     accounts_by_status = serializers.DictField(child=serializers.IntegerField())
 

@@ -177,7 +177,7 @@ class CreditTransactionListApi(TeamScopedMixin, APIView):
             team=self.team,
             key=key,
             fingerprint=idempotency.request_fingerprint(method=request.method, path=request.path, body=request.data),
-            handler=lambda: self._create(request, key=key),
+            handler=lambda keep: self._create(request, key=key, keep=keep),
             on_error=self._error_outcome,
         )
         headers = {idempotency.REPLAY_HEADER: "true"} if replayed else {}
@@ -197,17 +197,22 @@ class CreditTransactionListApi(TeamScopedMixin, APIView):
             raise ValidationFailed(details={"idempotency_key": ["At most 255 characters."]})
         return key
 
-    def _create(self, request, *, key: str) -> tuple[int, object]:
+    def _create(self, request, *, key: str, keep=None) -> tuple[int, object]:
         data = CreditTransactionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         values.pop("idempotency_key", None)
-        customer = customer_get(team=self.team, customer_id=values.pop("customer_id"))
-        tx = ledger.transaction_post(
-            team=self.team, customer=customer, user=request.user, idempotency_key=key, **values
-        )
-        tx = transaction_selectors.transaction_get(team=self.team, transaction_id=tx.pk)
-        return status.HTTP_201_CREATED, _json_body(CreditTransactionOutputSerializer(tx).data)
+        response = {}
+
+        def posted(tx) -> None:
+            # Serialized from the row as written (nothing is read back); with a key,
+            # stored in the posting's own transaction.
+            response["body"] = _json_body(CreditTransactionOutputSerializer(tx).data)
+            if keep is not None:
+                keep(status.HTTP_201_CREATED, response["body"])
+
+        ledger.transaction_post(team=self.team, user=request.user, idempotency_key=key, on_posted=posted, **values)
+        return status.HTTP_201_CREATED, response["body"]
 
     def _error_outcome(self, exc: Exception) -> tuple[int, object]:
         if isinstance(exc, DomainError | exceptions.APIException | Http404):

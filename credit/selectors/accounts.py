@@ -5,28 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
+from django.db.models import BigIntegerField, Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
+from credit import figures
 from credit.filters import CreditAccountFilter
-from credit.models import CreditAccount, CreditTransaction
+from credit.models import CreditAccount
 from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
-
-Type = CreditTransaction.Type
-COMPLETED = Q(transactions__status=CreditTransaction.Status.COMPLETED)
-# Debits and credits of the ledger, as sums over an account's completed rows.
-DEBIT = COMPLETED & (
-    Q(transactions__type__in=[Type.CHARGE, Type.FEE])
-    | Q(transactions__type=Type.ADJUSTMENT, transactions__amount_cents__gt=0)
-)
-PAYMENT = COMPLETED & Q(transactions__type=Type.PAYMENT)
-NEGATIVE_ADJUSTMENT = COMPLETED & Q(transactions__type=Type.ADJUSTMENT, transactions__amount_cents__lt=0)
-
-
-def _zero_sum(expression, *, filter):
-    return Coalesce(Sum(expression, filter=filter), Value(0), output_field=BigIntegerField())
 
 
 def account_list(*, team, filters=None) -> QuerySet[CreditAccount]:
@@ -44,48 +30,19 @@ def account_get(*, team, customer_id=None, account_id=None) -> CreditAccount:
         raise NotFound("Credit account not found.") from None
 
 
-def overdue_balances(*, team, today: dt.date | None = None) -> QuerySet:
-    """Per account: the part of the balance that is past due.
-
-    Payments and credit adjustments settle the earliest-due debits first, so
-    the overdue part is max(0, completed debits due before today - credits).
-    """
-    today = today or timezone.localdate()
-    return (
-        CreditAccount.objects.filter(team=team)
-        .annotate(
-            past_due_cents=_zero_sum("transactions__amount_cents", filter=DEBIT & Q(transactions__due_date__lt=today)),
-            paid_cents=_zero_sum("transactions__amount_cents", filter=PAYMENT),
-            credited_cents=_zero_sum("transactions__amount_cents", filter=NEGATIVE_ADJUSTMENT),
-        )
-        .annotate(
-            overdue_cents=Greatest(
-                Value(0, output_field=BigIntegerField()),
-                # credited_cents is negative (signed adjustments)
-                F("past_due_cents") - F("paid_cents") + F("credited_cents"),
-                output_field=BigIntegerField(),
-            )
-        )
-    )
-
-
 def credit_summary(*, team, today: dt.date | None = None) -> dict:
-    """Team totals: limits, balances, the overdue part, and accounts per status (two queries)."""
+    """Team totals: limits, balances, pending debits, the overdue part (`credit.figures`), and
+    accounts per status (two queries: one over the accounts, one over the unpaid rows)."""
     totals = CreditAccount.objects.filter(team=team).aggregate(
         total_limit_cents=Coalesce(Sum("credit_limit_cents"), Value(0), output_field=BigIntegerField()),
         total_balance_cents=Coalesce(Sum("balance_cents"), Value(0), output_field=BigIntegerField()),
+        total_pending_cents=Coalesce(Sum("pending_debits_cents"), Value(0), output_field=BigIntegerField()),
         **{f"count_{status}": Count("pk", filter=Q(status=status)) for status in CreditAccount.Status.values},
-    )
-    # The overdue part never exceeds the balance, so settled accounts can be skipped
-    # before the ledger is aggregated: the cost follows the accounts that owe money.
-    overdue = (
-        overdue_balances(team=team, today=today)
-        .filter(balance_cents__gt=0)
-        .aggregate(total=Coalesce(Sum("overdue_cents"), Value(0), output_field=BigIntegerField()))["total"]
     )
     return {
         "total_limit_cents": totals["total_limit_cents"],
         "total_balance_cents": totals["total_balance_cents"],
-        "overdue_balance_cents": overdue,
+        "total_pending_cents": totals["total_pending_cents"],
+        "overdue_balance_cents": figures.overdue_cents(team=team, today=today),
         "accounts_by_status": {status: totals[f"count_{status}"] for status in CreditAccount.Status.values},
     }

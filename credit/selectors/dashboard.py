@@ -19,17 +19,19 @@ def dashboard_section(*, team) -> dict:
         # the same totals as the API's credit summary
         total_limit_cents=Coalesce(Sum("credit_limit_cents"), 0),
         total_balance_cents=Coalesce(Sum("balance_cents"), 0),
+        total_pending_cents=Coalesce(Sum("pending_debits_cents"), 0),
         min_currency=Min("currency"),
         max_currency=Max("currency"),
         **{f"count_{value}": Count("id", filter=Q(status=value)) for value in statuses.values},
     )
     aging = aging_for_team(team=team)
-    limit, balance = totals["total_limit_cents"], totals["total_balance_cents"]
+    limit, balance, pending = totals["total_limit_cents"], totals["total_balance_cents"], totals["total_pending_cents"]
     return {
         "account_count": totals["account_count"],
         "total_limit_cents": limit,
         "total_balance_cents": balance,
-        "available_cents": limit - balance,
+        "total_pending_cents": pending,
+        "available_cents": limit - balance - pending,
         "exposure_percent": round(balance * 100 / limit) if limit > 0 else (100 if balance > 0 else 0),
         "overdue_balance_cents": aging.overdue_cents,
         "accounts_by_status": [

@@ -1,22 +1,23 @@
 """Idempotency keys for API writes (POST /credit/transactions/).
 
-The first request with a key inserts an `IdempotencyRecord` (unique per team
-and key) in its own short transaction, so a concurrent request with the same
-key finds it at once. The write and the stored response then commit together.
+One database transaction per request: the write, its audit event and the
+`IdempotencyRecord` holding the response commit together, the record last.
+A concurrent request with the same key waits on the unique (team, key) index
+(or on the ledger's own unique key) until the first commits, then finds the
+record. So a record is never visible without its response, and a request
+that failed left nothing behind.
 
 - same key, same fingerprint, response stored → the stored status and body
   are replayed with `Idempotent-Replayed: true`;
-- same key, same fingerprint, still running → wait up to
-  `IDEMPOTENCY_WAIT_SECONDS` for the first request, then replay, else 409
-  `request_in_progress`;
 - same key, different fingerprint → 409 `idempotency_key_reused`;
 - an expired record (older than settings.IDEMPOTENCY_KEY_TTL) is replaced;
-- a record left without a response for `IDEMPOTENCY_STALE_SECONDS` (its
-  request died) is taken over: the write and the response commit together,
-  so such a request wrote nothing;
+- a record without a response (written by an older release that claimed keys
+  first) is waited for up to `IDEMPOTENCY_WAIT_SECONDS` (then 409
+  `request_in_progress`) and taken over once `IDEMPOTENCY_STALE_SECONDS` old;
 - stored outcomes: 2xx and 422 (the request ran and the business rules
-  decided). Other failures (400 validation, 404, 409, 5xx) drop the record,
-  so the client can correct the request and retry with the same key.
+  decided; the 422 is stored in its own short transaction). Other failures
+  (400 validation, 404, 409, 5xx) store nothing, so the client can correct
+  the request and retry with the same key.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ IDEMPOTENCY_POLL_SECONDS = 0.05
 IDEMPOTENCY_STALE_SECONDS = 120
 STORED_STATUSES = (422,)
 REPLAY_HEADER = "Idempotent-Replayed"
+# Runs of one request: a replaced expired record or a taken-over abandoned one costs one more.
+MAX_ATTEMPTS = 4
 
 
 def request_fingerprint(*, method: str, path: str, body) -> str:
@@ -58,53 +61,51 @@ class Replay:
     body: object
 
 
-def _insert(*, team, key: str, fingerprint: str, now: dt.datetime) -> IdempotencyRecord | None:
+class _KeyTaken(Exception):
+    """Another request with the key committed first: roll this attempt back."""
+
+
+def _store(*, team, key: str, fingerprint: str, status: int, body) -> None:
+    """Insert the record with its response (inside the write's transaction)."""
     try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                team=team, key=key, fingerprint=fingerprint, expires_at=now + settings.IDEMPOTENCY_KEY_TTL
-            )
+        IdempotencyRecord.objects.create(
+            team=team,
+            key=key,
+            fingerprint=fingerprint,
+            response_status=status,
+            response_body=body,
+            expires_at=timezone.now() + settings.IDEMPOTENCY_KEY_TTL,
+        )
     except IntegrityError:
-        return None
+        raise _KeyTaken from None
 
 
-def idempotency_begin(*, team, key: str, fingerprint: str) -> IdempotencyRecord | Replay:
-    """Claim the key for this request (→ the record) or return the stored
-    response to replay. Raises 409 `idempotency_key_reused` or
-    `request_in_progress`. Call outside any transaction, so the claim commits
-    at once and concurrent requests see it."""
-    deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
+def _recorded(*, team, key: str, fingerprint: str, deadline: float) -> Replay | None:
+    """What the key's record says once the first request is done: a replay, or
+    None when there is no usable record (absent, expired, or abandoned), so the
+    request runs (again). Raises 409 for another body or a request still running."""
     while True:
-        if time.monotonic() >= deadline + IDEMPOTENCY_WAIT_SECONDS:
-            # only reachable when claims keep failing for another reason; never spin forever
-            raise Conflict("Could not claim this Idempotency-Key; retry shortly.", code="request_in_progress")
         now = timezone.now()
-        record = _insert(team=team, key=key, fingerprint=fingerprint, now=now)
-        if record is not None:
-            return record
-        existing = IdempotencyRecord.objects.filter(team=team, key=key).first()
-        if existing is None:
-            continue  # deleted in between (expired, or its request failed): claim again
-        if existing.expires_at <= now:
-            IdempotencyRecord.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
-            continue
-        if existing.fingerprint != fingerprint:
+        record = IdempotencyRecord.objects.filter(team=team, key=key).first()
+        if record is None:
+            return None
+        if record.expires_at <= now:
+            IdempotencyRecord.objects.filter(pk=record.pk, expires_at__lte=now).delete()
+            return None
+        if record.fingerprint != fingerprint:
             raise Conflict(
                 "This Idempotency-Key was already used with a different request body.",
                 code="idempotency_key_reused",
             )
-        if existing.response_status is not None:
-            return Replay(status=existing.response_status, body=existing.response_body)
+        if record.response_status is not None:
+            return Replay(status=record.response_status, body=record.response_body)
         stale_before = now - dt.timedelta(seconds=IDEMPOTENCY_STALE_SECONDS)
-        if existing.created_at <= stale_before:
-            # The first request died before answering; the conditional update lets one retry take over.
-            taken = IdempotencyRecord.objects.filter(
-                pk=existing.pk, response_status__isnull=True, created_at__lte=stale_before
-            ).update(created_at=now)
-            if taken:
-                existing.created_at = now
-                return existing
-            continue
+        if record.created_at <= stale_before:
+            # Its request died before answering; the conditional delete lets one retry take over.
+            IdempotencyRecord.objects.filter(
+                pk=record.pk, response_status__isnull=True, created_at__lte=stale_before
+            ).delete()
+            return None
         if time.monotonic() >= deadline:
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -113,46 +114,55 @@ def idempotency_begin(*, team, key: str, fingerprint: str) -> IdempotencyRecord 
         time.sleep(IDEMPOTENCY_POLL_SECONDS)
 
 
-def idempotency_store(*, record: IdempotencyRecord, status: int, body) -> None:
-    """Keep the response for replays (call inside the write's transaction)."""
-    IdempotencyRecord.objects.filter(pk=record.pk).update(response_status=status, response_body=body)
-
-
-def idempotency_release(*, record: IdempotencyRecord) -> None:
-    """Forget the key: the request failed in a way a retry may fix."""
-    IdempotencyRecord.objects.filter(pk=record.pk, response_status__isnull=True).delete()
-
-
 def idempotent_call(
-    *, team, key: str, fingerprint: str, handler: Callable[[], tuple[int, object]], on_error: Callable
+    *,
+    team,
+    key: str,
+    fingerprint: str,
+    handler: Callable[[Callable[[int, object], None]], tuple[int, object]],
+    on_error: Callable,
 ) -> tuple[int, object, bool]:
-    """Run `handler` once per (team, key). Returns (status, body, replayed).
+    """Run the write once per (team, key). Returns (status, body, replayed).
 
-    `handler` returns (status, body) or raises; `on_error(exc)` turns an
-    exception into (status, body). A successful write and its stored response
-    commit in one transaction.
-    """
-    claimed = idempotency_begin(team=team, key=key, fingerprint=fingerprint)
-    if isinstance(claimed, Replay):
-        return claimed.status, claimed.body, True
-    record = claimed
-    try:
-        with transaction.atomic():
-            status, body = handler()
-            if should_store(status):
-                idempotency_store(record=record, status=status, body=body)
-            else:
-                idempotency_release(record=record)
-            return status, body, False
-    except Exception as exc:
-        status, body = on_error(exc)
+    `handler(keep)` does the write and calls `keep(status, body)` inside the
+    write's own transaction, so that the response is stored in the same
+    commit; it returns (status, body) or raises. `on_error(exc)` turns an
+    exception into (status, body); 5xx exceptions are re-raised (the error
+    handler logs them with their traceback)."""
+
+    def keep(status: int, body) -> None:
         if should_store(status):
-            idempotency_store(record=record, status=status, body=body)
-        else:
-            idempotency_release(record=record)
-        if status >= 500:
-            raise
-        return status, body, False
+            _store(team=team, key=key, fingerprint=fingerprint, status=status, body=body)
+
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
+    for _attempt in range(MAX_ATTEMPTS):
+        outcome = None
+        try:
+            status, body = handler(keep)
+            return status, body, False
+        except _KeyTaken:
+            pass
+        except Exception as exc:
+            status, body = on_error(exc)
+            if status >= 500:
+                raise
+            if should_store(status):
+                try:
+                    with transaction.atomic():
+                        keep(status, body)
+                    return status, body, False
+                except _KeyTaken:
+                    pass
+            elif getattr(exc, "code", None) != "idempotency_key_reused":
+                return status, body, False
+            # The ledger or the record already holds the key: the record decides.
+            outcome = (status, body)
+        replay = _recorded(team=team, key=key, fingerprint=fingerprint, deadline=deadline)
+        if replay is not None:
+            return replay.status, replay.body, True
+        if outcome is not None and not IdempotencyRecord.objects.filter(team=team, key=key).exists():
+            return *outcome, False  # the ledger's key without a live record: its 409 stands
+    raise Conflict("Could not settle this Idempotency-Key; retry shortly.", code="request_in_progress")
 
 
 def idempotency_records_delete_expired(*, now: dt.datetime | None = None) -> int:

@@ -25,13 +25,14 @@ import logging
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Subquery
 from django.utils import timezone
 
 from admin_ops.services import record_event
+from credit import figures
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction, signed_amount
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition, NotFound, ValidationFailed
+from deelrx.tenancy.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +44,6 @@ NEXT_STATUSES = {Status.PENDING: {Status.COMPLETED, Status.FAILED, Status.CANCEL
 
 # How long a card charge attempt may still be running at Stripe (see payments.saved_card_charge).
 ATTEMPT_COOLDOWN = dt.timedelta(minutes=2)
-
-# Pending rows that count against the available credit.
-PENDING_DEBITS = Q(status=Status.PENDING) & (
-    Q(type__in=[Type.CHARGE, Type.FEE]) | Q(type=Type.ADJUSTMENT, amount_cents__gt=0)
-)
 
 
 def _validate(*, type: str, amount_cents: object, status: str) -> None:
@@ -69,14 +65,20 @@ def _validate(*, type: str, amount_cents: object, status: str) -> None:
         raise ValidationFailed(details=errors)
 
 
-def _lock_account(*, team, customer) -> CreditAccount:
-    account = (
-        CreditAccount.objects.select_for_update(of=("self",))
-        .select_related("team")
-        .filter(team=team, customer=customer)
-        .first()
-    )
+def _lock_account(*, team, customer_id, idempotency_key: str) -> CreditAccount:
+    """The customer's account, locked (`of=self`: not the joined team). With a key,
+    the same statement says whether the team already has a ledger row for it."""
+    queryset = CreditAccount.objects.select_for_update(of=("self",)).select_related("team")
+    if idempotency_key:
+        queryset = queryset.annotate(
+            keyed_tx_id=Subquery(
+                CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).values("pk")[:1]
+            )
+        )
+    account = queryset.filter(team=team, customer_id=customer_id).first()
     if account is None:
+        if not Customer.objects.filter(team=team, pk=customer_id).exists():
+            raise NotFound("Customer not found.")
         raise NotFound("This customer has no credit account.")
     return account
 
@@ -91,13 +93,6 @@ def _check_can_debit(account: CreditAccount, effect: int) -> None:
             code="account_not_active",
             details={"status": account.status},
         )
-
-
-def _pending_debits_cents(account: CreditAccount, *, exclude_pk=None) -> int:
-    queryset = CreditTransaction.objects.filter(PENDING_DEBITS, account=account)
-    if exclude_pk is not None:
-        queryset = queryset.exclude(pk=exclude_pk)
-    return queryset.aggregate(total=Coalesce(Sum("amount_cents"), 0))["total"]
 
 
 def _check_limit(account: CreditAccount, *, amount_cents: int, reserved_cents: int) -> None:
@@ -120,27 +115,22 @@ def _check_limit(account: CreditAccount, *, amount_cents: int, reserved_cents: i
         )
 
 
-def _apply_completed(account: CreditAccount, tx: CreditTransaction, now: dt.datetime) -> None:
-    """Move the balance by a row that has just become completed (caller holds the lock)."""
-    account.balance_cents += tx.signed_amount_cents
-    fields = ["balance_cents", "updated_at"]
-    if tx.type == Type.PAYMENT:
-        account.last_payment_at = now
-        fields.append("last_payment_at")
-    account.save(update_fields=fields)
-    tx.balance_after_cents = account.balance_cents
-    tx.completed_at = now
+class IdempotencyKeyReused(Conflict):
+    """The team's ledger already has a row with this key: 409 `idempotency_key_reused`,
+    unless the API's idempotency record of that first request says to replay it."""
 
-
-def _existing_for_key(*, team, idempotency_key: str, account, type, amount_cents) -> CreditTransaction | None:
-    existing = CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).first()
-    if existing is None:
-        return None
-    if (existing.account_id, existing.type, existing.amount_cents) != (account.pk, type, amount_cents):
-        raise Conflict(
-            "This idempotency key was already used for a different transaction.",
-            code="idempotency_key_reused",
+    def __init__(self):
+        super().__init__(
+            "This idempotency key was already used for a different transaction.", code="idempotency_key_reused"
         )
+
+
+def _existing_for_key(account: CreditAccount, *, type, amount_cents) -> CreditTransaction | None:
+    if account.keyed_tx_id is None:
+        return None
+    existing = CreditTransaction.objects.select_related("account").get(pk=account.keyed_tx_id)
+    if (existing.account_id, existing.type, existing.amount_cents) != (account.pk, type, amount_cents):
+        raise IdempotencyKeyReused()
     return existing
 
 
@@ -148,7 +138,8 @@ def _existing_for_key(*, team, idempotency_key: str, account, type, amount_cents
 def transaction_post(
     *,
     team,
-    customer,
+    customer=None,
+    customer_id=None,
     type: str,
     amount_cents: int,
     user,
@@ -157,29 +148,37 @@ def transaction_post(
     status: str = "completed",
     idempotency_key: str = "",
     stripe_payment_intent_id: str = "",
+    on_posted: Callable[[CreditTransaction], None] | None = None,
 ) -> CreditTransaction:
-    """Post one ledger row for the customer's account (see the module rules).
+    """Post one ledger row for the customer's account (see the module rules);
+    the customer by object or id. Statements: the account lock, the row, the
+    account's figures and the audit event — nothing is read back.
 
     With an `idempotency_key` that the team already used for the same account,
     type and amount, the existing row is returned and nothing is posted; for a
     different transaction it is 409 `idempotency_key_reused`.
+
+    `on_posted(tx)` runs inside the posting's transaction once the row is
+    written (or found by its key): the API keeps its idempotent response
+    there, so that the row and the response commit together, in one commit.
     """
     _validate(type=type, amount_cents=amount_cents, status=status)
-    if customer.team_id != team.pk:
-        raise NotFound("Customer not found.")
+    if customer is not None:
+        if customer.team_id != team.pk:
+            raise NotFound("Customer not found.")
+        customer_id = customer.pk
     idempotency_key = (idempotency_key or "").strip()
-    account = _lock_account(team=team, customer=customer)
+    account = _lock_account(team=team, customer_id=customer_id, idempotency_key=idempotency_key)
     if idempotency_key:
-        # Under the account lock a same-key retry for this account sees the first row.
-        existing = _existing_for_key(
-            team=team, idempotency_key=idempotency_key, account=account, type=type, amount_cents=amount_cents
-        )
+        existing = _existing_for_key(account, type=type, amount_cents=amount_cents)
         if existing is not None:
+            if on_posted is not None:
+                on_posted(existing)
             return existing
     effect = signed_amount(type, amount_cents)
     _check_can_debit(account, effect)
     if type == Type.CHARGE:
-        _check_limit(account, amount_cents=amount_cents, reserved_cents=_pending_debits_cents(account))
+        _check_limit(account, amount_cents=amount_cents, reserved_cents=account.pending_debits_cents)
 
     now = timezone.now()
     tx = CreditTransaction(
@@ -194,20 +193,24 @@ def transaction_post(
         stripe_payment_intent_id=stripe_payment_intent_id or "",
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+    fields = ["balance_cents", "updated_at"]
+    completion = None
     if status == Status.COMPLETED:
-        _apply_completed(account, tx, now)
+        completion = _start_completion(account, tx, now, new_row=True, fields=fields)
+    else:
+        figures.pending_changed(account, tx, added=True)
+        fields.append("pending_debits_cents")
     try:
-        with transaction.atomic():
-            tx.save()
+        tx.save(force_insert=True)
     except IntegrityError:
-        # Same key raced in through another account of the team: the unique
-        # (team, idempotency_key) constraint kept one row; report it.
+        # Same key committed meanwhile (the unique (team, idempotency_key) index
+        # waited for it): nothing of this call is kept.
         if not idempotency_key:
             raise
-        raise Conflict(
-            "This idempotency key was already used for a different transaction.",
-            code="idempotency_key_reused",
-        ) from None
+        raise IdempotencyKeyReused() from None
+    if completion is not None:
+        figures.completion_finish(completion)
+    account.save(update_fields=fields)
     record_event(
         event_type="credit.transaction.created",
         team=team,
@@ -215,14 +218,28 @@ def transaction_post(
         data={
             "transaction_id": tx.pk,
             "account_id": account.pk,
-            "customer_id": customer.pk,
+            "customer_id": customer_id,
             "type": type,
             "amount_cents": amount_cents,
             "status": status,
             "balance_after_cents": tx.balance_after_cents,
         },
     )
+    if on_posted is not None:
+        on_posted(tx)
     return tx
+
+
+def _start_completion(account: CreditAccount, tx: CreditTransaction, now, *, new_row: bool, fields: list):
+    """Apply a row that becomes completed to the account (caller holds the lock)."""
+    completion = figures.completion_start(account, tx, new_row=new_row)
+    fields.extend(["oldest_unpaid_due_date"])
+    if tx.type == Type.PAYMENT:
+        account.last_payment_at = now
+        fields.append("last_payment_at")
+    tx.balance_after_cents = account.balance_cents
+    tx.completed_at = now
+    return completion
 
 
 @transaction.atomic
@@ -256,15 +273,22 @@ def transaction_set_status(
             details={"stripe_payment_intent_id": tx.stripe_payment_intent_id},
         )
     old = tx.status
+    fields = ["pending_debits_cents", "updated_at"]
+    figures.pending_changed(account, tx, added=False)
+    completion = None
     if status == Status.COMPLETED:
         _check_can_debit(account, tx.signed_amount_cents)
         if tx.type == Type.CHARGE:
             # The row's own reservation becomes balance; other pending rows do
             # not block it (they are re-checked when they complete).
             _check_limit(account, amount_cents=tx.amount_cents, reserved_cents=0)
-        _apply_completed(account, tx, now)
+        fields.append("balance_cents")
+        completion = _start_completion(account, tx, now, new_row=False, fields=fields)
     tx.status = status
-    tx.save(update_fields=["status", "balance_after_cents", "completed_at", "updated_at"])
+    tx.save(update_fields=["status", "balance_after_cents", "completed_at", "outstanding_cents", "updated_at"])
+    if completion is not None:
+        figures.completion_finish(completion)
+    account.save(update_fields=fields)
     record_event(
         event_type="credit.transaction.status_changed",
         team=account.team,
@@ -286,47 +310,23 @@ def _card_charge_in_flight(tx: CreditTransaction, now: dt.datetime) -> bool:
     )
 
 
-def ledger_balances(*, team=None):
-    """Every account with its stored balance and the sum of its completed
-    ledger rows, in ONE aggregate query (streamed)."""
-    queryset = CreditAccount.objects.all()
-    if team is not None:
-        queryset = queryset.filter(team=team)
-    return (
-        queryset.annotate(
-            ledger_cents=Coalesce(
-                Sum(
-                    Case(
-                        When(transactions__type=Type.PAYMENT, then=-F("transactions__amount_cents")),
-                        default=F("transactions__amount_cents"),
-                        output_field=BigIntegerField(),
-                    ),
-                    filter=Q(transactions__status=Status.COMPLETED),
-                ),
-                Value(0),
-                output_field=BigIntegerField(),
-            )
-        )
-        .order_by("pk")
-        .values_list("pk", "team_id", "customer_id", "balance_cents", "ledger_cents")
-    )
-
-
 def verify_ledger(*, team=None, progress: Callable[[int], None] | None = None, every: int = 10_000) -> list[dict]:
-    """The accounts whose stored balance differs from their ledger. `progress`
-    is called with the number of accounts checked every `every` accounts."""
+    """The accounts whose stored figures (balance, pending debits, unpaid parts,
+    oldest unpaid due date) differ from what their ledger gives, in one
+    streamed query (`credit.figures.ledger_check`). `progress` is called with
+    the number of accounts checked every `every` accounts."""
     mismatches = []
-    rows = ledger_balances(team=team).iterator(chunk_size=2000)
-    for checked, (pk, team_id, customer_id, balance, ledger) in enumerate(rows, start=1):
-        if balance != ledger:
+    for checked, check in enumerate(figures.ledger_check(team=team), start=1):
+        if check.problems:
             mismatches.append(
                 {
-                    "account_id": pk,
-                    "team_id": team_id,
-                    "customer_id": customer_id,
-                    "balance_cents": balance,
-                    "ledger_cents": ledger,
-                    "difference_cents": balance - ledger,
+                    "account_id": check.account_id,
+                    "team_id": check.team_id,
+                    "customer_id": check.customer_id,
+                    "balance_cents": check.balance_cents,
+                    "ledger_cents": check.ledger_cents,
+                    "difference_cents": check.balance_cents - check.ledger_cents,
+                    "problems": check.problems,
                 }
             )
         if progress is not None and checked % every == 0:

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 
+from credit.figures import figures_recompute
 from credit.models import CreditAccount, CreditTransaction
 from credit.selectors.aging import aging_by_account, aging_for_account, aging_for_team
 from deelrx.tenancy.tests.factories import CustomerFactory
@@ -24,13 +25,14 @@ def make_account(team, **kwargs):
 
 
 def post(account, type_, amount, *, due=None, status="completed"):
-    """Append a ledger row and keep the cached balance equal to the ledger, as the ledger service does."""
+    """Append a ledger row and keep the cached figures equal to the ledger, as the ledger service does."""
     txn = CreditTransaction.objects.create(
         team_id=account.team_id, account=account, type=type_, amount_cents=amount, due_date=due, status=status
     )
     if status == "completed":
         account.balance_cents += txn.signed_amount_cents
         account.save(update_fields=["balance_cents"])
+    figures_recompute(account_ids=[account.pk])
     return txn
 
 

@@ -29,6 +29,7 @@ def test_overview_has_summary_and_accounts(api_as, viewer, team, account, post, 
     assert body["summary"] == {
         "total_limit_cents": 120_000,
         "total_balance_cents": 35_000,
+        "total_pending_cents": 0,
         "overdue_balance_cents": 25_000,
         "accounts_by_status": {"active": 1, "suspended": 1, "defaulted": 0, "closed": 0},
     }
