@@ -11,12 +11,14 @@ Rules:
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from admin_ops.services import record_event
+from admin_ops.services import record_event, record_events
 from credit.models import (
     MAX_AMOUNT_CENTS,
     MAX_GRACE_PERIOD_DAYS,
@@ -176,13 +178,43 @@ def account_set_status(*, account: CreditAccount, status: str, user, reason: str
     account.status = status
     account.status_changed_at = timezone.now()
     account.save(update_fields=["status", "status_changed_at", "updated_at"])
-    record_event(
-        event_type="credit.account.status_changed",
-        team=account.team,
-        user=user,
-        data={"account_id": account.pk, "old": old, "new": status, "reason": reason},
-    )
+    record_event(**_status_event(account.pk, team_id=account.team_id, old=old, new=status, reason=reason, user=user))
     return account
+
+
+def _status_event(account_id, *, team_id: int, old: str, new: str, reason: str, user=None) -> dict:
+    return {
+        "event_type": "credit.account.status_changed",
+        "team_id": team_id,
+        "user": user,
+        "data": {"account_id": account_id, "old": old, "new": new, "reason": reason},
+    }
+
+
+@dataclass(frozen=True)
+class StatusMove:
+    account_id: uuid.UUID
+    team_id: int
+    old: str
+    new: str
+    reason: str
+
+
+def accounts_move_status(moves: list[StatusMove]) -> None:
+    """A job's batch of status moves between active, suspended and defaulted, on
+    accounts the caller has locked: one UPDATE per target status and one INSERT
+    of their audit events (the same events as `account_set_status`)."""
+    now = timezone.now()
+    targets: dict[str, list] = {}
+    for move in moves:
+        if CreditAccount.Status.CLOSED in (move.old, move.new):
+            raise ValueError("Closing or reopening is account_set_status' decision.")
+        targets.setdefault(move.new, []).append(move.account_id)
+    for status, ids in targets.items():
+        CreditAccount.objects.filter(pk__in=ids).update(status=status, status_changed_at=now, updated_at=now)
+    record_events(
+        [_status_event(m.account_id, team_id=m.team_id, old=m.old, new=m.new, reason=m.reason) for m in moves]
+    )
 
 
 @transaction.atomic
@@ -206,23 +238,71 @@ def credit_limit_change(
         return account
     if account.status == CreditAccount.Status.CLOSED:
         raise BusinessRuleViolation("The account is closed.", code="account_not_active")
-    old = account.credit_limit_cents
+    change = LimitChange(
+        account_id=account.pk,
+        team_id=account.team_id,
+        old=account.credit_limit_cents,
+        new=new_limit_cents,
+        reason=reason or "",
+    )
     account.credit_limit_cents = new_limit_cents
     account.save(update_fields=["credit_limit_cents", "updated_at"])
-    CreditLimitChange.objects.create(
-        account=account,
-        team_id=account.team_id,
-        old_limit_cents=old,
-        new_limit_cents=new_limit_cents,
-        reason=reason or "",
-        source=source,
-        changed_by=user if getattr(user, "is_authenticated", False) else None,
-        effective_on=effective_on or timezone.localdate(),
-    )
-    record_event(
-        event_type="credit.limit.changed",
-        team=account.team,
-        user=user,
-        data={"account_id": account.pk, "old": old, "new": new_limit_cents, "reason": reason, "source": source},
-    )
+    _limit_history([change], user=user, source=source, effective_on=effective_on)
     return account
+
+
+@dataclass(frozen=True)
+class LimitChange:
+    account_id: uuid.UUID
+    team_id: int
+    old: int
+    new: int
+    reason: str
+
+
+def _limit_history(changes: list[LimitChange], *, user, source: str, effective_on: date | None) -> None:
+    """The history rows and audit events of limit changes (one INSERT each)."""
+    changed_by = user if getattr(user, "is_authenticated", False) else None
+    effective_on = effective_on or timezone.localdate()
+    CreditLimitChange.objects.bulk_create(
+        [
+            CreditLimitChange(
+                account_id=c.account_id,
+                team_id=c.team_id,
+                old_limit_cents=c.old,
+                new_limit_cents=c.new,
+                reason=c.reason,
+                source=source,
+                changed_by=changed_by,
+                effective_on=effective_on,
+            )
+            for c in changes
+        ]
+    )
+    record_events(
+        [
+            {
+                "event_type": "credit.limit.changed",
+                "team_id": c.team_id,
+                "user": user,
+                "data": {"account_id": c.account_id, "old": c.old, "new": c.new, "reason": c.reason, "source": source},
+            }
+            for c in changes
+        ]
+    )
+
+
+def credit_limits_change_automatically(changes: list[LimitChange], *, effective_on: date) -> None:
+    """The limit-adjustment job's batch, on accounts it has locked: every new limit
+    in one UPDATE, the history and the events in one INSERT each (the same rows
+    as `credit_limit_change`)."""
+    for change in changes:
+        _check_non_negative_int("credit_limit_cents", change.new)
+    if not changes:
+        return
+    now = timezone.now()
+    CreditAccount.objects.bulk_update(
+        [CreditAccount(pk=c.account_id, credit_limit_cents=c.new, updated_at=now) for c in changes],
+        ["credit_limit_cents", "updated_at"],
+    )
+    _limit_history(changes, user=None, source=CreditLimitChange.Source.AUTOMATIC, effective_on=effective_on)

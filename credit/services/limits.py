@@ -15,6 +15,10 @@
 - Idempotent: an account with an automatic limit change made for a day less
   than 7 days before `today` (`CreditLimitChange.effective_on`, or a later
   day) is not raised again, so a second run in the same week changes nothing.
+- Set-based and streaming: each step walks its accounts per team in batches
+  (`account_batches`), each batch locked and changed with a handful of
+  statements in its own transaction (limits in one UPDATE, history and audit
+  events in one INSERT each). Progress is logged every batch.
 - "As of" `today`: every window (the 6-day cooldown, the 183-day late-payment
   lookback over `last_overdue_on` and overdue reminders) is measured from the
   `today` argument, never from the clock, so a run for another day behaves as
@@ -31,10 +35,11 @@ from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from admin_ops.services import record_event
+from admin_ops.services import record_events
+from credit import figures
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditLimitChange, CreditTeamPolicy, PaymentReminder
-from credit.services.accounts import credit_limit_change
-from credit.services.overdue import late_history_record, money_text, overdue_accounts
+from credit.services.accounts import LimitChange, credit_limits_change_automatically
+from credit.services.overdue import account_batches, late_history_record, money_text, past_due
 
 logger = logging.getLogger(__name__)
 
@@ -43,26 +48,29 @@ LATE_LOOKBACK_DAYS = 183
 RAISE_COOLDOWN_DAYS = 6
 DEFAULT_CAP_CENTS = CreditTeamPolicy._meta.get_field("auto_limit_cap_cents").default
 DEFAULT_RAISE_BPS = CreditTeamPolicy._meta.get_field("auto_raise_bps").default
+LATE_STATUSES = (CreditAccount.Status.ACTIVE, CreditAccount.Status.SUSPENDED, CreditAccount.Status.DEFAULTED)
 
 
-def _set_frozen(*, account: CreditAccount, frozen: bool, reason: str) -> bool:
-    with transaction.atomic():
-        locked = CreditAccount.objects.select_for_update(of=("self",)).select_related("team").get(pk=account.pk)
-        if locked.limit_frozen == frozen:
-            return False
-        locked.limit_frozen = frozen
-        locked.save(update_fields=["limit_frozen", "updated_at"])
-        record_event(
-            event_type="credit.limit.frozen" if frozen else "credit.limit.unfrozen",
-            team=locked.team,
-            user=None,
-            data={"account_id": locked.pk, "reason": reason},
-        )
-    return True
+def _set_frozen(*, team_id: int, reasons: dict, frozen: bool) -> None:
+    """Freeze (or thaw) a batch of locked accounts: one UPDATE, one INSERT of events."""
+    if not reasons:
+        return
+    CreditAccount.objects.filter(pk__in=list(reasons)).update(limit_frozen=frozen, updated_at=timezone.now())
+    record_events(
+        [
+            {
+                "event_type": "credit.limit.frozen" if frozen else "credit.limit.unfrozen",
+                "team_id": team_id,
+                "data": {"account_id": pk, "reason": reason},
+            }
+            for pk, reason in reasons.items()
+        ]
+    )
 
 
-def raise_candidates(*, today: date, exclude_ids) -> list[CreditAccount]:
-    """Active, unfrozen accounts above 80% use, without late history or a recent automatic change.
+def raise_candidates(*, today: date):
+    """Active, unfrozen accounts above 80% use, with nothing past due, no late
+    history and no recent automatic change.
 
     Windows are counted in days back from `today` (lower bounds only: history
     recorded for a later day, e.g. by a run for a later date, also counts).
@@ -82,37 +90,105 @@ def raise_candidates(*, today: date, exclude_ids) -> list[CreditAccount]:
         source=CreditLimitChange.Source.AUTOMATIC,
         for_day__gte=today - timedelta(days=RAISE_COOLDOWN_DAYS),
     )
-    return list(
+    return (
         CreditAccount.objects.filter(status=CreditAccount.Status.ACTIVE, limit_frozen=False, credit_limit_cents__gt=0)
+        .exclude(oldest_unpaid_due_date__lt=today)
         .exclude(last_overdue_on__gte=late_since)
         .alias(scaled_balance=F("balance_cents") * denominator, scaled_limit=F("credit_limit_cents") * numerator)
         .filter(scaled_balance__gt=F("scaled_limit"))
-        .exclude(pk__in=list(exclude_ids))
         .exclude(Exists(late_reminder))
         .exclude(Exists(recent_change))
-        .select_related("team__credit_policy")
-        .order_by("pk")
     )
 
 
-def raised_limit(account: CreditAccount) -> int:
-    policy = getattr(account.team, "credit_policy", None)
+def raised_limit(account: CreditAccount, policy: CreditTeamPolicy | None) -> int:
     cap = policy.auto_limit_cap_cents if policy else DEFAULT_CAP_CENTS
     bps = policy.auto_raise_bps if policy else DEFAULT_RAISE_BPS
     raised = account.credit_limit_cents + account.credit_limit_cents * bps // 10_000
     return max(account.credit_limit_cents, min(raised, cap, MAX_AMOUNT_CENTS))
 
 
+def _locked(accounts, *, dry_run: bool) -> list[CreditAccount]:
+    if not dry_run:
+        accounts = accounts.select_for_update(of=("self",))
+    return list(accounts.order_by("pk"))
+
+
+def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> None:
+    """Late payers: lower the limit to the balance and freeze it."""
+    accounts = _locked(past_due(today=today, statuses=LATE_STATUSES).filter(pk__in=ids), dry_run=dry_run)
+    if not dry_run:
+        late_history_record(team_id=team_id, account_ids=[a.pk for a in accounts], today=today)
+    accounts = [a for a in accounts if not a.limit_frozen]
+    overdue = dict(
+        figures.overdue_by_account(today=today)
+        .filter(account_id__in=[a.pk for a in accounts])
+        .values_list("account_id", "overdue_cents")
+    )
+    changes, freeze = [], {}
+    for account in accounts:
+        days = (today - account.oldest_unpaid_due_date).days
+        reason = f"Automatic: {money_text(overdue.get(account.pk, 0), account.currency)} past due for {days} days."
+        new_limit = max(account.balance_cents, 0)
+        if new_limit < account.credit_limit_cents:
+            changes.append(
+                LimitChange(
+                    account_id=account.pk,
+                    team_id=team_id,
+                    old=account.credit_limit_cents,
+                    new=new_limit,
+                    reason=reason,
+                )
+            )
+        freeze[account.pk] = reason
+    summary["lowered"] += len(changes)
+    summary["frozen"] += len(freeze)
+    if not dry_run:
+        credit_limits_change_automatically(changes, effective_on=today)
+        _set_frozen(team_id=team_id, reasons=freeze, frozen=True)
+
+
+def _raise_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> None:
+    """Good payers: raise by the team's policy, up to its cap."""
+    accounts = _locked(raise_candidates(today=today).filter(pk__in=ids), dry_run=dry_run)
+    policy = CreditTeamPolicy.objects.filter(team_id=team_id).first()
+    changes = []
+    for account in accounts:
+        new_limit = raised_limit(account, policy)
+        if new_limit <= account.credit_limit_cents:
+            summary["at_cap"] += 1
+            continue
+        changes.append(
+            LimitChange(
+                account_id=account.pk,
+                team_id=team_id,
+                old=account.credit_limit_cents,
+                new=new_limit,
+                reason=f"Automatic: {account.utilisation:.0%} of the limit in use, paid on time for 6 months.",
+            )
+        )
+    summary["raised"] += len(changes)
+    if not dry_run:
+        credit_limits_change_automatically(changes, effective_on=today)
+
+
+def _thaw_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> None:
+    """Frozen accounts with nothing past due any more: lift the freeze."""
+    accounts = _locked(_thaw_candidates(today).filter(pk__in=ids), dry_run=dry_run)
+    summary["unfrozen"] += len(accounts)
+    if not dry_run:
+        reasons = {a.pk: "Automatic: nothing is past due any more." for a in accounts}
+        _set_frozen(team_id=team_id, reasons=reasons, frozen=False)
+
+
+def _thaw_candidates(today: date):
+    return CreditAccount.objects.filter(limit_frozen=True).exclude(
+        status__in=LATE_STATUSES, oldest_unpaid_due_date__lt=today
+    )
+
+
 def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) -> dict:
     today = today or timezone.localdate()
-    late = overdue_accounts(
-        today=today,
-        account_statuses=[
-            CreditAccount.Status.ACTIVE,
-            CreditAccount.Status.SUSPENDED,
-            CreditAccount.Status.DEFAULTED,
-        ],
-    )
     summary = {
         "today": today.isoformat(),
         "dry_run": dry_run,
@@ -122,57 +198,18 @@ def limit_adjustment_run(*, today: date | None = None, dry_run: bool = False) ->
         "unfrozen": 0,
         "at_cap": 0,
     }
-
-    if not dry_run:
-        late_history_record(account_ids=late, today=today)
-
-    # Late payers: lower to the balance and freeze.
-    for entry in late.values():
-        account = entry.account
-        if account.limit_frozen:
-            continue
-        reason = (
-            f"Automatic: {money_text(entry.overdue_cents, account.currency)} past due for {entry.days_overdue} days."
-        )
-        new_limit = max(account.balance_cents, 0)
-        if new_limit < account.credit_limit_cents:
-            summary["lowered"] += 1
-            if not dry_run:
-                credit_limit_change(
-                    account=account,
-                    new_limit_cents=new_limit,
-                    user=None,
-                    reason=reason,
-                    source="automatic",
-                    effective_on=today,
-                )
-        summary["frozen"] += 1
-        if not dry_run:
-            _set_frozen(account=account, frozen=True, reason=reason)
-
-    # Frozen accounts with nothing past due any more: lift the freeze.
-    thawed = list(CreditAccount.objects.filter(limit_frozen=True).exclude(pk__in=list(late)).order_by("pk"))
-    for account in thawed:
-        summary["unfrozen"] += 1
-        if not dry_run:
-            _set_frozen(account=account, frozen=False, reason="Automatic: nothing is past due any more.")
-
-    # Good payers: raise.
-    # Accounts thawed just now wait for next week's run.
-    for account in raise_candidates(today=today, exclude_ids=[*late, *(a.pk for a in thawed)]):
-        new_limit = raised_limit(account)
-        if new_limit <= account.credit_limit_cents:
-            summary["at_cap"] += 1
-            continue
-        summary["raised"] += 1
-        if not dry_run:
-            credit_limit_change(
-                account=account,
-                new_limit_cents=new_limit,
-                user=None,
-                reason=f"Automatic: {account.utilisation:.0%} of the limit in use, paid on time for 6 months.",
-                source="automatic",
-                effective_on=today,
+    # Raises come before thawing: an account thawed now waits for next week's run.
+    steps = (
+        ("late", past_due(today=today, statuses=LATE_STATUSES), _late_batch),
+        ("raise", raise_candidates(today=today), _raise_batch),
+        ("thaw", _thaw_candidates(today), _thaw_batch),
+    )
+    for step, accounts, apply_batch in steps:
+        for number, (team_id, ids) in enumerate(account_batches(accounts), start=1):
+            with transaction.atomic():
+                apply_batch(team_id=team_id, ids=ids, today=today, dry_run=dry_run, summary=summary)
+            logger.info(
+                "limit adjustment batch", extra={"step": step, "batch": number, "team_id": team_id, "summary": summary}
             )
     logger.info("limit adjustment finished", extra={"summary": summary})
     return summary

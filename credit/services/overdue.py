@@ -1,20 +1,19 @@
-"""Overdue balances: which charges are still unpaid, and the daily
-credit-overdue-check job that suspends, then defaults, late accounts.
+"""The daily credit-overdue-check job, and what the credit jobs share: the
+batches they walk, the late-payment history, the paced mail sender.
 
-Which debits are unpaid (used by reminders and limit adjustment too): an
-account's payments and credits settle its earliest-due debits first (the rule
-of `credit.selectors.accounts.overdue_balances`; debits without a due date
-last, then by creation). So, walking the completed debits (charges, fees,
-positive adjustments) in the reverse order, the ones that make up the current
-balance are the unpaid ones; the last of them may be partly paid. One query
-with a window function, for every account at once.
+"Past due" is `credit.figures`' rule (payments settle the earliest-due debits
+first): an account's `oldest_unpaid_due_date` before today. Statuses: an
+account whose oldest unpaid debit is more than `grace_period_days` past its
+due date is suspended; 90 days or more past due (and past the grace period)
+it is defaulted. Only moves forward (active → suspended → defaulted):
+reinstating an account is a staff decision. Team admins and owners get one
+email per team and batch listing the accounts that changed; accounts already
+suspended/defaulted are not reported again.
 
-Statuses: an account whose oldest unpaid charge is more than
-`grace_period_days` past its due date is suspended; 90 days or more past due
-(and past the grace period) it is defaulted. Only moves forward (active →
-suspended → defaulted): reinstating an account is a staff decision. Team
-admins and owners get one email per team per run listing the accounts that
-changed; accounts already suspended/defaulted are not reported again.
+Set-based and streaming: per team, accounts are taken in batches by id
+(`account_batches`), each batch locked, decided and updated with a handful of
+statements in its own transaction, its audit events inserted together, and
+its notice sent after the commit. Progress is logged every batch.
 """
 
 from __future__ import annotations
@@ -22,25 +21,51 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q, Sum, Window
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from admin_ops.services import record_event
+from admin_ops.services import record_events
+from credit import figures
 from credit.models import CreditAccount, CreditTransaction
-from credit.services.accounts import account_set_status
+from credit.services.accounts import StatusMove, accounts_move_status
 from deelrx.tenancy.models import Membership, Role, Team
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_AFTER_DAYS = 90
 DEBIT_TYPES = (CreditTransaction.Type.CHARGE, CreditTransaction.Type.FEE)
+BATCH_SIZE = 1000
+OVERDUE_STATUSES = (CreditAccount.Status.ACTIVE, CreditAccount.Status.SUSPENDED)
+
+
+def account_batches(accounts: QuerySet, *, size: int = BATCH_SIZE) -> Iterator[tuple[int, list]]:
+    """(team id, account ids) per team and batch of `accounts`, by id: only one
+    batch of ids is ever in memory, and rows a batch changes do not shift the next."""
+    team_ids = accounts.order_by("team_id").values_list("team_id", flat=True).distinct()
+    for team_id in list(team_ids):
+        last = None
+        while True:
+            page = accounts.filter(team_id=team_id)
+            if last is not None:
+                page = page.filter(pk__gt=last)
+            ids = list(page.order_by("pk").values_list("pk", flat=True)[:size])
+            if not ids:
+                break
+            yield team_id, ids
+            last = ids[-1]
+
+
+def past_due(*, today: date, statuses=OVERDUE_STATUSES) -> QuerySet[CreditAccount]:
+    """Accounts with a debit unpaid past its due date (an index range, no ledger scan)."""
+    return CreditAccount.objects.filter(status__in=list(statuses), oldest_unpaid_due_date__lt=today)
 
 
 @dataclass(frozen=True)
@@ -54,102 +79,46 @@ class UnpaidDebit:
 
 
 def unpaid_debits(*, account_statuses: list[str], account_ids=None) -> list[UnpaidDebit]:
-    """Completed charges and fees (with or without a due date) still unpaid.
-
-    Positive adjustments count as debits when settling, but are not returned.
-    """
-    debits = CreditTransaction.objects.filter(
-        Q(type__in=DEBIT_TYPES) | Q(type=CreditTransaction.Type.ADJUSTMENT, amount_cents__gt=0),
-        status=CreditTransaction.Status.COMPLETED,
-        account__status__in=account_statuses,
-        account__balance_cents__gt=0,
-    )
-    if account_ids is not None:
-        debits = debits.filter(account_id__in=account_ids)
-    # Sum of this debit and every one settled after it (reverse settling order).
-    debits = debits.annotate(
-        own_and_later_cents=Window(
-            Sum("amount_cents"),
-            partition_by=[F("account_id")],
-            order_by=[F("due_date").desc(nulls_first=True), F("created_at").desc(), F("id").desc()],
-        )
-    )
-    # The debit is (partly) unpaid when the newer ones do not cover the balance.
+    """Completed, still unpaid charges and fees of accounts in these statuses (one query)."""
     rows = (
-        debits.filter(own_and_later_cents__lt=F("account__balance_cents") + F("amount_cents"))
+        figures.unpaid_debits(account_ids=account_ids)
+        .filter(type__in=DEBIT_TYPES, account__status__in=account_statuses)
         .select_related("account__customer", "account__team")
-        .order_by("account_id", "due_date", "created_at", "id")
+        .order_by("account_id", *figures.SETTLEMENT_ORDER)
     )
-    result = []
-    for txn in rows:
-        if txn.type not in DEBIT_TYPES:
-            continue
-        later_cents = txn.own_and_later_cents - txn.amount_cents
-        unpaid = min(txn.amount_cents, txn.account.balance_cents - later_cents)
-        result.append(UnpaidDebit(transaction=txn, unpaid_cents=unpaid))
-    return result
+    return [UnpaidDebit(transaction=tx, unpaid_cents=tx.outstanding_cents) for tx in rows]
 
 
-@dataclass
-class OverdueAccount:
-    account: CreditAccount
-    oldest_due_date: date
-    overdue_cents: int
-    days_overdue: int
-
-
-def overdue_accounts(*, today: date, account_statuses: list[str]) -> dict:
-    """Accounts with unpaid charges past their due date, keyed by account id."""
-    result: dict = {}
-    for item in unpaid_debits(account_statuses=account_statuses):
-        due = item.transaction.due_date
-        if due is None or due >= today:
-            continue
-        entry = result.get(item.account.pk)
-        if entry is None:
-            entry = result[item.account.pk] = OverdueAccount(
-                account=item.account, oldest_due_date=due, overdue_cents=0, days_overdue=0
-            )
-        entry.oldest_due_date = min(entry.oldest_due_date, due)
-        entry.overdue_cents += item.unpaid_cents
-        entry.days_overdue = (today - entry.oldest_due_date).days
-    return result
-
-
-@transaction.atomic
-def late_history_record(*, account_ids, today: date, batch_size: int = 1000) -> int:
-    """Remember that these accounts had a charge past due on `today`
+def late_history_record(*, team_id: int, account_ids: list, today: date) -> int:
+    """Remember that these accounts had a debit past due on `today`
     (`last_overdue_on`): the late-payment history the limit-adjustment job
     reads, so that a charge paid late still counts as late after it is paid.
-    Set-based (a select and an update per batch of ids) and audited with one
-    event per team. Returns how many accounts changed."""
-    ids = list(account_ids)
-    changed: dict[int, list] = defaultdict(list)
-    for start in range(0, len(ids), batch_size):
-        batch = CreditAccount.objects.filter(pk__in=ids[start : start + batch_size]).filter(
-            Q(last_overdue_on__isnull=True) | Q(last_overdue_on__lt=today)
+    One UPDATE and one audit event for the batch. Returns how many changed."""
+    changed = list(
+        CreditAccount.objects.filter(pk__in=account_ids)
+        .filter(Q(last_overdue_on__isnull=True) | Q(last_overdue_on__lt=today))
+        .values_list("pk", flat=True)
+    )
+    if changed:
+        CreditAccount.objects.filter(pk__in=changed).update(last_overdue_on=today)
+        record_events(
+            [
+                {
+                    "event_type": "credit.account.late_recorded",
+                    "team_id": team_id,
+                    "data": {"account_ids": sorted(str(pk) for pk in changed), "date": today.isoformat()},
+                }
+            ]
         )
-        rows = list(batch.select_for_update().values_list("pk", "team_id"))
-        CreditAccount.objects.filter(pk__in=[pk for pk, _ in rows]).update(last_overdue_on=today)
-        for pk, team_id in rows:
-            changed[team_id].append(pk)
-    teams = Team.objects.in_bulk(list(changed))
-    for team_id, pks in changed.items():
-        record_event(
-            event_type="credit.account.late_recorded",
-            team=teams[team_id],
-            user=None,
-            data={"account_ids": sorted(str(pk) for pk in pks), "date": today.isoformat()},
-        )
-    return sum(len(pks) for pks in changed.values())
+    return len(changed)
 
 
-def _target_status(entry: OverdueAccount) -> str | None:
-    if entry.days_overdue <= entry.account.grace_period_days:
+def target_status(*, status: str, days_overdue: int, grace_period_days: int) -> str | None:
+    """Where the overdue check moves an account, or None (only forward)."""
+    if days_overdue <= grace_period_days:
         return None
-    if entry.days_overdue >= DEFAULT_AFTER_DAYS:
-        return CreditAccount.Status.DEFAULTED
-    return CreditAccount.Status.SUSPENDED
+    target = CreditAccount.Status.DEFAULTED if days_overdue >= DEFAULT_AFTER_DAYS else CreditAccount.Status.SUSPENDED
+    return target if target in _FORWARD.get(status, set()) else None
 
 
 _FORWARD = {
@@ -158,57 +127,78 @@ _FORWARD = {
 }
 
 
+def _overdue_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> list[dict]:
+    """Decide and apply one batch (the caller's transaction); returns the notice rows."""
+    accounts = past_due(today=today).filter(pk__in=ids).select_related("customer")
+    if not dry_run:
+        accounts = accounts.select_for_update(of=("self",))
+    accounts = list(accounts.order_by("pk"))
+    summary["overdue_accounts"] += len(accounts)
+    if not dry_run:
+        late_history_record(team_id=team_id, account_ids=[a.pk for a in accounts], today=today)
+    moves = []
+    for account in accounts:
+        days = (today - account.oldest_unpaid_due_date).days
+        target = target_status(status=account.status, days_overdue=days, grace_period_days=account.grace_period_days)
+        if target:
+            summary[target] += 1
+            moves.append((account, days, target))
+    if dry_run or not moves:
+        return []
+    overdue = dict(
+        figures.overdue_by_account(today=today)
+        .filter(account_id__in=[a.pk for a, _, _ in moves])
+        .values_list("account_id", "overdue_cents")
+    )
+    notice = []
+    status_moves = []
+    for account, days, target in moves:
+        overdue_text = money_text(overdue.get(account.pk, 0), account.currency)
+        reason = (
+            f"Overdue check: {days} days past due (grace {account.grace_period_days} days), {overdue_text} overdue."
+        )
+        status_moves.append(
+            StatusMove(account_id=account.pk, team_id=team_id, old=account.status, new=target, reason=reason)
+        )
+        notice.append(
+            {
+                "account": account,
+                "customer": account.customer,
+                "old_status": account.status,
+                "new_status": target,
+                "days_overdue": days,
+                "overdue": overdue_text,
+                "balance": money_text(account.balance_cents, account.currency),
+                "oldest_due_date": account.oldest_unpaid_due_date,
+            }
+        )
+    accounts_move_status(status_moves)
+    return notice
+
+
 def overdue_check(*, today: date | None = None, dry_run: bool = False) -> dict:
     """The credit-overdue-check job: suspend, then default, late accounts."""
     today = today or timezone.localdate()
-    entries = overdue_accounts(
-        today=today, account_statuses=[CreditAccount.Status.ACTIVE, CreditAccount.Status.SUSPENDED]
-    )
-    logger.info("overdue check", extra={"today": today.isoformat(), "overdue_accounts": len(entries)})
-    if not dry_run:
-        late_history_record(account_ids=entries, today=today)
-    changes: list[tuple[OverdueAccount, str, str]] = []
-    for entry in entries.values():
-        target = _target_status(entry)
-        if target and target in _FORWARD.get(entry.account.status, set()):
-            changes.append((entry, entry.account.status, target))
-
     summary = {
         "today": today.isoformat(),
         "dry_run": dry_run,
-        "overdue_accounts": len(entries),
-        "suspended": sum(1 for _, _, t in changes if t == CreditAccount.Status.SUSPENDED),
-        "defaulted": sum(1 for _, _, t in changes if t == CreditAccount.Status.DEFAULTED),
+        "overdue_accounts": 0,
+        "suspended": 0,
+        "defaulted": 0,
         "emails_sent": 0,
         "emails_failed": 0,
     }
-    if dry_run or not changes:
-        return summary
-
-    changed_by_team: dict[int, list[dict]] = defaultdict(list)
-    for entry, old, target in changes:
-        reason = (
-            f"Overdue check: {entry.days_overdue} days past due "
-            f"(grace {entry.account.grace_period_days} days), "
-            f"{money_text(entry.overdue_cents, entry.account.currency)} overdue."
-        )
-        account = account_set_status(account=entry.account, status=target, user=None, reason=reason)
-        if account.status != target:  # changed by someone else meanwhile
-            continue
-        changed_by_team[account.team_id].append(
-            {
-                "account": entry.account,
-                "customer": entry.account.customer,
-                "old_status": old,
-                "new_status": target,
-                "days_overdue": entry.days_overdue,
-                "overdue": money_text(entry.overdue_cents, entry.account.currency),
-                "balance": money_text(entry.account.balance_cents, entry.account.currency),
-                "oldest_due_date": entry.oldest_due_date,
-            }
-        )
-    sent, failed = _notify_team_admins(changed_by_team)
-    summary.update(emails_sent=sent, emails_failed=failed)
+    sender = MailSender()
+    teams: dict[int, Team] = {}
+    for number, (team_id, ids) in enumerate(account_batches(past_due(today=today)), start=1):
+        with transaction.atomic():
+            notice = _overdue_batch(team_id=team_id, ids=ids, today=today, dry_run=dry_run, summary=summary)
+        if notice:
+            team = teams.get(team_id) or teams.setdefault(team_id, Team.objects.get(pk=team_id))
+            sent = _notify_team_admins(sender, team=team, accounts=notice)
+            if sent is not None:
+                summary["emails_sent" if sent else "emails_failed"] += 1
+        logger.info("overdue check batch", extra={"batch": number, "team_id": team_id, "summary": dict(summary)})
     logger.info("overdue check finished", extra={"summary": summary})
     return summary
 
@@ -272,27 +262,20 @@ def team_admin_emails(team_ids) -> dict[int, list[str]]:
     return result
 
 
-def _notify_team_admins(changed_by_team: dict[int, list[dict]]) -> tuple[int, int]:
-    recipients = team_admin_emails(changed_by_team)
-    sent = failed = 0
-    sender = MailSender()
-    for team_id, accounts in changed_by_team.items():
-        to = recipients.get(team_id)
-        if not to:
-            logger.warning("no admin to notify of overdue accounts", extra={"team_id": team_id})
-            continue
-        team = accounts[0]["account"].team
-        context = {"team": team, "accounts": accounts}
-        message = EmailMultiAlternatives(
-            subject=render_to_string("credit/email/overdue_accounts_subject.txt", context).strip(),
-            body=render_to_string("credit/email/overdue_accounts.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=to,
-        )
-        message.attach_alternative(render_to_string("credit/email/overdue_accounts.html", context), "text/html")
-        # The status change is done; a lost notice must not undo it or stop the run.
-        if sender.send(message, log_extra={"team_id": team_id, "notice": "overdue_accounts"}):
-            sent += 1
-        else:
-            failed += 1
-    return sent, failed
+def _notify_team_admins(sender: MailSender, *, team: Team, accounts: list[dict]) -> bool | None:
+    """One email to the team's admins listing a batch's changed accounts: True if
+    sent, False if every try failed, None when nobody can be told."""
+    to = team_admin_emails([team.pk]).get(team.pk)
+    if not to:
+        logger.warning("no admin to notify of overdue accounts", extra={"team_id": team.pk})
+        return None
+    context = {"team": team, "accounts": accounts}
+    message = EmailMultiAlternatives(
+        subject=render_to_string("credit/email/overdue_accounts_subject.txt", context).strip(),
+        body=render_to_string("credit/email/overdue_accounts.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+    )
+    message.attach_alternative(render_to_string("credit/email/overdue_accounts.html", context), "text/html")
+    # The status change is committed; a lost notice must not undo it or stop the run.
+    return sender.send(message, log_extra={"team_id": team.pk, "notice": "overdue_accounts"})

@@ -1,8 +1,9 @@
 """The daily credit-payment-reminder job: email customers about charges coming
 due and overdue, once per stage.
 
-Stages of a completed, still unpaid charge or fee with a due date (see
-`overdue.unpaid_debits` for "unpaid": payments settle the oldest debits first):
+Stages of a completed, still unpaid charge or fee with a due date (its unpaid
+part is `outstanding_cents`, see `credit.figures`: payments settle the
+earliest-due debits first):
 `due_in_7` (2-7 days before), `due_in_1`, `due_today`, then one a week once
 overdue: `overdue_w1` (7-13 days past due), `overdue_w2`, … Bands rather than
 exact days, so a run missed on one day is caught up on the next.
@@ -12,27 +13,34 @@ before the email is sent, and only the rows this run inserted are mailed. If
 sending fails, the rows are deleted again so the next run retries. A customer
 gets one email per run listing all their items. Active and suspended accounts
 are reminded; defaulted accounts are with collections and get no reminders.
+
+Set-based and streaming: per team, the accounts with something to remind are
+taken in batches (`account_batches`); a batch costs a fixed number of
+statements (its unpaid rows in the stage windows, the stages already sent,
+the claim) plus its emails. Progress is logged every batch.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from credit.models import CreditAccount, PaymentReminder
-from credit.services.overdue import MailSender, UnpaidDebit, money_text, unpaid_debits
+from credit import figures
+from credit.models import CreditAccount, CreditTransaction, PaymentReminder
+from credit.services.overdue import DEBIT_TYPES, MailSender, account_batches, money_text
+from deelrx.tenancy.models import Team
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
 STAGE_LABELS = {"due_in_7": "due soon", "due_in_1": "due tomorrow", "due_today": "due today"}
+REMINDED_STATUSES = (CreditAccount.Status.ACTIVE, CreditAccount.Status.SUSPENDED)
 
 
 def reminder_stage(*, due_date: date, today: date) -> str | None:
@@ -55,49 +63,29 @@ def stage_label(stage: str) -> str:
     return STAGE_LABELS.get(stage, stage)
 
 
-def _already_sent(candidates: list[tuple[UnpaidDebit, str]]) -> set[tuple]:
-    sent: set[tuple] = set()
-    for start in range(0, len(candidates), BATCH_SIZE):
-        batch = candidates[start : start + BATCH_SIZE]
-        condition = Q()
-        for item, stage in batch:
-            condition |= Q(transaction_id=item.transaction.pk, stage=stage)
-        sent.update(PaymentReminder.objects.filter(condition).values_list("transaction_id", "stage"))
-    return sent
+def _in_stage_window(today: date) -> Q:
+    """Due dates that have a stage (`reminder_stage` is not None)."""
+    return Q(due_date__gte=today, due_date__lte=today + timedelta(days=7)) | Q(due_date__lte=today - timedelta(days=7))
 
 
-def _claim(candidates: list[tuple[UnpaidDebit, str]], now) -> set[tuple]:
-    """Insert the reminder rows; returns the (transaction, stage) pairs this run inserted."""
-    PaymentReminder.objects.bulk_create(
-        [PaymentReminder(transaction_id=item.transaction.pk, stage=stage, sent_at=now) for item, stage in candidates],
-        ignore_conflicts=True,
-        batch_size=BATCH_SIZE,
-    )
-    claimed: set[tuple] = set()
-    ids = [item.transaction.pk for item, _ in candidates]
-    for start in range(0, len(ids), BATCH_SIZE):
-        claimed.update(
-            PaymentReminder.objects.filter(transaction_id__in=ids[start : start + BATCH_SIZE], sent_at=now).values_list(
-                "transaction_id", "stage"
-            )
-        )
-    return claimed
+def _remindable(today: date):
+    return figures.unpaid_debits().filter(_in_stage_window(today), type__in=DEBIT_TYPES)
 
 
-def _message(account: CreditAccount, items: list[tuple[UnpaidDebit, str]]) -> EmailMultiAlternatives:
+def _message(account: CreditAccount, team: Team, items: list[tuple[CreditTransaction, str]]) -> EmailMultiAlternatives:
     rows = [
         {
-            "description": item.transaction.description or item.transaction.get_type_display(),
-            "unpaid": money_text(item.unpaid_cents, account.currency),
-            "due_date": item.transaction.due_date,
+            "description": tx.description or tx.get_type_display(),
+            "unpaid": money_text(tx.outstanding_cents, account.currency),
+            "due_date": tx.due_date,
             "stage": stage,
             "stage_label": stage_label(stage),
         }
-        for item, stage in sorted(items, key=lambda pair: pair[0].transaction.due_date)
+        for tx, stage in sorted(items, key=lambda pair: pair[0].due_date)
     ]
     context = {
         "customer": account.customer,
-        "team": account.team,
+        "team": team,
         "items": rows,
         "balance": money_text(account.balance_cents, account.currency),
         "any_overdue": any(stage.startswith("overdue") for _, stage in items),
@@ -113,57 +101,81 @@ def _message(account: CreditAccount, items: list[tuple[UnpaidDebit, str]]) -> Em
     return message
 
 
+def _due_items(ids: list, today: date) -> dict:
+    """{account: [(transaction, stage)]} of a batch, minus the stages already sent (two queries)."""
+    rows = list(_remindable(today).filter(account_id__in=ids).select_related("account__customer").order_by("pk"))
+    sent = set(
+        PaymentReminder.objects.filter(transaction_id__in=[tx.pk for tx in rows]).values_list("transaction_id", "stage")
+    )
+    by_account: dict = defaultdict(list)
+    for tx in rows:
+        stage = reminder_stage(due_date=tx.due_date, today=today)
+        if stage and (tx.pk, stage) not in sent:
+            by_account[tx.account].append((tx, stage))
+    return by_account
+
+
+def _claim(by_account: dict, now) -> set[tuple]:
+    """Insert the reminder rows; returns the (transaction, stage) pairs this run inserted."""
+    pairs = [(tx.pk, stage) for items in by_account.values() for tx, stage in items]
+    PaymentReminder.objects.bulk_create(
+        [PaymentReminder(transaction_id=pk, stage=stage, sent_at=now) for pk, stage in pairs], ignore_conflicts=True
+    )
+    return set(
+        PaymentReminder.objects.filter(transaction_id__in=[pk for pk, _ in pairs], sent_at=now).values_list(
+            "transaction_id", "stage"
+        )
+    )
+
+
 def payment_reminders_send(*, today: date | None = None, dry_run: bool = False) -> dict:
     today = today or timezone.localdate()
-    candidates: list[tuple[UnpaidDebit, str]] = []
-    for item in unpaid_debits(account_statuses=[CreditAccount.Status.ACTIVE, CreditAccount.Status.SUSPENDED]):
-        due = item.transaction.due_date
-        if due is None or not item.account.customer.email:
-            continue
-        stage = reminder_stage(due_date=due, today=today)
-        if stage:
-            candidates.append((item, stage))
-    sent_before = _already_sent(candidates)
-    candidates = [(item, stage) for item, stage in candidates if (item.transaction.pk, stage) not in sent_before]
-    by_account: dict = defaultdict(list)
-    for item, stage in candidates:
-        by_account[item.account.pk].append((item, stage))
     summary = {
         "today": today.isoformat(),
         "dry_run": dry_run,
-        "reminders": len(candidates),
-        "customers": len(by_account),
-        "by_stage": dict(sorted(_count_stages(candidates).items())),
+        "reminders": 0,
+        "customers": 0,
+        "by_stage": {},
         "emails_sent": 0,
         "emails_failed": 0,
     }
-    logger.info("payment reminders due", extra={"summary": summary})
-    if dry_run or not candidates:
-        return summary
-
-    now = timezone.now()
-    claimed = _claim(candidates, now)
+    accounts = (
+        CreditAccount.objects.filter(status__in=REMINDED_STATUSES)
+        .exclude(customer__email="")
+        .filter(Exists(_remindable(today).filter(account_id=OuterRef("pk"))))
+    )
+    stages: dict[str, int] = defaultdict(int)
     sender = MailSender()
-    for items in by_account.values():
-        mine = [(item, stage) for item, stage in items if (item.transaction.pk, stage) in claimed]
-        if not mine:
-            continue  # a concurrent run took them
-        account = mine[0][0].account
-        if sender.send(_message(account, mine), log_extra={"account_id": str(account.pk), "notice": "reminder"}):
-            summary["emails_sent"] += 1
-        else:
-            summary["emails_failed"] += 1
-            # Give them back so that the next run tries again.
-            condition = Q()
-            for item, stage in mine:
-                condition |= Q(transaction_id=item.transaction.pk, stage=stage, sent_at=now)
-            PaymentReminder.objects.filter(condition).delete()
+    teams: dict[int, Team] = {}
+    for number, (team_id, ids) in enumerate(account_batches(accounts), start=1):
+        by_account = _due_items(ids, today)
+        for items in by_account.values():
+            for _, stage in items:
+                stages[stage] += 1
+        summary["reminders"] += sum(len(items) for items in by_account.values())
+        summary["customers"] += len(by_account)
+        if not dry_run and by_account:
+            team = teams.get(team_id) or teams.setdefault(team_id, Team.objects.get(pk=team_id))
+            _send_batch(sender, team=team, by_account=by_account, summary=summary)
+        logger.info("payment reminders batch", extra={"batch": number, "team_id": team_id, "summary": summary})
+    summary["by_stage"] = dict(sorted(stages.items()))
     logger.info("payment reminders finished", extra={"summary": summary})
     return summary
 
 
-def _count_stages(candidates) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for _, stage in candidates:
-        counts[stage] += 1
-    return counts
+def _send_batch(sender: MailSender, *, team: Team, by_account: dict, summary: dict) -> None:
+    now = timezone.now()
+    claimed = _claim(by_account, now)
+    failed = []
+    for account, items in by_account.items():
+        mine = [(tx, stage) for tx, stage in items if (tx.pk, stage) in claimed]
+        if not mine:
+            continue  # a concurrent run took them
+        if sender.send(_message(account, team, mine), log_extra={"account_id": str(account.pk), "notice": "reminder"}):
+            summary["emails_sent"] += 1
+        else:
+            summary["emails_failed"] += 1
+            failed.extend(tx.pk for tx, _ in mine)
+    if failed:
+        # Give them back so that the next run tries again.
+        PaymentReminder.objects.filter(transaction_id__in=failed, sent_at=now).delete()
