@@ -7,6 +7,7 @@ from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from credit import figures
 from credit.models import (
     MAX_AMOUNT_CENTS,
     MAX_GRACE_PERIOD_DAYS,
@@ -119,10 +120,15 @@ class CreditTransactionOutputSerializer(serializers.ModelSerializer):
 
 
 class CreditAccountDetailSerializer(CreditAccountOutputSerializer):
+    overdue_cents = serializers.SerializerMethodField()
     recent_transactions = serializers.SerializerMethodField()
 
     class Meta(CreditAccountOutputSerializer.Meta):
-        fields = [*CreditAccountOutputSerializer.Meta.fields, "recent_transactions"]
+        fields = [*CreditAccountOutputSerializer.Meta.fields, "overdue_cents", "recent_transactions"]
+
+    def get_overdue_cents(self, account: CreditAccount) -> int:
+        """Unpaid parts of debits due before today (`credit.figures`)."""
+        return figures.account_overdue_cents(account)
 
     @extend_schema_field(CreditTransactionOutputSerializer(many=True))
     def get_recent_transactions(self, account: CreditAccount) -> list[dict]:

@@ -72,10 +72,11 @@ def _lock_account(*, team, customer_id, idempotency_key: str) -> CreditAccount:
     if idempotency_key:
         queryset = queryset.annotate(
             keyed_tx_id=Subquery(
-                CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).values("pk")[:1]
+                CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).order_by().values("pk")[:1]
             )
         )
-    account = queryset.filter(team=team, customer_id=customer_id).first()
+    # (team, customer) is unique: no ordering needed
+    account = next(iter(queryset.filter(team=team, customer_id=customer_id).order_by()[:1]), None)
     if account is None:
         if not Customer.objects.filter(team=team, pk=customer_id).exists():
             raise NotFound("Customer not found.")
