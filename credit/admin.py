@@ -60,7 +60,9 @@ class CreditAccountAdmin(AuditedModelAdmin):
         "team",
         "status",
         "balance",
+        "pending",
         "credit_limit",
+        "available",
         "currency",
         "limit_frozen",
         "has_saved_card",
@@ -77,6 +79,9 @@ class CreditAccountAdmin(AuditedModelAdmin):
         "status",
         "credit_limit_cents",
         "balance_cents",
+        "pending_debits_cents",
+        "available",
+        "oldest_unpaid_due_date",
         "currency",
         "grace_period_days",
         "interest_rate_bps",
@@ -104,6 +109,14 @@ class CreditAccountAdmin(AuditedModelAdmin):
     @admin.display(description="Balance", ordering="balance_cents")
     def balance(self, obj):
         return money(obj.balance_cents, obj.currency)
+
+    @admin.display(description="Pending", ordering="pending_debits_cents")
+    def pending(self, obj):
+        return money(obj.pending_debits_cents, obj.currency)
+
+    @admin.display(description="Available")
+    def available(self, obj):
+        return money(obj.available_cents, obj.currency)
 
     @admin.display(description="Limit", ordering="credit_limit_cents")
     def credit_limit(self, obj):

@@ -181,3 +181,14 @@ def test_pending_transaction_actions_use_the_ledger(admin_client, account, post)
     assert "Cannot move from" in html
     account.refresh_from_db()
     assert account.balance_cents == 3_000
+
+
+def test_account_pages_show_balance_pending_and_available_like_the_api(admin_client, account, post):
+    post(account, "charge", 2_000)
+    post(account, "fee", 300, status="pending")
+    html = admin_client.get(reverse("admin:credit_creditaccount_changelist")).content.decode()
+    assert "$20.00" in html  # balance
+    assert "$3.00" in html  # pending
+    assert "$977.00" in html  # available: 1,000.00 - 20.00 - 3.00
+    change = admin_client.get(reverse("admin:credit_creditaccount_change", args=[account.pk])).content.decode()
+    assert "$977.00" in change
