@@ -186,7 +186,8 @@ class CreditTransaction(models.Model):
             models.Index(fields=["team", "due_date"]),
             models.Index(fields=["team", "amount_cents"]),
             # Settling walks an account's completed debits newest first (and the
-            # reverse, oldest first); only debits are in the index.
+            # reverse, oldest first); only debits are in the index (credit.figures.COMPLETED_DEBIT,
+            # spelled out here because a migration needs the literal condition).
             models.Index(
                 F("account"),
                 F("due_date").desc(),  # PostgreSQL puts nulls first in DESC, as settling wants

@@ -1,3 +1,5 @@
+from io import StringIO
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -64,3 +66,12 @@ def test_one_query_and_progress_for_many_accounts(team, post):
     assert len(credit_queries) == 1
     assert "checked 2 accounts" in output
     assert "checked 4 accounts" in output
+
+
+def test_drifted_figures_are_reported_by_name(account, post):
+    post(account, "charge", 1_000, status="pending")
+    CreditAccount.objects.filter(pk=account.pk).update(pending_debits_cents=0)
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 account"):
+        call_command("verify_ledger", stdout=out)
+    assert "pending 0 != ledger 1000" in out.getvalue()

@@ -6,8 +6,9 @@ from deelrx.tenancy.models import Team
 
 class Command(BaseCommand):
     help = (
-        "Recompute every credit account's balance from its completed transactions (one aggregate query) "
-        "and report the accounts whose stored balance differs. Exits 1 on any difference."
+        "Recompute every credit account's balance and maintained figures (pending debits, unpaid parts, oldest "
+        "unpaid due date) from its ledger in one streamed query, and report the accounts whose stored figures "
+        "differ. Exits 1 on any difference."
     )
 
     def add_arguments(self, parser):
@@ -32,8 +33,14 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"MISMATCH account {m['account_id']} (team {m['team_id']}, customer {m['customer_id']}): "
                 f"stored {m['balance_cents']} ledger {m['ledger_cents']} difference {m['difference_cents']}"
+                f" ({'; '.join(m['problems'])})"
             )
         scope = f"team {team}" if team is not None else "all teams"
         if mismatches:
             raise CommandError(f"{len(mismatches)} account(s) do not match their ledger ({scope}).")
-        self.stdout.write(self.style.SUCCESS(f"Ledger verified ({scope}): every balance matches its transactions."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Ledger verified ({scope}): every balance matches its transactions, and so do pending debits, unpaid "
+                "parts and oldest unpaid due dates."
+            )
+        )
