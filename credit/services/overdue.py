@@ -46,9 +46,10 @@ BATCH_SIZE = 1000
 OVERDUE_STATUSES = (CreditAccount.Status.ACTIVE, CreditAccount.Status.SUSPENDED)
 
 
-def account_batches(accounts: QuerySet, *, size: int = BATCH_SIZE) -> Iterator[tuple[int, list]]:
-    """(team id, account ids) per team and batch of `accounts`, by id: only one
-    batch of ids is ever in memory, and rows a batch changes do not shift the next."""
+def account_batches(accounts: QuerySet, *, size: int | None = None) -> Iterator[tuple[int, list]]:
+    """(team id, account ids) per team and batch of `accounts` (`BATCH_SIZE`), by id:
+    only one batch of ids is ever in memory, and rows a batch changes do not shift the next."""
+    size = size or BATCH_SIZE
     team_ids = accounts.order_by("team_id").values_list("team_id", flat=True).distinct()
     for team_id in list(team_ids):
         last = None
