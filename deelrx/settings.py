@@ -281,9 +281,15 @@ STRIPE_WEBHOOK_SECRET = _read("STRIPE_WEBHOOK_SECRET", env.str, default="")
 STRIPE_API_BASE = _read("STRIPE_API_BASE", env.str, default="")
 STRIPE_MAX_RETRIES = _read("STRIPE_MAX_RETRIES", env.int, default=3)
 STRIPE_RETRY_DELAY_SECONDS = _read("STRIPE_RETRY_DELAY_SECONDS", env.float, default=0.5)
-# Outbound job email is paced to what the provider (Resend) accepts.
-CREDIT_EMAILS_PER_SECOND = _read("CREDIT_EMAILS_PER_SECOND", env.float, default=2.0)
-CREDIT_EMAIL_RETRY_DELAY_SECONDS = _read("CREDIT_EMAIL_RETRY_DELAY_SECONDS", env.float, default=1.0)
+# Outbound job email (deelrx.email) is paced to what the provider (Resend) accepts and retried with
+# back-off. The CREDIT_* names are the variables' earlier names, still read.
+EMAILS_PER_SECOND = _read(
+    "EMAILS_PER_SECOND", env.float, default=_read("CREDIT_EMAILS_PER_SECOND", env.float, default=2.0)
+)
+EMAIL_RETRIES = _read("EMAIL_RETRIES", env.int, default=2)
+EMAIL_RETRY_DELAY_SECONDS = _read(
+    "EMAIL_RETRY_DELAY_SECONDS", env.float, default=_read("CREDIT_EMAIL_RETRY_DELAY_SECONDS", env.float, default=1.0)
+)
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

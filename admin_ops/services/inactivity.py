@@ -29,21 +29,18 @@ Rules where DESIGN is silent (also in docs/admin_ops.md):
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef, QuerySet, Subquery
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from admin_ops.models import ActivityEvent, InactivityPolicy, InactivityTracker, PurgeOperation
 from admin_ops.services import record_event
+from deelrx.email import EmailSender
 from deelrx.errors import Conflict, NotFound, ValidationFailed
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Membership, Role, Team, User
@@ -52,8 +49,6 @@ from deelrx.tenancy.services import membership_set_suspended
 logger = logging.getLogger(__name__)
 
 PURGE_DELAY_DAYS = 14
-EMAIL_ATTEMPTS = 3
-EMAIL_BACKOFF_SECONDS = 1.0
 POLICY_FIELDS = ("name", "description", "threshold_days", "actions", "is_active")
 
 
@@ -319,15 +314,6 @@ def _due_warnings(policy: InactivityPolicy, days: int, already: list[int]) -> li
     return [w for w in policy.actions.get("warnings", []) if days >= policy.threshold_days - w and w not in already]
 
 
-def _send(template: str, *, user: User, context: dict) -> None:
-    subject = render_to_string(f"admin_ops/email/{template}_subject.txt", context).strip()
-    text = render_to_string(f"admin_ops/email/{template}.txt", context)
-    html = render_to_string(f"admin_ops/email/{template}.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [user.email])
-    message.attach_alternative(html, "text/html")
-    message.send()
-
-
 def _request_purge(*, policy: InactivityPolicy, user: User, now: datetime) -> PurgeOperation:
     from admin_ops.services.purge import purge_request
 
@@ -490,8 +476,11 @@ def _send_emails(
     to_suspend: list[tuple[Membership, InactivityTracker]],
     outcome: _Outcome,
 ) -> None:
+    sender = EmailSender()
     for user, context, tracker, due in emails:
-        if not _send_with_retry("inactivity_warning", user=user, context=context):
+        if not sender.send_template(
+            "admin_ops/email/inactivity_warning", context, to=[user.email], log_extra={"user_id": user.pk}
+        ):
             # not delivered: unmark it, so that tomorrow's run tries again
             tracker.warnings_sent = [w for w in tracker.warnings_sent if w not in due]
             InactivityTracker.objects.filter(pk=tracker.pk).update(warnings_sent=tracker.warnings_sent)
@@ -499,33 +488,17 @@ def _send_emails(
             outcome.warnings_failed += 1
     for membership, tracker in to_suspend:
         if membership.user.email:
-            _send_with_retry(
-                "inactivity_suspended",
-                user=membership.user,
-                context={
+            sender.send_template(
+                "admin_ops/email/inactivity_suspended",
+                {
                     "user": membership.user,
                     "team": policy.team,
                     "policy": policy,
                     "days_inactive": tracker.days_since_activity,
                 },
+                to=[membership.user.email],
+                log_extra={"user_id": membership.user.pk},
             )
-
-
-def _send_with_retry(template: str, *, user: User, context: dict) -> bool:
-    """Send one email, retrying a failing mail server with back-off; False when it never went."""
-    for attempt in range(EMAIL_ATTEMPTS):
-        try:
-            _send(template, user=user, context=context)
-            return True
-        except Exception:  # one bad address or a mail outage must not stop the run
-            logger.warning(
-                "inactivity email failed",
-                extra={"template": template, "user_id": user.pk, "attempt": attempt + 1},
-                exc_info=True,
-            )
-            if attempt + 1 < EMAIL_ATTEMPTS:
-                time.sleep(EMAIL_BACKOFF_SECONDS * 2**attempt)
-    return False
 
 
 def inactivity_check(*, now: datetime | None = None, dry_run: bool = False) -> dict:

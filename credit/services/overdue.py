@@ -1,5 +1,5 @@
 """The daily credit-overdue-check job, and what the credit jobs share: the
-batches they walk, the late-payment history, the paced mail sender.
+batches they walk, the late-payment history, the admins to tell.
 
 "Past due" is `credit.figures`' rule (payments settle the earliest-due debits
 first): an account's `oldest_unpaid_due_date` before today. Statuses: an
@@ -19,24 +19,21 @@ its notice sent after the commit. Progress is logged every batch.
 from __future__ import annotations
 
 import logging
-import time
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from admin_ops.services import record_events
 from credit import figures
 from credit.models import CreditAccount, CreditTransaction
 from credit.services.accounts import StatusMove, accounts_move_status
-from deelrx.tenancy.models import Membership, Role, Team
+from deelrx.email import EmailSender
+from deelrx.tenancy.models import Team
+from deelrx.tenancy.selectors import team_admin_emails
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +186,7 @@ def overdue_check(*, today: date | None = None, dry_run: bool = False) -> dict:
         "emails_sent": 0,
         "emails_failed": 0,
     }
-    sender = MailSender()
+    sender = EmailSender()
     teams: dict[int, Team] = {}
     for number, (team_id, ids) in enumerate(account_batches(past_due(today=today)), start=1):
         with transaction.atomic():
@@ -204,79 +201,22 @@ def overdue_check(*, today: date | None = None, dry_run: bool = False) -> dict:
     return summary
 
 
-class MailSender:
-    """Sends the jobs' emails: paced to `CREDIT_EMAILS_PER_SECOND` (default 2, the
-    rate many email APIs allow; 0 = no pacing) and retried with back-off on a
-    failure, over one connection. `send` returns False when every try failed."""
-
-    def __init__(self, *, retries: int = 2):
-        self.connection = get_connection()
-        rate = settings.CREDIT_EMAILS_PER_SECOND
-        self.interval = 1 / rate if rate else 0.0
-        self.retry_delay = settings.CREDIT_EMAIL_RETRY_DELAY_SECONDS
-        self.retries = retries
-        self._last = 0.0
-
-    def _pace(self) -> None:
-        wait = self._last + self.interval - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        self._last = time.monotonic()
-
-    def send(self, message: EmailMultiAlternatives, *, log_extra: dict) -> bool:
-        message.connection = self.connection
-        for attempt in range(self.retries + 1):
-            self._pace()
-            try:
-                message.send()
-                return True
-            except Exception:
-                if attempt == self.retries:
-                    logger.exception("email not sent", extra=log_extra)
-                    return False
-                logger.warning("email failed, retrying", extra={**log_extra, "attempt": attempt + 1})
-                time.sleep(self.retry_delay * 2**attempt)
-        return False
-
-
 def money_text(cents: int, currency: str) -> str:
     """12345, 'usd' → '123.45 USD' (emails and automatic reasons)."""
     return f"{cents / 100:,.2f} {currency.upper()}"
 
 
-def team_admin_emails(team_ids) -> dict[int, list[str]]:
-    """Email addresses of each team's active owners and admins (one query)."""
-    rows = (
-        Membership.objects.filter(
-            team_id__in=list(team_ids),
-            role__in=[Role.OWNER, Role.ADMIN],
-            is_suspended=False,
-            user__is_active=True,
-        )
-        .exclude(user__email="")
-        .values_list("team_id", "user__email")
-        .order_by("team_id", "user__email")
-    )
-    result: dict[int, list[str]] = defaultdict(list)
-    for team_id, email in rows:
-        result[team_id].append(email)
-    return result
-
-
-def _notify_team_admins(sender: MailSender, *, team: Team, accounts: list[dict]) -> bool | None:
+def _notify_team_admins(sender: EmailSender, *, team: Team, accounts: list[dict]) -> bool | None:
     """One email to the team's admins listing a batch's changed accounts: True if
     sent, False if every try failed, None when nobody can be told."""
     to = team_admin_emails([team.pk]).get(team.pk)
     if not to:
         logger.warning("no admin to notify of overdue accounts", extra={"team_id": team.pk})
         return None
-    context = {"team": team, "accounts": accounts}
-    message = EmailMultiAlternatives(
-        subject=render_to_string("credit/email/overdue_accounts_subject.txt", context).strip(),
-        body=render_to_string("credit/email/overdue_accounts.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=to,
-    )
-    message.attach_alternative(render_to_string("credit/email/overdue_accounts.html", context), "text/html")
     # The status change is committed; a lost notice must not undo it or stop the run.
-    return sender.send(message, log_extra={"team_id": team.pk, "notice": "overdue_accounts"})
+    return sender.send_template(
+        "credit/email/overdue_accounts",
+        {"team": team, "accounts": accounts},
+        to=to,
+        log_extra={"team_id": team.pk, "notice": "overdue_accounts"},
+    )

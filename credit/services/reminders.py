@@ -26,15 +26,13 @@ import logging
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db.models import Exists, OuterRef, Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from credit import figures
 from credit.models import CreditAccount, CreditTransaction, PaymentReminder
-from credit.services.overdue import DEBIT_TYPES, MailSender, account_batches, money_text
+from credit.services.overdue import DEBIT_TYPES, account_batches, money_text
+from deelrx.email import EmailSender
 from deelrx.tenancy.models import Team
 
 logger = logging.getLogger(__name__)
@@ -72,7 +70,7 @@ def _remindable(today: date):
     return figures.unpaid_debits().filter(_in_stage_window(today), type__in=DEBIT_TYPES)
 
 
-def _message(account: CreditAccount, team: Team, items: list[tuple[CreditTransaction, str]]) -> EmailMultiAlternatives:
+def _context(account: CreditAccount, team: Team, items: list[tuple[CreditTransaction, str]]) -> dict:
     rows = [
         {
             "description": tx.description or tx.get_type_display(),
@@ -83,7 +81,7 @@ def _message(account: CreditAccount, team: Team, items: list[tuple[CreditTransac
         }
         for tx, stage in sorted(items, key=lambda pair: pair[0].due_date)
     ]
-    context = {
+    return {
         "customer": account.customer,
         "team": team,
         "items": rows,
@@ -91,14 +89,6 @@ def _message(account: CreditAccount, team: Team, items: list[tuple[CreditTransac
         "any_overdue": any(stage.startswith("overdue") for _, stage in items),
         "any_due_today": any(stage == "due_today" for _, stage in items),
     }
-    message = EmailMultiAlternatives(
-        subject=render_to_string("credit/email/payment_reminder_subject.txt", context).strip(),
-        body=render_to_string("credit/email/payment_reminder.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[account.customer.email],
-    )
-    message.attach_alternative(render_to_string("credit/email/payment_reminder.html", context), "text/html")
-    return message
 
 
 def _due_items(ids: list, today: date) -> dict:
@@ -145,7 +135,7 @@ def payment_reminders_send(*, today: date | None = None, dry_run: bool = False) 
         .filter(Exists(_remindable(today).filter(account_id=OuterRef("pk"))))
     )
     stages: dict[str, int] = defaultdict(int)
-    sender = MailSender()
+    sender = EmailSender()
     teams: dict[int, Team] = {}
     for number, (team_id, ids) in enumerate(account_batches(accounts), start=1):
         by_account = _due_items(ids, today)
@@ -163,7 +153,7 @@ def payment_reminders_send(*, today: date | None = None, dry_run: bool = False) 
     return summary
 
 
-def _send_batch(sender: MailSender, *, team: Team, by_account: dict, summary: dict) -> None:
+def _send_batch(sender: EmailSender, *, team: Team, by_account: dict, summary: dict) -> None:
     now = timezone.now()
     claimed = _claim(by_account, now)
     failed = []
@@ -171,7 +161,12 @@ def _send_batch(sender: MailSender, *, team: Team, by_account: dict, summary: di
         mine = [(tx, stage) for tx, stage in items if (tx.pk, stage) in claimed]
         if not mine:
             continue  # a concurrent run took them
-        if sender.send(_message(account, team, mine), log_extra={"account_id": str(account.pk), "notice": "reminder"}):
+        if sender.send_template(
+            "credit/email/payment_reminder",
+            _context(account, team, mine),
+            to=[account.customer.email],
+            log_extra={"account_id": str(account.pk), "notice": "reminder"},
+        ):
             summary["emails_sent"] += 1
         else:
             summary["emails_failed"] += 1

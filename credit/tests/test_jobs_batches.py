@@ -18,7 +18,7 @@ TODAY = dt.date(2026, 6, 1)
 
 @pytest.fixture(autouse=True)
 def small_batches(settings, monkeypatch):
-    settings.CREDIT_EMAILS_PER_SECOND = 0
+    settings.EMAILS_PER_SECOND = 0
     monkeypatch.setattr(overdue, "BATCH_SIZE", 2)
 
 

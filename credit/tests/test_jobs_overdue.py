@@ -17,8 +17,8 @@ TODAY = dt.date(2026, 6, 1)
 
 @pytest.fixture(autouse=True)
 def fast_mail(settings):
-    settings.CREDIT_EMAILS_PER_SECOND = 0
-    settings.CREDIT_EMAIL_RETRY_DELAY_SECONDS = 0
+    settings.EMAILS_PER_SECOND = 0
+    settings.EMAIL_RETRY_DELAY_SECONDS = 0
 
 
 def day(offset: int) -> dt.date:

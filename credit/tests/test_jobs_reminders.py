@@ -20,8 +20,8 @@ TODAY = dt.date(2026, 3, 2)
 
 @pytest.fixture(autouse=True)
 def fast_mail(settings):
-    settings.CREDIT_EMAILS_PER_SECOND = 0
-    settings.CREDIT_EMAIL_RETRY_DELAY_SECONDS = 0
+    settings.EMAILS_PER_SECOND = 0
+    settings.EMAIL_RETRY_DELAY_SECONDS = 0
 
 
 def day(offset: int) -> dt.date:
@@ -208,11 +208,11 @@ def test_a_send_that_fails_once_is_retried_in_the_run(account, post, monkeypatch
 
 
 def test_emails_are_paced(settings, make_account, post, monkeypatch):
-    settings.CREDIT_EMAILS_PER_SECOND = 2
+    settings.EMAILS_PER_SECOND = 2
     for _ in range(3):
         post(make_account(credit_limit_cents=10_000), "charge", 1_000, due_date=day(0))
     sleeps = []
-    monkeypatch.setattr("credit.services.overdue.time.sleep", sleeps.append)
+    monkeypatch.setattr("deelrx.email.time.sleep", sleeps.append)
     assert run(0)["emails_sent"] == 3
     # No wait before the first email; about half a second before each next one.
     assert len(sleeps) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -9,7 +11,7 @@ from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
 from deelrx.tenancy.access import teams_for
 from deelrx.tenancy.filters import CustomerFilter
-from deelrx.tenancy.models import Customer, Membership, Team
+from deelrx.tenancy.models import Customer, Membership, Role, Team
 
 
 def team_list(*, user) -> QuerySet[Team]:
@@ -31,3 +33,24 @@ def customer_get(*, team: Team, customer_id) -> Customer:
     except (Customer.DoesNotExist, ValidationError, ValueError, TypeError):
         # a malformed uuid names no customer either
         raise NotFound("Customer not found.") from None
+
+
+def team_admin_emails(team_ids) -> dict[int, list[str]]:
+    """{team id: email addresses of its active owners and admins}, sorted, in one query:
+    who is told of what a job did to the team (overdue accounts, broken links, …)."""
+    rows = (
+        Membership.objects.filter(
+            team_id__in=list(team_ids),
+            role__in=[Role.OWNER, Role.ADMIN],
+            is_suspended=False,
+            user__is_active=True,
+        )
+        .exclude(user__email="")
+        .values_list("team_id", "user__email")
+        .order_by("team_id", "user__email")
+        .distinct()
+    )
+    result: dict[int, list[str]] = defaultdict(list)
+    for team_id, email in rows:
+        result[team_id].append(email)
+    return dict(result)

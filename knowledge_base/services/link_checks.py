@@ -36,14 +36,14 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from admin_ops.services import record_event
-from deelrx.tenancy.models import Membership, Role, Team
+from deelrx.email import EmailSender
+from deelrx.tenancy.models import Team
+from deelrx.tenancy.selectors import team_admin_emails
 from knowledge_base.models import KbArticle, KbLinkCheck
 from knowledge_base.rendering import extract_links
 
@@ -339,26 +339,14 @@ def links_verify(*, dry_run: bool = False, now: datetime | None = None) -> dict[
 
 
 def _mail_newly_broken(newly_broken: dict[int, list[dict[str, Any]]]) -> tuple[int, int]:
-    """One email per team to its admins and owners (set-based: one query for all recipients)."""
+    """One email per team to its admins and owners (one query for all recipients).
+    The results are stored either way: the broken-links page shows them."""
     if not newly_broken:
         return 0, 0
-    recipients: dict[int, list[str]] = defaultdict(list)
-    teams: dict[int, Any] = {}
-    memberships = (
-        Membership.objects.filter(
-            team_id__in=list(newly_broken),
-            role__in=[Role.OWNER, Role.ADMIN],
-            is_suspended=False,
-            user__is_active=True,
-        )
-        .exclude(user__email="")
-        .select_related("user", "team")
-        .order_by("team_id", "user__email")
-    )
-    for membership in memberships:
-        recipients[membership.team_id].append(membership.user.email)
-        teams[membership.team_id] = membership.team
-    messages = []
+    recipients = team_admin_emails(newly_broken)
+    teams = Team.objects.in_bulk(list(newly_broken))
+    sender = EmailSender()
+    sent = failed = 0
     for team_id, items in newly_broken.items():
         if not recipients.get(team_id):
             logger.warning("broken links but no admin to tell", extra={"team_id": team_id, "links": len(items)})
@@ -369,21 +357,10 @@ def _mail_newly_broken(newly_broken: dict[int, list[dict[str, Any]]]) -> tuple[i
             "count": len(items),
             "report_url": settings.SITE_URL + reverse("knowledge_base:link-report"),
         }
-        message = EmailMultiAlternatives(
-            subject=f"[DeelRx] {len(items)} broken link{'s' if len(items) != 1 else ''} "
-            f"in {teams[team_id].name}'s knowledge base",
-            body=render_to_string("knowledge_base/email/broken_links.txt", context),
-            to=sorted(set(recipients[team_id])),
-        )
-        message.attach_alternative(render_to_string("knowledge_base/email/broken_links.html", context), "text/html")
-        messages.append(message)
-    sent = failed = 0
-    with get_connection() as connection:
-        for message in messages:
-            try:
-                sent += connection.send_messages([message]) or 0
-            except Exception:
-                # The results are stored; the broken-links page still shows them.
-                failed += 1
-                logger.exception("could not send the broken-links email", extra={"to": message.to})
+        if sender.send_template(
+            "knowledge_base/email/broken_links", context, to=recipients[team_id], log_extra={"team_id": team_id}
+        ):
+            sent += 1
+        else:
+            failed += 1
     return sent, failed
