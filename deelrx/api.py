@@ -287,6 +287,25 @@ def error_responses(*statuses: int) -> dict:
 TEAM_ID_PARAMETER = OpenApiParameter("team_id", int, OpenApiParameter.PATH, description="Team id")
 
 
+_PAGE_SCHEMAS: dict[str, serializers.Serializer] = {}
+
+
+def page_of(serializer_class) -> serializers.Serializer:
+    """The OpenAPI schema of a list answered by `paginated_response`:
+    `{results: [item…], next: url|null, previous: url|null}` (one component per item type)."""
+    name = f"Paginated{serializer_class.__name__.removesuffix('Serializer').removesuffix('Output')}List"
+    if name not in _PAGE_SCHEMAS:
+        _PAGE_SCHEMAS[name] = inline_serializer(
+            name=name,
+            fields={
+                "results": serializer_class(many=True),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+            },
+        )
+    return _PAGE_SCHEMAS[name]
+
+
 def paginated_response(*, request, view, queryset, serializer_class, pagination_class=PagePagination, context=None):
     """Paginate a selector's queryset and serialize the page: the one way lists are returned."""
     paginator = pagination_class()

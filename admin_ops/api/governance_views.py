@@ -6,8 +6,8 @@ path rule: unknown, non-integer or not-a-member â†’ 404; a member below admin â†
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
@@ -32,24 +32,12 @@ from deelrx.api import (
     PagePagination,
     SuperuserPermission,
     error_responses,
+    page_of,
     paginated_response,
     team_access_from_body,
 )
 from deelrx.tenancy.access import TeamAccess, get_team_access
 from deelrx.tenancy.models import Role
-
-
-def paginated(serializer_class, name: str):
-    """The documented list shape: {"results": [...], "next": url|null, "previous": url|null}."""
-    return inline_serializer(
-        name=name,
-        fields={
-            "results": serializer_class(many=True),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-        },
-    )
-
 
 TEAM_ID_QUERY = OpenApiParameter("team_id", int, required=True, description="Team id (admin or owner)")
 
@@ -74,7 +62,7 @@ class ActivityListApi(APIView):
             OpenApiParameter("page_size", int, description="Up to 200 (default 50)"),
         ],
         responses={
-            200: paginated(ActivityEventOutputSerializer, "PaginatedActivityEventList"),
+            200: page_of(ActivityEventOutputSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
@@ -95,7 +83,7 @@ class InactivityPolicyListCreateApi(APIView):
         operation_id="admin_inactivity_policies_list",
         parameters=[TEAM_ID_QUERY],
         responses={
-            200: paginated(InactivityPolicyOutputSerializer, "PaginatedInactivityPolicyList"),
+            200: page_of(InactivityPolicyOutputSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
@@ -170,7 +158,7 @@ class InactivityTrackerListApi(APIView):
             OpenApiParameter("is_suspended", bool),
         ],
         responses={
-            200: paginated(InactivityTrackerOutputSerializer, "PaginatedInactivityTrackerList"),
+            200: page_of(InactivityTrackerOutputSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )

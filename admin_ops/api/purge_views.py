@@ -14,7 +14,7 @@ from admin_ops.api.purge_serializers import (
 )
 from admin_ops.selectors import purge as selectors
 from admin_ops.services import purge as services
-from deelrx.api import error_responses, paginated_response, team_access_from_body
+from deelrx.api import error_responses, page_of, paginated_response, team_access_from_body
 from deelrx.errors import NotFound
 from deelrx.storage import is_s3, private_storage
 from deelrx.tenancy.models import Role
@@ -29,7 +29,7 @@ class PurgeListCreateApi(APIView):
             OpenApiParameter("team_id", int, description="Only this team's purges (admin/owner)."),
             OpenApiParameter("status", str, enum=[s.value for s in services.S]),
         ],
-        responses={200: PurgeOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        responses={200: page_of(PurgeOutputSerializer), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request):
         return paginated_response(

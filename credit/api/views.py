@@ -33,6 +33,7 @@ from deelrx.api import (
     TeamScopedMixin,
     error_responses,
     exception_handler,
+    page_of,
     paginated_response,
 )
 from deelrx.errors import DomainError, ValidationFailed
@@ -139,7 +140,7 @@ class CreditTransactionListApi(TeamScopedMixin, APIView):
             OpenApiParameter("cursor", str, description="Opaque cursor from `next`/`previous`."),
             OpenApiParameter("page_size", int, description="Up to 200 (default 50)."),
         ],
-        responses={200: CreditTransactionOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        responses={200: page_of(CreditTransactionOutputSerializer), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request, team_id):
         return paginated_response(

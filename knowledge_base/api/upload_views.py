@@ -2,13 +2,13 @@
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deelrx.api import error_responses, paginated_response, team_access_from_body
+from deelrx.api import error_responses, page_of, paginated_response, team_access_from_body
 from deelrx.errors import FileTooLarge, NotFound
 from deelrx.tenancy.models import Role
 from knowledge_base.api.upload_serializers import UploadInputSerializer, UploadOutputSerializer
@@ -19,14 +19,6 @@ from knowledge_base.services.uploads import upload_create, upload_delete, upload
 # Room for the multipart envelope and the other fields around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
-PAGINATED_UPLOADS = inline_serializer(
-    name="PaginatedUploadList",
-    fields={
-        "results": UploadOutputSerializer(many=True),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-    },
-)
 UPLOAD_ID_PARAMETER = OpenApiParameter("upload_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -42,7 +34,7 @@ class UploadListCreateApi(APIView):
             OpenApiParameter("page", int, description="Page number (default 1)."),
             OpenApiParameter("page_size", int, description="Up to 200 (default 50)."),
         ],
-        responses={200: PAGINATED_UPLOADS, **error_responses(400, 401, 404)},
+        responses={200: page_of(UploadOutputSerializer), **error_responses(400, 401, 404)},
     )
     def get(self, request):
         return paginated_response(

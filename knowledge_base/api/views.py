@@ -6,7 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deelrx.api import error_responses, paginated_response, team_access_from_body
+from deelrx.api import error_responses, page_of, paginated_response, team_access_from_body
 from deelrx.tenancy.access import get_team_access
 from deelrx.tenancy.models import Role
 from knowledge_base.api.serializers import (
@@ -52,7 +52,7 @@ class ArticleListCreateApi(APIView):
     @extend_schema(
         operation_id="help_articles_list",
         parameters=LIST_PARAMETERS,
-        responses={200: ArticleOutputSerializer(many=True), **error_responses(400, 401, 404)},
+        responses={200: page_of(ArticleOutputSerializer), **error_responses(400, 401, 404)},
     )
     def get(self, request):
         team_id = request.query_params.get("team_id")
@@ -141,7 +141,7 @@ class ArticleRevisionListApi(APIView):
     @extend_schema(
         operation_id="help_article_revisions_list",
         parameters=[ARTICLE_ID_PARAMETER],
-        responses={200: RevisionOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        responses={200: page_of(RevisionOutputSerializer), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request, article_id):
         article = selectors.article_get_for_user(user=request.user, article_id=article_id)

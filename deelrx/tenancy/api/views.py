@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deelrx.api import PagePagination, TeamScopedMixin, error_responses, paginated_response
+from deelrx.api import PagePagination, TeamScopedMixin, error_responses, page_of, paginated_response
 from deelrx.errors import ValidationFailed
 from deelrx.tenancy import selectors, services
 from deelrx.tenancy.api.serializers import (
@@ -19,7 +19,7 @@ from deelrx.tenancy.models import Role, User
 
 
 class TeamListCreateApi(APIView):
-    @extend_schema(operation_id="teams_list", responses={200: TeamOutputSerializer(many=True), **error_responses(401)})
+    @extend_schema(operation_id="teams_list", responses={200: page_of(TeamOutputSerializer), **error_responses(401)})
     def get(self, request):
         return paginated_response(
             request=request,
@@ -48,7 +48,7 @@ class MemberListCreateApi(TeamScopedMixin, APIView):
 
     @extend_schema(
         operation_id="team_members_list",
-        responses={200: MembershipOutputSerializer(many=True), **error_responses(401, 404)},
+        responses={200: page_of(MembershipOutputSerializer), **error_responses(401, 404)},
     )
     def get(self, request, team_id):
         return paginated_response(
@@ -84,7 +84,7 @@ class CustomerListCreateApi(TeamScopedMixin, APIView):
             OpenApiParameter("q", str, description="Name, email or phone contains"),
             OpenApiParameter("is_active", bool),
         ],
-        responses={200: CustomerOutputSerializer(many=True), **error_responses(400, 401, 404)},
+        responses={200: page_of(CustomerOutputSerializer), **error_responses(400, 401, 404)},
     )
     def get(self, request, team_id):
         return paginated_response(
