@@ -162,6 +162,36 @@ class PurgeOperation(models.Model):
         return "System"
 
 
+class PurgeExportedRow(models.Model):
+    """One row a purge's export holds. Execution deletes these ids and no others,
+    so a row committed after the export's snapshot (by a transaction still open
+    when the export began) is never deleted unexported (docs/decisions.md).
+
+    Written set-based (INSERT … SELECT) in the export's own snapshot; `export_id`
+    tells apart two builds of one purge (two workers), only the recorded one
+    counts. Removed when the purge completes or is cancelled."""
+
+    id = models.BigAutoField(primary_key=True)
+    # No FK constraint: an export inserts 100k+ rows and the per-row RI check would be
+    # most of their cost; the ORM still cascades when a purge (or its team) is deleted.
+    purge = models.ForeignKey(
+        PurgeOperation, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    export_id = models.UUIDField()
+    entity = models.CharField(max_length=40)
+    # the row's primary key as text (bigint or uuid), cast back to the key's type on use
+    object_id = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [
+            # execution walks one entity of one export in id order (a keyset, no OFFSET)
+            models.Index(fields=["purge", "export_id", "entity", "id"], name="admin_ops_purge_exported_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.object_id} of purge {self.purge_id}"
+
+
 class InactivityPolicy(models.Model):
     """Per-team rule: warn, suspend and/or request a purge for members inactive
     for `threshold_days`."""

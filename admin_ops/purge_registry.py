@@ -22,8 +22,8 @@ executes):
   deleted from their store after the rows are gone.
 - activity events of purges themselves (`purge.*`) are never purged: the audit
   trail of a deletion must survive it.
-- every row created — or, for mutable rows, changed — after the export was
-  built (`progress.cutoff`) is out of scope, so only exported rows are deleted.
+- a purge deletes only the rows its export recorded (`PurgeExportedRow`), less
+  mutable rows changed after the export was built (`progress.cutoff`).
 - criteria are conjunctive: an entity that cannot apply one of the given
   criteria is selected only through its parent (or not at all).
 """
@@ -41,7 +41,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from deelrx.errors import BusinessRuleViolation, ValidationFailed
 
-BATCH_SIZE = 500
+BATCH_SIZE = 500  # rows per batch where the ORM's collector deletes them (it loads rows to cascade)
+SET_BATCH_SIZE = 5000  # rows per batch of an entity deleted by one DELETE statement (nothing depends on it)
 PURGE_EVENT_PREFIX = "purge."
 
 
@@ -323,11 +324,17 @@ def selection(name: str, *, team_id: int, scope: dict, cutoff: dt.datetime | Non
     return base.filter(condition)
 
 
-def check_business_rules(*, team_id: int, scope: dict, cutoff: dt.datetime | None = None) -> None:
-    """Rules that depend on the data: only closed credit accounts are purged."""
+def check_business_rules(
+    *, team_id: int, scope: dict, cutoff: dt.datetime | None = None, accounts: QuerySet | None = None
+) -> None:
+    """Rules that depend on the data: only closed credit accounts are purged.
+    `accounts`: the accounts to check instead of the scope's selection (at
+    execution: those the export recorded)."""
     if "credit_accounts" not in (scope.get("entities") or []) or not ENTITIES["credit_accounts"].available:
         return
-    open_accounts = selection("credit_accounts", team_id=team_id, scope=scope, cutoff=cutoff).exclude(status="closed")
+    if accounts is None:
+        accounts = selection("credit_accounts", team_id=team_id, scope=scope, cutoff=cutoff)
+    open_accounts = accounts.exclude(status="closed")
     sample = [str(pk) for pk in open_accounts.values_list("pk", flat=True)[:20]]
     if sample:
         raise BusinessRuleViolation(

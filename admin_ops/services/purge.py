@@ -6,25 +6,37 @@
     cancel: requested | scheduled | export_ready | acknowledged ──▶ cancelled
 
 Nothing is deleted before the export exists, an owner/admin has acknowledged
-it and `scheduled_for` has passed. Deletion runs in batches, each in its own
-transaction together with the progress it makes, so a worker killed mid-purge
-leaves the purge `executing` with exact counts and the next run resumes.
+it and `scheduled_for` has passed, and nothing is deleted that the export does
+not hold: execution walks the ids the export recorded (`PurgeExportedRow`).
+Deletion runs in set-based batches (one DELETE … WHERE id IN (the next ids)),
+each in its own transaction together with the progress it makes, so a worker
+killed mid-purge leaves the purge `executing` with exact counts and the next
+run resumes where the last committed batch ended.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any
 
-from django.db import transaction
-from django.db.models import ProtectedError
+from django.db import router, transaction
+from django.db.models import Count, Max, ProtectedError, QuerySet, Subquery
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from admin_ops import purge_registry
 from admin_ops.models import InactivityPolicy, PurgeOperation
 from admin_ops.services import record_event
-from admin_ops.services.export import build_export, delete_export
+from admin_ops.services.export import (
+    as_object_pks,
+    build_export,
+    delete_export,
+    exported_ids,
+    forget_exported_ids,
+    record_exported_ids,
+)
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, ValidationFailed
 from deelrx.storage import get_storage, private_storage
 from deelrx.tenancy.access import require_role
@@ -134,29 +146,42 @@ def purge_schedule(*, purge: PurgeOperation, user: User | None = None) -> PurgeO
 def purge_export_build(
     *, purge: PurgeOperation, user: User | None = None, now: dt.datetime | None = None
 ) -> PurgeOperation:
-    """scheduled → export_ready: write the ZIP, then record it. The rows
-    exported are the rows created up to `cutoff` (now): execution deletes
-    exactly those. Writing happens outside the row lock (it may take long); a
-    concurrent cancel wins and the orphan file is removed."""
+    """scheduled → export_ready: write the ZIP, then record it. The export
+    holds the rows created up to `cutoff` (now) and visible in its snapshot,
+    and records their ids: execution deletes exactly those. Writing happens
+    outside the row lock (it may take long); a concurrent cancel wins and the
+    orphan file is removed."""
     now = now or timezone.now()
     with transaction.atomic():
         current = _locked(purge)
         _check_transition(current, S.EXPORT_READY)
-    key, counts = build_export(purge=current, cutoff=now, now=now)
+    export_id = uuid.uuid4()
     try:
-        purge = _record_export(purge, key=key, counts=counts, user=user, now=now)
+        key, counts = build_export(purge=current, cutoff=now, now=now, export_id=export_id)
+    except Exception:
+        forget_exported_ids(purge_id=purge.pk, export_id=export_id)
+        raise
+    try:
+        purge = _record_export(purge, key=key, counts=counts, export_id=export_id, user=user, now=now)
     except InvalidTransition:
         # Moved meanwhile (cancelled, or another worker's export won): nothing points at
         # this file, remove it now. (An on_commit hook would never run: the raise rolls
         # the block back, and the stray personal-data file would outlive the purge.)
         delete_export(key)
+        forget_exported_ids(purge_id=purge.pk, export_id=export_id)
         raise
     return purge
 
 
 @transaction.atomic
 def _record_export(
-    purge: PurgeOperation, *, key: str, counts: dict[str, int], user: User | None, now: dt.datetime
+    purge: PurgeOperation,
+    *,
+    key: str,
+    counts: dict[str, int],
+    export_id: uuid.UUID,
+    user: User | None,
+    now: dt.datetime,
 ) -> PurgeOperation:
     purge = _locked(purge)
     _check_transition(purge, S.EXPORT_READY)
@@ -168,7 +193,13 @@ def _record_export(
     # ahead (the inactivity job schedules 14 days out) would otherwise lose its
     # export to retention before, or just as, its rows are deleted.
     purge.export_expires_at = max(now, purge.scheduled_for) + EXPORT_TTL
-    purge.progress = {"cutoff": now.isoformat(), "exported": counts, "counts": {}, "done": []}
+    purge.progress = {
+        "cutoff": now.isoformat(),
+        "export_id": str(export_id),
+        "exported": counts,
+        "counts": {},
+        "done": [],
+    }
     purge.status = S.EXPORT_READY
     purge.save(update_fields=["export_key", "export_expires_at", "progress", "status", "updated_at"])
     _event(purge, "export_ready", user=user, export_key=key, rows=counts)
@@ -212,6 +243,7 @@ def purge_cancel(*, purge: PurgeOperation, user: User | None, reason: str = "") 
     if reason:
         purge.error = reason
     purge.save(update_fields=["status", "export_key", "export_expires_at", "error", "updated_at"])
+    forget_exported_ids(purge_id=purge.pk)
     _event(purge, "cancelled", user=user, reason=reason)
     if key:
         transaction.on_commit(lambda: delete_export(key))
@@ -246,11 +278,18 @@ def _start_execution(purge: PurgeOperation, *, now: dt.datetime) -> PurgeOperati
             raise BusinessRuleViolation(
                 "The export of this purge is gone; cancel it and request a new one.", code="export_missing"
             )
-        cutoff = _cutoff(purge)
-        purge_registry.check_business_rules(team_id=purge.team_id, scope=purge.scope, cutoff=cutoff)
+        _adopt_unrecorded_export(purge)
+        if (
+            "credit_accounts" in purge.scope.get("entities", [])
+            and purge_registry.ENTITIES["credit_accounts"].available
+        ):
+            # the accounts this purge will delete: exported and not changed since
+            purge_registry.check_business_rules(
+                team_id=purge.team_id, scope=purge.scope, accounts=_targets(purge, "credit_accounts")
+            )
         purge.status = S.EXECUTING
         purge.executed_at = now
-        purge.progress = {**purge.progress, "counts": {}, "done": [], "pending_files": []}
+        purge.progress = {**purge.progress, "counts": {}, "done": [], "after": {}, "pending_files": []}
         purge.save(update_fields=["status", "executed_at", "progress", "updated_at"])
         _event(purge, "executing", user=None)
     return purge
@@ -259,6 +298,39 @@ def _start_execution(purge: PurgeOperation, *, now: dt.datetime) -> PurgeOperati
 def _cutoff(purge: PurgeOperation) -> dt.datetime | None:
     raw = (purge.progress or {}).get("cutoff")
     return dt.datetime.fromisoformat(raw) if raw else None
+
+
+def _adopt_unrecorded_export(purge: PurgeOperation) -> None:
+    """An export built before exports recorded their ids (a purge in flight at
+    the upgrade) gets them now, selected by its cutoff as execution then did.
+    Runs under the purge's row lock; saves nothing itself."""
+    if purge.progress.get("export_id"):
+        return
+    export_id = uuid.uuid4()
+    cutoff = _cutoff(purge)
+    for name in purge_registry.ordered(purge.scope.get("entities") or []):
+        rows = purge_registry.selection(name, team_id=purge.team_id, scope=purge.scope, cutoff=cutoff)
+        record_exported_ids(purge=purge, export_id=export_id, name=name, rows=rows)
+    purge.progress = {**purge.progress, "export_id": str(export_id)}
+
+
+def _recorded(purge: PurgeOperation, name: str) -> QuerySet:
+    return exported_ids(purge_id=purge.pk, export_id=purge.progress["export_id"], name=name)
+
+
+def _targets(purge: PurgeOperation, name: str, recorded: QuerySet | None = None) -> QuerySet:
+    """The rows of `name` this purge deletes: recorded by its export (all, or
+    those of `recorded`), of its team, and — for mutable rows — not changed
+    since the export (the export holds the version before the change)."""
+    spec = purge_registry.ENTITIES[name]
+    recorded = _recorded(purge, name) if recorded is None else recorded
+    rows = spec.model._default_manager.filter(
+        **{f"{spec.team_lookup}_id": purge.team_id}, pk__in=as_object_pks(recorded, spec.model)
+    )
+    cutoff = _cutoff(purge)
+    if cutoff is not None and spec.updated_field:
+        rows = rows.filter(**{f"{spec.updated_field}__lte": cutoff})
+    return rows
 
 
 def _delete_files(files: list[list[str]]) -> int:
@@ -288,31 +360,49 @@ def _clear_pending_files(purge: PurgeOperation) -> None:
             purge.progress = locked.progress
 
 
+def set_deletable(name: str) -> bool:
+    """Whether Django deletes `name`'s rows with one DELETE of the queryset (its
+    "fast delete": no row depends on them, no delete signals) rather than by
+    collecting them; such batches can be larger. Files need their rows read."""
+    spec = purge_registry.ENTITIES[name]
+    return not spec.file_fields and Collector(using=router.db_for_write(spec.model)).can_fast_delete(spec.model)
+
+
 def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> int:
-    """Delete the next batch of `name` in one transaction together with the
-    progress it makes; return how many rows of the entity went (0: done)."""
+    """Delete the rows of the next `batch_size` recorded ids of `name` in one
+    transaction together with the progress it makes: the counts and the last
+    recorded id handled (a keyset, so no batch re-reads what earlier ones
+    deleted). One `DELETE … WHERE id IN (those ids)` where nothing depends on
+    the rows; the ORM's collector otherwise, which cascades and raises
+    ProtectedError like any ORM delete. Returns how many recorded ids the
+    batch covered; 0 once the entity is done."""
     spec = purge_registry.ENTITIES[name]
     with transaction.atomic():
         locked = _locked(purge)
         if locked.status != S.EXECUTING:
             raise InvalidTransition(current=locked.status, target=S.EXECUTING, allowed=[])
         progress = dict(locked.progress)
-        rows = purge_registry.selection(name, team_id=locked.team_id, scope=locked.scope, cutoff=_cutoff(locked))
-        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if name in progress.get("done", []):
+            purge.progress = progress
+            return 0
+        after = dict(progress.get("after") or {})
+        position = after.get(name, 0)
+        window = _recorded(locked, name).filter(id__gt=position).order_by("id")[:batch_size]
+        covered = window.aggregate(last=Max("id"), n=Count("id"))
         counts = dict(progress.get("counts") or {})
-        if not ids:
-            progress["done"] = [*progress.get("done", []), name]
-        else:
+        if covered["n"]:
+            recorded = _recorded(locked, name).filter(id__gt=position, id__lte=covered["last"])
+            keys = as_object_pks(recorded, spec.model)
+            # the keys' range lets the DELETE read just that slice of the table's primary key
+            # index, whatever the statistics say about the id list
+            batch = _targets(locked, name, recorded).filter(
+                pk__gte=Subquery(keys.order_by("object_pk")[:1]),
+                pk__lte=Subquery(keys.order_by("-object_pk")[:1]),
+            )
             files: list[list[str]] = []
             if spec.file_fields:
-                store_field, key_field = spec.file_fields
-                files = [
-                    [store, key]
-                    for store, key in spec.model._default_manager.filter(pk__in=ids).values_list(store_field, key_field)
-                    if key
-                ]
-            queryset = spec.model._default_manager.filter(pk__in=ids)
-            _, per_model = queryset.purge_delete() if hasattr(queryset, "purge_delete") else queryset.delete()
+                files = [[store, key] for store, key in batch.values_list(*spec.file_fields) if key]
+            _, per_model = batch.purge_delete() if hasattr(batch, "purge_delete") else batch.delete()
             counts[name] = counts.get(name, 0) + per_model.get(spec.model._meta.label, 0)
             cascaded = dict(progress.get("cascaded") or {})
             for label, n in per_model.items():
@@ -320,32 +410,44 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> int:
                     cascaded[label] = cascaded.get(label, 0) + n
             progress["cascaded"] = cascaded
             progress["pending_files"] = [*(progress.get("pending_files") or []), *files]
+            after[name] = covered["last"]
+            progress["after"] = after
+        if covered["n"] < batch_size:
+            # a short (or empty) window was the last one
+            progress["done"] = [*progress.get("done", []), name]
         progress["counts"] = counts
         locked.progress = progress
         locked.save(update_fields=["progress", "updated_at"])
     purge.progress = locked.progress
     # Files go only once their rows are gone for good (the transaction committed).
     _clear_pending_files(purge)
-    return len(ids)
+    return covered["n"]
 
 
 def purge_execute(
-    *, purge: PurgeOperation, now: dt.datetime | None = None, batch_size: int = purge_registry.BATCH_SIZE
+    *, purge: PurgeOperation, now: dt.datetime | None = None, batch_size: int | None = None
 ) -> PurgeOperation:
     """acknowledged (and due) → executing → completed; also resumes a purge
     left `executing` by a killed worker. Counts come from `progress`, which
-    each batch updates in its own transaction, so they stay exact."""
+    each batch updates in its own transaction, so they stay exact.
+    `batch_size` defaults per entity (SET_BATCH_SIZE or BATCH_SIZE)."""
     now = now or timezone.now()
     purge = PurgeOperation.objects.select_related("team").get(pk=purge.pk)
     if purge.status != S.EXECUTING:
         purge = _start_execution(purge, now=now)
     else:
+        if not purge.progress.get("export_id"):
+            with transaction.atomic():
+                purge = _locked(purge)
+                _adopt_unrecorded_export(purge)
+                purge.save(update_fields=["progress", "updated_at"])
         _clear_pending_files(purge)
     for name in purge_registry.ordered(purge.scope.get("entities") or []):
         if name in (purge.progress.get("done") or []):
             continue
+        size = batch_size or (purge_registry.SET_BATCH_SIZE if set_deletable(name) else purge_registry.BATCH_SIZE)
         try:
-            while delete_batch(purge=purge, name=name, batch_size=batch_size):
+            while delete_batch(purge=purge, name=name, batch_size=size):
                 pass
         except ProtectedError as exc:
             # Something outside the scope still points at these rows; stay
@@ -469,6 +571,8 @@ def purge_exports_delete_expired(*, now: dt.datetime | None = None, dry_run: boo
             key = purge.export_key
             purge.export_key = ""
             purge.save(update_fields=["export_key", "updated_at"])
+            # the id list indexes the export's rows; it goes with them
+            forget_exported_ids(purge_id=purge.pk)
             _event(purge, "export_deleted", user=None, export_key=key)
             transaction.on_commit(lambda key=key: delete_export(key))
             deleted += 1

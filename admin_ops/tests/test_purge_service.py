@@ -708,3 +708,198 @@ def test_clearing_pending_files_keeps_those_another_worker_added(team, owner):
     assert refresh(purge).progress["pending_files"] == [theirs]
     assert not private_storage().exists(mine[1])
     assert private_storage().exists(theirs[1])
+
+
+# --- The exact boundary: the export records the ids execution deletes -------------------------
+def _recorded_ids(purge, name):
+    from admin_ops.models import PurgeExportedRow
+
+    rows = PurgeExportedRow.objects.filter(purge=purge, export_id=purge.progress["export_id"], entity=name)
+    return {str(Customer._meta.pk.to_python(v)) for v in rows.values_list("object_id", flat=True)}
+
+
+def test_the_export_records_the_ids_of_exactly_the_rows_it_holds(team, owner, old_customers):
+    purge = _to_export_ready(team, owner)
+    rows_json, _ = _export_rows(_read_export(purge), "customers")
+    assert (
+        _recorded_ids(purge, "customers")
+        == {r["id"] for r in rows_json}
+        == {str(c.pk) for c in old_customers["in_range"]}
+    )
+    assert json.loads(_read_export(purge).read("manifest.json"))["export_id"] == purge.progress["export_id"]
+
+
+def test_a_row_in_scope_that_the_export_does_not_hold_is_not_deleted(team, owner):
+    """What a transaction still open when the export began looks like afterwards: a
+    row created before the cutoff that the export did not see. Selecting by the
+    cutoff at execution (as purges used to) deleted it without any copy."""
+    for i in range(3):
+        record_event(event_type=f"x.{i}", team=team, user=owner)
+    purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+    unseen = record_event(event_type="x.unseen", team=team, user=owner)
+    set_created_at(unseen, OLD)  # created long before the cutoff, committed after the export
+    assert purge_registry.selection(
+        "activity_events", team_id=team.pk, scope=purge.scope, cutoff=purge_service._cutoff(purge)
+    ).filter(pk=unseen.pk)
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    purge = purge_service.purge_execute(purge=purge)
+    assert purge.records_affected == {"activity_events": 3}
+    assert ActivityEvent.objects.filter(pk=unseen.pk).exists()
+    # it stays for the next purge, which exports and deletes it
+    second = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+    purge_service.purge_acknowledge(purge=second, user=owner)
+    assert purge_service.purge_execute(purge=second).records_affected == {"activity_events": 1}
+    assert not ActivityEvent.objects.filter(pk=unseen.pk).exists()
+
+
+def test_activity_events_go_in_one_delete_statement_per_batch(team, owner):
+    """Nothing depends on an activity event: each batch is one DELETE … WHERE id
+    IN (the next recorded ids), no row is read into Python, and a batch runs the
+    same queries whatever its size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert purge_service.set_deletable("activity_events")
+    table = ActivityEvent._meta.db_table
+
+    def run(n_events, batch_size):
+        ActivityEvent.objects.filter(team=team).exclude(event_type__startswith="purge.").purge_delete()
+        for i in range(n_events):
+            record_event(event_type=f"x.{i}", team=team, user=owner)
+        purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+        purge_service.purge_acknowledge(purge=purge, user=owner)
+        with CaptureQueriesContext(connection) as ctx:
+            purge = purge_service.purge_execute(purge=purge, batch_size=batch_size)
+        assert purge.records_affected == {"activity_events": n_events}
+        sql = [q["sql"] for q in ctx.captured_queries]
+        deletes = [s for s in sql if s.startswith(f'DELETE FROM "{table}"')]
+        reads = [s for s in sql if s.startswith("SELECT") and f'FROM "{table}"' in s.split(" WHERE ")[0]]
+        assert "IN (SELECT" in deletes[0]
+        assert not reads
+        return len(sql), len(deletes)
+
+    few_queries, few_batches = run(6, 3)
+    many_queries, many_batches = run(12, 3)
+    assert (few_batches, many_batches) == (2, 4)
+    big_queries, big_batches = run(12, 6)
+    assert big_batches == 2
+    assert big_queries == few_queries  # same batches, twice the rows each
+    per_batch = (many_queries - few_queries) / (many_batches - few_batches)
+    assert per_batch == int(per_batch)
+
+
+def test_entities_with_dependants_keep_their_cascades(team, owner):
+    """Customers, articles (revisions, feedback, link checks) and uploads (files)
+    are deleted through the ORM's collector, batch by batch."""
+    for name in ("customers", "kb_articles", "kb_uploads"):
+        assert not purge_service.set_deletable(name)
+
+
+def test_export_rows_keep_their_types_in_json_and_text_in_csv(team, owner):
+    Article = apps.get_model("knowledge_base", "KbArticle")
+    article = Article.objects.create(
+        team=team, title='Say "hi"\nthen, go', slug="a", content="x", is_public=True, tags=["a", "b"]
+    )
+    purge = _to_export_ready(team, owner, {"entities": ["kb_articles"]})
+    rows_json, rows_csv = _export_rows(_read_export(purge), "kb_articles")
+    row, cells = rows_json[0], rows_csv[0]
+    article.refresh_from_db()
+    assert row["id"] == cells["id"] == str(article.pk)
+    assert row["title"] == cells["title"] == 'Say "hi"\nthen, go'
+    assert row["is_public"] is True
+    assert cells["is_public"] == "true"
+    assert row["tags"] == ["a", "b"] == json.loads(cells["tags"])
+    assert row["view_count"] == 0
+    assert cells["view_count"] == "0"
+    assert row["published_at"] is None
+    assert cells["published_at"] == ""
+    for value in (row["created_at"], cells["created_at"]):  # ISO 8601 (milliseconds at least)
+        assert abs(dt.datetime.fromisoformat(value) - article.created_at) < dt.timedelta(milliseconds=1)
+    assert "search_vector" not in row
+
+
+def test_cancel_forgets_the_recorded_ids(team, owner, old_customers):
+    from admin_ops.models import PurgeExportedRow
+
+    purge = _to_export_ready(team, owner)
+    assert PurgeExportedRow.objects.filter(purge=purge).count() == 2
+    purge_service.purge_cancel(purge=purge, user=owner)
+    assert not PurgeExportedRow.objects.filter(purge=purge).exists()
+
+
+def test_retention_forgets_the_recorded_ids_with_the_export(django_capture_on_commit_callbacks, team, owner):
+    from admin_ops.models import PurgeExportedRow
+
+    record_event(event_type="x.1", team=team, user=owner)
+    purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    purge = purge_service.purge_execute(purge=purge)
+    assert PurgeExportedRow.objects.filter(purge=purge).count() == 1  # kept with the export
+    with django_capture_on_commit_callbacks(execute=True):
+        assert purge_service.purge_exports_delete_expired(now=purge.export_expires_at) == 1
+    assert not PurgeExportedRow.objects.filter(purge=purge).exists()
+
+
+def test_a_failed_export_leaves_no_recorded_ids(monkeypatch, team, owner, old_customers):
+    from admin_ops.models import PurgeExportedRow
+    from admin_ops.services import export
+
+    purge = _request(team, owner)
+    purge_service.purge_schedule(purge=purge)
+
+    def store_down(*args, **kwargs):
+        raise OSError("store unavailable")
+
+    monkeypatch.setattr(export, "private_storage", lambda: type("Down", (), {"save": store_down})())
+    with pytest.raises(OSError):
+        purge_service.purge_export_build(purge=purge)
+    assert refresh(purge).status == S.SCHEDULED
+    assert not PurgeExportedRow.objects.filter(purge=purge).exists()
+
+
+def test_an_export_from_before_recorded_ids_is_executed_by_its_cutoff(team, owner):
+    """A purge exported by the previous version (no `export_id` in its progress,
+    no recorded ids) is given its ids from its cutoff when execution starts, as
+    execution then selected them."""
+    from admin_ops.models import PurgeExportedRow
+
+    for i in range(3):
+        record_event(event_type=f"x.{i}", team=team, user=owner)
+    purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    PurgeExportedRow.objects.filter(purge=purge).delete()
+    progress = {k: v for k, v in refresh(purge).progress.items() if k != "export_id"}
+    PurgeOperation.objects.filter(pk=purge.pk).update(progress=progress)
+    late = record_event(event_type="x.late", team=team, user=owner)  # after the cutoff: stays
+    purge = purge_service.purge_execute(purge=purge)
+    assert purge.records_affected == {"activity_events": 3}
+    assert list(ActivityEvent.objects.filter(event_type__startswith="x.").values_list("pk", flat=True)) == [late.pk]
+
+
+def test_a_resumed_purge_continues_after_the_last_committed_batch(monkeypatch, team, owner):
+    for i in range(10):
+        record_event(event_type=f"x.{i}", team=team, user=owner)
+    purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    real = purge_service.delete_batch
+    calls = {"n": 0}
+
+    def crashing(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker killed")
+        return real(**kwargs)
+
+    monkeypatch.setattr(purge_service, "delete_batch", crashing)
+    with pytest.raises(RuntimeError):
+        purge_service.purge_execute(purge=purge, batch_size=4)
+    position = refresh(purge).progress["after"]["activity_events"]
+    monkeypatch.setattr(purge_service, "delete_batch", real)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        purge = purge_service.purge_execute(purge=purge, batch_size=4)
+    assert purge.records_affected == {"activity_events": 10}
+    # the resumed run starts after the keyset position, not from the first recorded id
+    assert any(f'"id" > {position}' in q["sql"] for q in ctx.captured_queries)
