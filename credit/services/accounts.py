@@ -52,6 +52,29 @@ def _lock(account: CreditAccount) -> CreditAccount:
     return CreditAccount.objects.select_for_update(of=("self",)).select_related("team").get(pk=account.pk)
 
 
+def _validate_settings(
+    *,
+    credit_limit_cents: int | None,
+    status: str | None,
+    grace_period_days: int | None,
+    interest_rate_bps: int | None,
+    currency: str | None,
+) -> str | None:
+    """Check the given settings (None = not given); returns the normalised currency."""
+    if credit_limit_cents is not None:
+        _check_non_negative_int("credit_limit_cents", credit_limit_cents)
+    for name, value in (("grace_period_days", grace_period_days), ("interest_rate_bps", interest_rate_bps)):
+        if value is not None:
+            _check_non_negative_int(name, value)
+    if currency is not None:
+        currency = currency.strip().lower()
+        if not CURRENCY_RE.match(currency):
+            raise ValidationFailed(details={"currency": ["Use a 3-letter ISO 4217 code, e.g. 'usd'."]})
+    if status is not None and status not in CreditAccount.Status.values:
+        raise ValidationFailed(details={"status": [f"'{status}' is not a valid status."]})
+    return currency
+
+
 @transaction.atomic
 def account_upsert(
     *,
@@ -70,85 +93,105 @@ def account_upsert(
     and `account_set_status` so that their rules and history apply."""
     if customer.team_id != team.pk:
         raise NotFound("Customer not found.")
-    if credit_limit_cents is not None:
-        _check_non_negative_int("credit_limit_cents", credit_limit_cents)
-    for name, value in (("grace_period_days", grace_period_days), ("interest_rate_bps", interest_rate_bps)):
-        if value is not None:
-            _check_non_negative_int(name, value)
-    if currency is not None:
-        currency = currency.strip().lower()
-        if not CURRENCY_RE.match(currency):
-            raise ValidationFailed(details={"currency": ["Use a 3-letter ISO 4217 code, e.g. 'usd'."]})
-    if status is not None and status not in CreditAccount.Status.values:
-        raise ValidationFailed(details={"status": [f"'{status}' is not a valid status."]})
-
+    currency = _validate_settings(
+        credit_limit_cents=credit_limit_cents,
+        status=status,
+        grace_period_days=grace_period_days,
+        interest_rate_bps=interest_rate_bps,
+        currency=currency,
+    )
     account = CreditAccount.objects.select_for_update().filter(team=team, customer=customer).first()
-    created = account is None
-    if created:
-        if status == CreditAccount.Status.CLOSED:
-            raise ValidationFailed(details={"status": ["A new account cannot be closed."]})
-        try:
-            # A savepoint: a concurrent creator wins the unique (team, customer) pair.
-            with transaction.atomic():
-                account = CreditAccount.objects.create(
-                    team=team,
-                    customer=customer,
-                    credit_limit_cents=0,
-                    status=status or CreditAccount.Status.ACTIVE,
-                    grace_period_days=30 if grace_period_days is None else grace_period_days,
-                    interest_rate_bps=interest_rate_bps or 0,
-                    currency=currency or "usd",
-                    status_changed_at=timezone.now(),
-                )
-        except IntegrityError:
-            account = CreditAccount.objects.select_for_update().get(team=team, customer=customer)
-            created = False
-        else:
-            record_event(
-                event_type="credit.account.created",
-                team=team,
-                user=user,
-                data={
-                    "account_id": account.pk,
-                    "customer_id": customer.pk,
-                    "status": account.status,
-                    "currency": account.currency,
-                },
-            )
+    if account is None:
+        account = _account_create(
+            team=team,
+            customer=customer,
+            user=user,
+            status=status,
+            grace_period_days=grace_period_days,
+            interest_rate_bps=interest_rate_bps,
+            currency=currency,
+        )
+        if account is not None:
             if credit_limit_cents:
                 account = credit_limit_change(
                     account=account, new_limit_cents=credit_limit_cents, user=user, reason=reason or "Initial limit"
                 )
             return account, True
+        # a concurrent creator won the unique (team, customer) pair: update theirs
+        account = CreditAccount.objects.select_for_update().get(team=team, customer=customer)
+    _settings_update(
+        account,
+        user=user,
+        reason=reason,
+        values={"grace_period_days": grace_period_days, "interest_rate_bps": interest_rate_bps, "currency": currency},
+    )
+    if credit_limit_cents is not None:
+        account = credit_limit_change(account=account, new_limit_cents=credit_limit_cents, user=user, reason=reason)
+    if status is not None:
+        account = account_set_status(account=account, status=status, user=user, reason=reason)
+    return account, False
 
+
+def _account_create(
+    *, team, customer, user, status, grace_period_days, interest_rate_bps, currency
+) -> CreditAccount | None:
+    """The new account (limit 0), audited; None when a concurrent request created it first."""
+    if status == CreditAccount.Status.CLOSED:
+        raise ValidationFailed(details={"status": ["A new account cannot be closed."]})
+    try:
+        # A savepoint: a concurrent creator wins the unique (team, customer) pair.
+        with transaction.atomic():
+            account = CreditAccount.objects.create(
+                team=team,
+                customer=customer,
+                credit_limit_cents=0,
+                status=status or CreditAccount.Status.ACTIVE,
+                grace_period_days=30 if grace_period_days is None else grace_period_days,
+                interest_rate_bps=interest_rate_bps or 0,
+                currency=currency or "usd",
+                status_changed_at=timezone.now(),
+            )
+    except IntegrityError:
+        return None
+    record_event(
+        event_type="credit.account.created",
+        team=team,
+        user=user,
+        data={
+            "account_id": account.pk,
+            "customer_id": customer.pk,
+            "status": account.status,
+            "currency": account.currency,
+        },
+    )
+    return account
+
+
+def _settings_update(account: CreditAccount, *, user, reason: str, values: dict) -> None:
+    """Grace period, interest and currency (the latter only before any transaction), audited."""
     changed = {}
-    values = {"grace_period_days": grace_period_days, "interest_rate_bps": interest_rate_bps, "currency": currency}
     for field in SETTINGS_FIELDS:
         value = values[field]
         if value is not None and getattr(account, field) != value:
             changed[field] = {"old": getattr(account, field), "new": value}
             setattr(account, field, value)
+    if not changed:
+        return
     if "currency" in changed and CreditTransaction.objects.filter(account=account).exists():
         raise BusinessRuleViolation(
             "The currency cannot change once the account has transactions.",
             code="currency_change_not_allowed",
             details={"currency": account.currency},
         )
-    if changed:
-        if account.status == CreditAccount.Status.CLOSED:
-            raise BusinessRuleViolation("The account is closed.", code="account_not_active")
-        account.save(update_fields=[*changed, "updated_at"])
-        record_event(
-            event_type="credit.account.updated",
-            team=team,
-            user=user,
-            data={"account_id": account.pk, "changed": changed, "reason": reason},
-        )
-    if credit_limit_cents is not None:
-        account = credit_limit_change(account=account, new_limit_cents=credit_limit_cents, user=user, reason=reason)
-    if status is not None:
-        account = account_set_status(account=account, status=status, user=user, reason=reason)
-    return account, False
+    if account.status == CreditAccount.Status.CLOSED:
+        raise BusinessRuleViolation("The account is closed.", code="account_not_active")
+    account.save(update_fields=[*changed, "updated_at"])
+    record_event(
+        event_type="credit.account.updated",
+        team=account.team,
+        user=user,
+        data={"account_id": account.pk, "changed": changed, "reason": reason},
+    )
 
 
 @transaction.atomic

@@ -158,42 +158,58 @@ def saved_card_charge(*, transaction: CreditTransaction, user) -> CreditTransact
     authentication required, which off-session cannot provide) → failed;
     processing → stays pending until the webhook says how it ended.
     """
-    with db_transaction.atomic():
-        txn = _lock_transaction(transaction.pk)
-        account = txn.account
-        if txn.type != CreditTransaction.Type.PAYMENT:
-            raise BusinessRuleViolation("Only a payment can be charged to a card.", code="not_a_payment")
-        if txn.status != CreditTransaction.Status.PENDING:
-            raise InvalidTransition(
-                current=txn.status,
-                target=CreditTransaction.Status.COMPLETED,
-                message="Only a pending payment can be charged.",
-            )
-        if not (account.stripe_customer_id and account.stripe_payment_method_id):
-            raise BusinessRuleViolation(
-                "The account has no saved card. Save one with a SetupIntent first.", code="no_saved_payment_method"
-            )
-        now = timezone.now()
-        # Two collections of one payment must not both charge: refuse while the
-        # last attempt may still be running, or its intent is still processing.
-        if txn.stripe_payment_intent_id or (txn.last_attempt_at and now - txn.last_attempt_at < ATTEMPT_COOLDOWN):
-            raise Conflict(
-                "A card payment for this transaction is already in progress. Try again in a few minutes.",
-                code="payment_in_progress",
-                details={"stripe_payment_intent_id": txn.stripe_payment_intent_id},
-            )
-        client = get_client()
-        txn.attempt_count += 1
-        txn.last_attempt_at = now
-        txn.save(update_fields=["attempt_count", "last_attempt_at", "updated_at"])
-        attempt = txn.attempt_count
-        record_event(
-            event_type="credit.payment.charge_attempted",
-            team=txn.team,
-            user=user,
-            data={"transaction_id": txn.pk, "account_id": account.pk, "attempt": attempt},
-        )
+    txn, attempt = _charge_attempt_start(transaction.pk, user=user)
+    intent_id, intent_status, declined = _charge_card(txn, attempt)
+    txn = _charge_attempt_finish(txn.pk, user=user, intent_id=intent_id, intent_status=intent_status, declined=declined)
+    logger.info(
+        "saved card charged",
+        extra={"transaction_id": str(txn.pk), "payment_intent_id": intent_id, "status": intent_status},
+    )
+    return txn
 
+
+@db_transaction.atomic
+def _charge_attempt_start(pk, *, user) -> tuple[CreditTransaction, int]:
+    """Check the payment can be charged now and count the attempt (committed before Stripe is called)."""
+    txn = _lock_transaction(pk)
+    account = txn.account
+    if txn.type != CreditTransaction.Type.PAYMENT:
+        raise BusinessRuleViolation("Only a payment can be charged to a card.", code="not_a_payment")
+    if txn.status != CreditTransaction.Status.PENDING:
+        raise InvalidTransition(
+            current=txn.status,
+            target=CreditTransaction.Status.COMPLETED,
+            message="Only a pending payment can be charged.",
+        )
+    if not (account.stripe_customer_id and account.stripe_payment_method_id):
+        raise BusinessRuleViolation(
+            "The account has no saved card. Save one with a SetupIntent first.", code="no_saved_payment_method"
+        )
+    now = timezone.now()
+    # Two collections of one payment must not both charge: refuse while the
+    # last attempt may still be running, or its intent is still processing.
+    if txn.stripe_payment_intent_id or (txn.last_attempt_at and now - txn.last_attempt_at < ATTEMPT_COOLDOWN):
+        raise Conflict(
+            "A card payment for this transaction is already in progress. Try again in a few minutes.",
+            code="payment_in_progress",
+            details={"stripe_payment_intent_id": txn.stripe_payment_intent_id},
+        )
+    get_client()  # not configured: refuse before counting an attempt
+    txn.attempt_count += 1
+    txn.last_attempt_at = now
+    txn.save(update_fields=["attempt_count", "last_attempt_at", "updated_at"])
+    record_event(
+        event_type="credit.payment.charge_attempted",
+        team=txn.team,
+        user=user,
+        data={"transaction_id": txn.pk, "account_id": account.pk, "attempt": txn.attempt_count},
+    )
+    return txn, txn.attempt_count
+
+
+def _charge_card(txn: CreditTransaction, attempt: int) -> tuple[str, str, stripe.CardError | None]:
+    """One off-session PaymentIntent: (intent id, its status, the decline if any)."""
+    account = txn.account
     params = {
         "amount": txn.amount_cents,
         "currency": account.currency,
@@ -204,53 +220,52 @@ def saved_card_charge(*, transaction: CreditTransaction, user) -> CreditTransact
         "description": txn.description or f"Credit account payment {txn.pk}",
         "metadata": {"transaction_id": str(txn.pk), "account_id": str(account.pk), "team_id": str(txn.team_id)},
     }
-    declined: stripe.CardError | None = None
     try:
         intent = stripe_call(
             "payment_intent.create",
-            client.v1.payment_intents.create,
+            get_client().v1.payment_intents.create,
             params=params,
             options={"idempotency_key": idempotency_key("credit-txn", txn.pk, "attempt", attempt)},
         )
-        intent_id, intent_status = intent.id, intent.status
+        return intent.id, intent.status, None
     except stripe.CardError as exc:
-        declined = exc
         error_intent = ((exc.json_body or {}).get("error") or {}).get("payment_intent") or {}
-        intent_id, intent_status = error_intent.get("id", ""), error_intent.get("status", "requires_payment_method")
+        return error_intent.get("id", ""), error_intent.get("status", "requires_payment_method"), exc
     except stripe.StripeError as exc:
         logger.warning("stripe charge failed", extra={"transaction_id": str(txn.pk), "error": str(exc)})
         raise _provider_error(exc) from exc
 
-    with db_transaction.atomic():
-        txn = _lock_transaction(txn.pk)
-        if intent_id and txn.stripe_payment_intent_id != intent_id:
-            txn.stripe_payment_intent_id = intent_id
-            txn.save(update_fields=["stripe_payment_intent_id", "updated_at"])
-        record_event(
-            event_type="credit.payment.charge_result",
-            team=txn.team,
-            user=user,
-            data={
-                "transaction_id": txn.pk,
-                "payment_intent_id": intent_id,
-                "status": intent_status,
-                "decline_code": getattr(declined, "code", None) or "",
-            },
-        )
-        # The webhook may have finished it already (it can arrive before this commit).
-        if txn.status == CreditTransaction.Status.PENDING:
-            if intent_status == "succeeded":
-                txn = ledger.transaction_set_status(
-                    transaction=txn, status=CreditTransaction.Status.COMPLETED, user=user, by_provider=True
-                )
-            elif declined is not None or intent_status in ("requires_payment_method", "canceled"):
-                txn = ledger.transaction_set_status(
-                    transaction=txn, status=CreditTransaction.Status.FAILED, user=user, by_provider=True
-                )
-    logger.info(
-        "saved card charged",
-        extra={"transaction_id": str(txn.pk), "payment_intent_id": intent_id, "status": intent_status},
+
+@db_transaction.atomic
+def _charge_attempt_finish(
+    pk, *, user, intent_id: str, intent_status: str, declined: stripe.CardError | None
+) -> CreditTransaction:
+    """Record Stripe's answer and settle the payment when it is final."""
+    txn = _lock_transaction(pk)
+    if intent_id and txn.stripe_payment_intent_id != intent_id:
+        txn.stripe_payment_intent_id = intent_id
+        txn.save(update_fields=["stripe_payment_intent_id", "updated_at"])
+    record_event(
+        event_type="credit.payment.charge_result",
+        team=txn.team,
+        user=user,
+        data={
+            "transaction_id": txn.pk,
+            "payment_intent_id": intent_id,
+            "status": intent_status,
+            "decline_code": getattr(declined, "code", None) or "",
+        },
     )
+    # The webhook may have finished it already (it can arrive before this commit).
+    if txn.status == CreditTransaction.Status.PENDING:
+        if intent_status == "succeeded":
+            txn = ledger.transaction_set_status(
+                transaction=txn, status=CreditTransaction.Status.COMPLETED, user=user, by_provider=True
+            )
+        elif declined is not None or intent_status in ("requires_payment_method", "canceled"):
+            txn = ledger.transaction_set_status(
+                transaction=txn, status=CreditTransaction.Status.FAILED, user=user, by_provider=True
+            )
     return txn
 
 
