@@ -189,6 +189,24 @@ def test_list_runs_a_constant_number_of_queries(api_as, team, member, params):
     assert counts[0] <= 3
 
 
+def test_search_counts_no_matches(api_as, team, member):
+    """A search page reads one row more than the page (is there a next page?); it
+    never COUNTs the matches, which would rank every one of them again."""
+    client = api_as(member)
+    article_create(team=team, user=member, title="Refund rule", content="refunds")
+    counts = []
+    for extra in (0, 6):
+        for i in range(extra):
+            article_create(team=team, user=member, title=f"Refund rule {i}", content="refunds")
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(LIST_URL, {"q": "refund", "page_size": 2})
+        assert response.status_code == 200
+        assert not any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+    assert response.json()["next"]
+
+
 # --- Detail ------------------------------------------------------------------------------
 def test_get_article(api_as, team, viewer):
     article = KbArticleFactory(team=team)

@@ -249,3 +249,58 @@ def test_help_pages_run_a_constant_number_of_queries(client, team, member, admin
     for n in range(6):
         publish(team, member, admin_user, title=f"More {n}", content="weekdays", category=f"C{n}")
     assert count() == few
+
+
+# --- Search pages without a total ---------------------------------------------------------
+def _help_queries(client, params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("help:index"), params)
+    assert response.status_code == 200
+    return response, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_search_pages_link_previous_and_next_without_a_total(monkeypatch, client, team, member, admin_user):
+    from knowledge_base import views
+
+    monkeypatch.setattr(views, "HELP_PAGE_SIZE", 2)
+    for n in range(5):
+        publish(team, member, admin_user, title=f"Refund rule {n}", content="How refunds work.")
+    first, _ = _help_queries(client, {"q": "refund"})
+    body = first.content.decode()
+    assert body.count('class="kb-result"') == 2
+    assert 'rel="next" href="?q=refund&amp;page=2"' in body
+    assert 'rel="prev"' not in body
+    assert "Page 1<" in body
+    assert "Page 1 of" not in body
+    second = client.get(reverse("help:index"), {"q": "refund", "page": 2}).content.decode()
+    assert 'rel="prev" href="?q=refund"' in second
+    assert 'rel="next" href="?q=refund&amp;page=3"' in second
+    last = client.get(reverse("help:index"), {"q": "refund", "page": 3}).content.decode()
+    assert last.count('class="kb-result"') == 1
+    assert 'rel="next"' not in last
+    past_the_end = client.get(reverse("help:index"), {"q": "refund", "page": 9}).content.decode()
+    assert "No more results." in past_the_end
+    assert 'rel="prev" href="?q=refund&amp;page=8"' in past_the_end
+    for junk in ("0", "-3", "abc", "99999999999"):
+        assert client.get(reverse("help:index"), {"q": "refund", "page": junk}).status_code == 200
+
+
+def test_search_runs_no_count_and_the_same_queries_whatever_the_matches(monkeypatch, client, team, member, admin_user):
+    """Regression: the search page COUNTed every match (ranking them all once more)
+    before reading its page. Now one query reads the page plus one row."""
+    from knowledge_base import views
+
+    monkeypatch.setattr(views, "HELP_PAGE_SIZE", 2)
+    publish(team, member, admin_user, title="Refund rule", content="How refunds work.")
+    _, one_match = _help_queries(client, {"q": "refund"})
+    for n in range(6):
+        publish(team, member, admin_user, title=f"Refund rule {n}", content="How refunds work.")
+    _, many_matches = _help_queries(client, {"q": "refund"})
+    _, later_page = _help_queries(client, {"q": "refund", "page": 3})
+    _, browsing = _help_queries(client, {})
+    assert len(one_match) == len(many_matches) == len(later_page)
+    for sql in [*one_match, *many_matches, *later_page, *browsing]:
+        assert "COUNT(" not in sql.upper(), sql
