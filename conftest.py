@@ -17,6 +17,21 @@ from deelrx.tenancy.models import Role
 from deelrx.tenancy.tests.factories import CustomerFactory, MembershipFactory, TeamFactory, UserFactory
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets its own database (pytest-django names it
+    after the worker) and, here, its own Redis database for the cache: a test's
+    `cache.clear()` (FLUSHDB) must not empty another worker's throttle counters."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django.conf import settings
+
+    cache = settings.CACHES["default"]
+    if cache["BACKEND"].endswith("RedisCache"):
+        base, _, _db = cache["LOCATION"].rpartition("/")
+        cache["LOCATION"] = f"{base}/{8 + int(worker.removeprefix('gw'))}"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(settings, tmp_path):
     """Each test gets empty file stores, a clean cache and eager Celery."""
