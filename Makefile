@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 # Local development defaults; production sets DJANGO_DEBUG=false and a secret key.
 export DJANGO_DEBUG ?= true
 
-.PHONY: run test lint format install install-dev migrate seed worker beat bench e2e-deps clean
+.PHONY: run test lint format install install-dev migrate seed worker beat bench mutate e2e-deps clean
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=..."; exit 1; }
@@ -49,6 +49,10 @@ beat: install
 
 bench: install-dev
 	$(PY) -m bench
+
+# Mutation testing of the money core (bench/mutate.py; needs DATABASE_URL on PostgreSQL).
+mutate: install-dev
+	$(PY) -m bench.mutate $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
