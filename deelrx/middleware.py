@@ -28,14 +28,25 @@ def current_request_meta() -> RequestMeta | None:
     return _current_request_meta.get()
 
 
+# What one request has already looked up (e.g. the caller's membership of a team,
+# checked by the view and again by the service): None outside a request.
+_request_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar("request_memo", default=None)
+
+
+def request_memo() -> dict | None:
+    return _request_memo.get()
+
+
 @contextlib.contextmanager
 def outside_request():
     """System work started from inside a request (an eager Celery task) runs without
     that request's meta: its audit events are the system's, not the caller's."""
     token = _current_request_meta.set(None)
+    memo_token = _request_memo.set(None)
     try:
         yield
     finally:
+        _request_memo.reset(memo_token)
         _current_request_meta.reset(token)
 
 
@@ -64,11 +75,13 @@ class RequestContextMiddleware:
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         )
         token = _current_request_meta.set(meta)
+        memo_token = _request_memo.set({})
         structlog.contextvars.bind_contextvars(request_id=meta.request_id)
         try:
             response = self.get_response(request)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
+            _request_memo.reset(memo_token)
             _current_request_meta.reset(token)
         response["X-Request-ID"] = meta.request_id
         return response

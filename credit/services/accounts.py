@@ -5,7 +5,9 @@ Rules:
 - `closed` is final; closing needs a zero balance and no pending transactions;
 - every limit change is kept in `CreditLimitChange` with who, why and whether
   it was manual or automatic (the limit-adjustment job);
-- the currency can only change while the account has no transactions.
+- the currency can only change while the account has no transactions;
+- opening an account and changing its settings, limit or status need the
+  `admin` role in the team (403); `user=None` is the system (the jobs).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from credit.models import (
     CreditTransaction,
 )
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, NotFound, ValidationFailed
+from deelrx.tenancy.access import require_role_or_system
+from deelrx.tenancy.models import Role
 
 CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 SETTINGS_FIELDS = ("grace_period_days", "interest_rate_bps", "currency")
@@ -93,6 +97,7 @@ def account_upsert(
     and `account_set_status` so that their rules and history apply."""
     if customer.team_id != team.pk:
         raise NotFound("Customer not found.")
+    require_role_or_system(user, team, Role.ADMIN)
     currency = _validate_settings(
         credit_limit_cents=credit_limit_cents,
         status=status,
@@ -200,6 +205,7 @@ def account_set_status(*, account: CreditAccount, status: str, user, reason: str
     needs a zero balance and no pending transactions. Same status: no change."""
     if status not in CreditAccount.Status.values:
         raise ValidationFailed(details={"status": [f"'{status}' is not a valid status."]})
+    require_role_or_system(user, account.team_id, Role.ADMIN)
     account = _lock(account)
     if account.status == status:
         return account
@@ -276,18 +282,13 @@ def credit_limit_change(
     _check_non_negative_int("credit_limit_cents", new_limit_cents)
     if source not in CreditLimitChange.Source.values:
         raise ValidationFailed(details={"source": [f"'{source}' is not a valid source."]})
+    require_role_or_system(user, account.team_id, Role.ADMIN)
     account = _lock(account)
     if account.credit_limit_cents == new_limit_cents:
         return account
     if account.status == CreditAccount.Status.CLOSED:
         raise BusinessRuleViolation("The account is closed.", code="account_not_active")
-    change = LimitChange(
-        account_id=account.pk,
-        team_id=account.team_id,
-        old=account.credit_limit_cents,
-        new=new_limit_cents,
-        reason=reason or "",
-    )
+    change = LimitChange.of(account, new=new_limit_cents, reason=reason or "")
     account.credit_limit_cents = new_limit_cents
     account.save(update_fields=["credit_limit_cents", "updated_at"])
     _limit_history([change], user=user, source=source, effective_on=effective_on)
@@ -301,6 +302,12 @@ class LimitChange:
     old: int
     new: int
     reason: str
+
+    @classmethod
+    def of(cls, account: CreditAccount, *, new: int, reason: str) -> LimitChange:
+        return cls(
+            account_id=account.pk, team_id=account.team_id, old=account.credit_limit_cents, new=new, reason=reason
+        )
 
 
 def _limit_history(changes: list[LimitChange], *, user, source: str, effective_on: date | None) -> None:

@@ -16,6 +16,8 @@ Rules (docs/credit.md has the reasoning):
   balance against the (possibly lowered) limit.
 - Status moves only pending → completed | failed | cancelled (409
   `invalid_transition`).
+- Posting and moving a status need the `member` role in the team (403);
+  `user=None` is the system (Stripe's answers).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from admin_ops.services import record_event
 from credit import figures
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction, signed_amount
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition, NotFound, ValidationFailed
-from deelrx.tenancy.models import Customer
+from deelrx.tenancy.access import require_role_or_system
+from deelrx.tenancy.models import Customer, Role
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +167,7 @@ def transaction_post(
     there, so that the row and the response commit together, in one commit.
     """
     _validate(type=type, amount_cents=amount_cents, status=status)
+    require_role_or_system(user, team, Role.MEMBER)
     if customer is not None:
         if customer.team_id != team.pk:
             raise NotFound("Customer not found.")
@@ -260,6 +264,7 @@ def transaction_set_status(
     tx = transaction
     if status not in Status.values:
         raise ValidationFailed(details={"status": [f"'{status}' is not a valid status."]})
+    require_role_or_system(user, tx.team_id, Role.MEMBER)
     # Lock order account → transaction, the same as transaction_post, so the two cannot deadlock.
     account = CreditAccount.objects.select_for_update(of=("self",)).select_related("team").get(pk=tx.account_id)
     tx = CreditTransaction.objects.select_for_update().get(pk=tx.pk)

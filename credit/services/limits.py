@@ -131,15 +131,7 @@ def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary:
         reason = f"Automatic: {money_text(overdue.get(account.pk, 0), account.currency)} past due for {days} days."
         new_limit = max(account.balance_cents, 0)
         if new_limit < account.credit_limit_cents:
-            changes.append(
-                LimitChange(
-                    account_id=account.pk,
-                    team_id=team_id,
-                    old=account.credit_limit_cents,
-                    new=new_limit,
-                    reason=reason,
-                )
-            )
+            changes.append(LimitChange.of(account, new=new_limit, reason=reason))
         freeze[account.pk] = reason
     summary["lowered"] += len(changes)
     summary["frozen"] += len(freeze)
@@ -158,15 +150,8 @@ def _raise_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary
         if new_limit <= account.credit_limit_cents:
             summary["at_cap"] += 1
             continue
-        changes.append(
-            LimitChange(
-                account_id=account.pk,
-                team_id=team_id,
-                old=account.credit_limit_cents,
-                new=new_limit,
-                reason=f"Automatic: {account.utilisation:.0%} of the limit in use, paid on time for 6 months.",
-            )
-        )
+        reason = f"Automatic: {account.utilisation:.0%} of the limit in use, paid on time for 6 months."
+        changes.append(LimitChange.of(account, new=new_limit, reason=reason))
     summary["raised"] += len(changes)
     if not dry_run:
         credit_limits_change_automatically(changes, effective_on=today)

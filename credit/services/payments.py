@@ -38,6 +38,8 @@ from credit.stripe_client import (
     stripe_call,
 )
 from deelrx.errors import BusinessRuleViolation, Conflict, DomainError, InvalidTransition
+from deelrx.tenancy.access import require_role
+from deelrx.tenancy.models import Role
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ def _provider_error(exc: stripe.StripeError) -> PaymentProviderError:
 def setup_intent_create(*, team, customer, user) -> dict[str, str]:
     """Create (or reuse) the account's Stripe customer and a SetupIntent for
     saving a card for off-session charges. The browser confirms it with
-    Stripe.js; the `setup_intent.succeeded` webhook stores the card."""
+    Stripe.js; the `setup_intent.succeeded` webhook stores the card. Member role."""
+    require_role(user, team, Role.MEMBER)
     account = account_get(team=team, customer_id=customer.pk)
     if account.status == CreditAccount.Status.CLOSED:
         raise BusinessRuleViolation("The account is closed.", code="account_not_active")
@@ -156,8 +159,9 @@ def saved_card_charge(*, transaction: CreditTransaction, user) -> CreditTransact
     `payment_in_progress`) while an earlier one may still be running (2 minutes)
     or its PaymentIntent is processing. Succeeded → completed; declined (or
     authentication required, which off-session cannot provide) → failed;
-    processing → stays pending until the webhook says how it ended.
+    processing → stays pending until the webhook says how it ended. Admin role.
     """
+    require_role(user, transaction.team_id, Role.ADMIN)
     txn, attempt = _charge_attempt_start(transaction.pk, user=user)
     intent_id, intent_status, declined = _charge_card(txn, attempt)
     txn = _charge_attempt_finish(txn.pk, user=user, intent_id=intent_id, intent_status=intent_status, declined=declined)

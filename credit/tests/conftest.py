@@ -2,7 +2,8 @@ import pytest
 
 from credit.services import accounts, ledger
 from credit.tests.factories import CreditAccountFactory
-from deelrx.tenancy.tests.factories import CustomerFactory
+from deelrx.tenancy.models import Role
+from deelrx.tenancy.tests.factories import CustomerFactory, MembershipFactory
 
 
 @pytest.fixture
@@ -17,16 +18,23 @@ def other_account(other_team):
 
 
 @pytest.fixture
-def post(member):
-    """post(account, type, amount, **kwargs) → a transaction posted through the ledger service."""
+def post(member, team):
+    """post(account, type, amount, **kwargs) → a transaction posted through the ledger service,
+    by Maria (member) in her team, by a member of the account's team elsewhere."""
 
     def make(account, type="charge", amount_cents=1_000, **kwargs):
-        kwargs.setdefault("user", member)
+        if "user" not in kwargs:
+            kwargs["user"] = member if account.team_id == team.pk else _member_of(account.team)
         return ledger.transaction_post(
             team=account.team, customer=account.customer, type=type, amount_cents=amount_cents, **kwargs
         )
 
     return make
+
+
+def _member_of(team):
+    membership = team.memberships.filter(role=Role.MEMBER).select_related("user").first()
+    return membership.user if membership else MembershipFactory(team=team, role=Role.MEMBER).user
 
 
 @pytest.fixture

@@ -81,7 +81,8 @@ def test_the_charge_path_reads_only_the_account_row(account, post):
     with CaptureQueriesContext(connection) as queries:
         post(account, "charge", 1_000, due_date=TODAY + dt.timedelta(days=1), idempotency_key="k-1")
     statements = [q["sql"].split()[0] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert statements == ["SELECT", "INSERT", "UPDATE", "INSERT"]
+    # the role check (in a request it is the view's lookup, remembered), the lock, then writes only
+    assert statements == ["SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"]
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from deelrx.errors import NotFound, PermissionDenied
+from deelrx.middleware import request_memo
 from deelrx.tenancy.models import ROLE_RANK, Membership, Role, Team
 
 
@@ -47,16 +48,30 @@ def parse_team_id(value) -> int:
 
 def get_team_access(user, team_id, *, min_role: str = Role.VIEWER) -> TeamAccess:
     team_pk = parse_team_id(team_id)
+    memo = request_memo()
+    key = ("team_access", user.pk, team_pk)
+    if memo is not None and key in memo:
+        found = memo[key]  # looked up earlier in this request (the view, then the service)
+    else:
+        found = _lookup(user, team_pk)
+        if memo is not None:
+            memo[key] = found
+    if found is None:
+        raise NotFound("Team not found.")
+    if isinstance(found, TeamAccess):
+        return found
+    return check_membership(found, min_role=min_role)
+
+
+def _lookup(user, team_pk: int) -> TeamAccess | Membership | None:
+    """A superuser's access (every team), or the user's membership, or None."""
     if user.is_superuser:
         team = Team.objects.filter(pk=team_pk).first()
         if team is None:
-            raise NotFound("Team not found.")
+            return None
         membership = Membership.objects.filter(user=user, team=team).first()
         return TeamAccess(team=team, role=Role.OWNER, membership=membership)
-    membership = Membership.objects.select_related("team").filter(user=user, team_id=team_pk).first()
-    if membership is None:
-        raise NotFound("Team not found.")
-    return check_membership(membership, min_role=min_role)
+    return Membership.objects.select_related("team").filter(user=user, team_id=team_pk).first()
 
 
 def check_membership(membership: Membership, *, min_role: str) -> TeamAccess:
@@ -74,6 +89,14 @@ def check_membership(membership: Membership, *, min_role: str) -> TeamAccess:
 def require_role(user, team: Team | int, min_role: str) -> TeamAccess:
     """For objects reached without a team in the URL (articles, uploads, purges)."""
     return get_team_access(user, team.pk if isinstance(team, Team) else team, min_role=min_role)
+
+
+def require_role_or_system(user, team: Team | int, min_role: str) -> TeamAccess | None:
+    """`require_role` for services that jobs and providers also call: `user=None` is
+    the system itself (a job, a Stripe webhook), which the role rules do not bind."""
+    if user is None:
+        return None
+    return require_role(user, team, min_role)
 
 
 def team_ids_for(user) -> QuerySet:
