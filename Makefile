@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Local development defaults; production sets DJANGO_DEBUG=false and a secret key.
 export DJANGO_DEBUG ?= true
+# One test process per core (pytest-xdist; each gets its own database and Redis cache database).
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint format install install-dev migrate seed worker beat bench mutate e2e-deps clean
 
@@ -33,7 +35,7 @@ run: install
 test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
