@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django import forms
 
+from knowledge_base.services import articles as article_service
+
 # Upload contexts offered in the editor: the store follows from the context
 # (deelrx.storage.determine_store_type), so this is the public/private choice.
 ATTACHMENT_CONTEXTS = [
@@ -14,26 +16,25 @@ ATTACHMENT_CONTEXTS = [
 
 
 def parse_tags(value: str) -> list[str]:
-    """'a, b,,a ' → ['a', 'b']: trimmed, empty parts dropped, first spelling kept."""
-    tags: list[str] = []
-    seen: set[str] = set()
-    for part in (value or "").split(","):
-        tag = part.strip()
-        if tag and tag.lower() not in seen:
-            seen.add(tag.lower())
-            tags.append(tag)
-    return tags
+    """'a, b,,A ' → ['a', 'b', 'A']: the comma-separated parts; the service trims,
+    drops empty ones and keeps one spelling of each tag."""
+    return [part for part in (value or "").split(",") if part.strip()]
 
 
 class ArticleForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=article_service.TITLE_MAX_LENGTH)
     slug = forms.SlugField(
-        max_length=220, required=False, help_text="Part of the help center URL; generated from the title when empty."
+        max_length=article_service.SLUG_MAX_LENGTH,
+        required=False,
+        help_text="Part of the help center URL; generated from the title when empty.",
     )
     excerpt = forms.CharField(
-        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}), help_text="One or two sentences."
+        required=False,
+        max_length=article_service.EXCERPT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One or two sentences.",
     )
-    category = forms.CharField(max_length=80, required=False)
+    category = forms.CharField(max_length=article_service.CATEGORY_MAX_LENGTH, required=False)
     tags = forms.CharField(required=False, max_length=500, help_text="Comma-separated, e.g. billing, refunds")
     is_public = forms.BooleanField(required=False, label="Show in the public help center once published")
     content = forms.CharField(
@@ -41,7 +42,10 @@ class ArticleForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 18, "class": "kb-content", "spellcheck": "true"}),
     )
     note = forms.CharField(
-        required=False, max_length=255, label="What changed", help_text="Saved with this revision (optional)."
+        required=False,
+        max_length=article_service.NOTE_MAX_LENGTH,
+        label="What changed",
+        help_text="Saved with this revision (optional).",
     )
 
     def __init__(self, *args, editing: bool = False, **kwargs):

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from knowledge_base.models import KbArticle, KbFeedback, KbRevision
 from knowledge_base.selectors.articles import snippet_html
+from knowledge_base.services import articles as article_service
 
 
 class ArticleOutputSerializer(serializers.ModelSerializer):
@@ -48,13 +49,15 @@ class ArticleOutputSerializer(serializers.ModelSerializer):
 
 
 class _ArticleFieldsSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=article_service.TITLE_MAX_LENGTH)
     content = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    slug = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    excerpt = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    category = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    slug = serializers.CharField(max_length=article_service.SLUG_MAX_LENGTH, required=False, allow_blank=True)
+    excerpt = serializers.CharField(max_length=article_service.EXCERPT_MAX_LENGTH, required=False, allow_blank=True)
+    category = serializers.CharField(max_length=article_service.CATEGORY_MAX_LENGTH, required=False, allow_blank=True)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=40, allow_blank=True), required=False, max_length=20
+        child=serializers.CharField(max_length=article_service.MAX_TAG_LENGTH, allow_blank=True),
+        required=False,
+        max_length=article_service.MAX_TAGS,
     )
     is_public = serializers.BooleanField(required=False)
 
@@ -72,7 +75,7 @@ class ArticleUpdateInputSerializer(_ArticleFieldsSerializer):
     note = serializers.CharField(
         required=False,
         allow_blank=True,
-        max_length=2000,
+        max_length=article_service.NOTE_MAX_LENGTH,
         help_text="Revision note; with review → draft it is the reviewer's request for changes.",
     )
 

@@ -32,10 +32,14 @@ from knowledge_base.selectors.articles import rendered_text_expression
 Status = KbArticle.Status
 
 EDITABLE_FIELDS = ("title", "slug", "content", "excerpt", "category", "tags", "is_public")
+# The limits of what staff and clients may enter; forms and serializers take them from here.
+TITLE_MAX_LENGTH = 200
+SLUG_MAX_LENGTH = 200  # leaves room for a "-NNN" suffix within the field's 220
+EXCERPT_MAX_LENGTH = 500
+CATEGORY_MAX_LENGTH = 80
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
-EXCERPT_MAX_LENGTH = 500
-SLUG_MAX_LENGTH = 200  # leaves room for a "-NNN" suffix within the field's 220
+NOTE_MAX_LENGTH = 2000
 
 # (from, to) → the role needed for that move.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -80,13 +84,16 @@ def _clean_tags(tags: Any) -> list[str]:
     if isinstance(tags, str) or not isinstance(tags, Iterable):
         raise ValidationFailed(details={"tags": ["Give a list of strings."]})
     cleaned: list[str] = []
+    seen: set[str] = set()
     for tag in tags:
         if not isinstance(tag, str):
             raise ValidationFailed(details={"tags": ["Give a list of strings."]})
         tag = " ".join(tag.split())
         if len(tag) > MAX_TAG_LENGTH:
             raise ValidationFailed(details={"tags": [f"Tags have at most {MAX_TAG_LENGTH} characters."]})
-        if tag and tag not in cleaned:
+        # "Billing" and "billing" are one tag: the first spelling is kept
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
             cleaned.append(tag)
     if len(cleaned) > MAX_TAGS:
         raise ValidationFailed(details={"tags": [f"At most {MAX_TAGS} tags."]})
@@ -176,7 +183,7 @@ def _add_revision(*, article: KbArticle, user: User | None, note: str) -> KbRevi
         title=article.title,
         content=article.content,
         excerpt=article.excerpt,
-        note=note[:2000],
+        note=note[:NOTE_MAX_LENGTH],
         edited_by=user,
     )
 

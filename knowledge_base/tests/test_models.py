@@ -88,6 +88,17 @@ def test_tags_are_trimmed_and_deduplicated(team, member):
     assert article.tags == ["billing", "faq"]
 
 
+def test_tags_differing_only_in_case_are_one_tag_in_the_api_and_the_form_alike(team, member, client_as):
+    article = article_create(team=team, user=member, title="T", content="", tags=["Billing", "billing", "BILLING"])
+    assert article.tags == ["Billing"]
+    from knowledge_base.forms import ArticleForm
+
+    form = ArticleForm(data={"title": "T", "content": "x", "tags": "Billing, billing"})
+    assert form.is_valid(), form.errors
+    created = article_create(team=team, user=member, **{k: form.cleaned_data[k] for k in ("title", "content", "tags")})
+    assert created.tags == ["Billing"]
+
+
 def test_every_edit_saves_a_numbered_revision(team, member):
     article = article_create(team=team, user=member, title="V1", content="one")
     article = article_update(article=article, user=member, title="V2", note="typo")
