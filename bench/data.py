@@ -642,16 +642,17 @@ def transaction_savepoint():
     return transaction.atomic()
 
 
-def figures_rebuild(team_id: int) -> bool:
-    """Rebuild the maintained figures with `credit.figures.figures_recompute`
-    when the project has it (False when it does not)."""
+def figures_rebuild(team_id: int, *, account_ids=None) -> bool:
+    """Rebuild the maintained figures of the team (or of some of its accounts)
+    with `credit.figures.figures_recompute` when the project has it (False
+    when it does not)."""
     try:
         from credit.figures import figures_recompute
     except ImportError:
         return False
     from deelrx.tenancy.models import Team
 
-    figures_recompute(team=Team.objects.get(pk=team_id))
+    figures_recompute(team=Team.objects.get(pk=team_id), account_ids=account_ids)
     return True
 
 
