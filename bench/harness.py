@@ -70,6 +70,33 @@ def measure(name: str, func: Callable[[], object], *, repeat: int = 5) -> Measur
     return Measurement(name, statistics.median(times), peak)
 
 
+def measure_pair(
+    first: tuple[str, Callable[[], object]], second: tuple[str, Callable[[], object]], *, repeat: int = 5
+) -> tuple[Measurement, Measurement]:
+    """`measure` for two callables whose times are compared: their runs
+    alternate (first, second, first, …), so a machine that gets busier or
+    quieter during the measurement weighs on both alike."""
+    (first_name, first_func), (second_name, second_func) = first, second
+    first_func()
+    second_func()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for bucket, func in zip(times, (first_func, second_func), strict=True):
+            started = time.perf_counter()
+            func()
+            bucket.append(time.perf_counter() - started)
+    peaks = []
+    for func in (first_func, second_func):
+        tracemalloc.start()
+        func()
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    return (
+        Measurement(first_name, statistics.median(times[0]), peaks[0]),
+        Measurement(second_name, statistics.median(times[1]), peaks[1]),
+    )
+
+
 def report(
     title: str, candidate: Measurement, baseline: Measurement, *, target_ratio: float, n: int | None = None
 ) -> bool:
