@@ -22,8 +22,6 @@ from django.core.cache import cache
 from deelrx.middleware import client_ip
 
 WINDOW_SECONDS = 60 * 60
-DEFAULT_FEEDBACK_LIMIT = 20
-DEFAULT_VIEW_LIMIT = 1
 KEY_PREFIX = "kb:ratelimit"
 
 
@@ -47,11 +45,9 @@ def _hit(key: str, *, limit: int) -> bool:
 
 def feedback_allowed(request) -> bool:
     """Count a feedback submission from this client's IP; False once over the hourly limit."""
-    limit = getattr(settings, "KB_FEEDBACK_PER_IP_PER_HOUR", DEFAULT_FEEDBACK_LIMIT)
-    return _hit(f"{KEY_PREFIX}:feedback:{_ip(request)}", limit=limit)
+    return _hit(f"{KEY_PREFIX}:feedback:{_ip(request)}", limit=settings.KB_FEEDBACK_PER_IP_PER_HOUR)
 
 
 def view_countable(request, *, article_id) -> bool:
     """Count a view of the article from this client's IP; False once over the hourly limit."""
-    limit = getattr(settings, "KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR", DEFAULT_VIEW_LIMIT)
-    return _hit(f"{KEY_PREFIX}:view:{article_id}:{_ip(request)}", limit=limit)
+    return _hit(f"{KEY_PREFIX}:view:{article_id}:{_ip(request)}", limit=settings.KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import django_filters
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from admin_ops.models import InactivityPolicy, InactivityTracker
-from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
+from deelrx.selectors import get_or_not_found
 from deelrx.tenancy.access import visible_to
 from deelrx.tenancy.models import Membership, Team
 
@@ -34,10 +33,8 @@ def policy_list(*, team: Team) -> QuerySet[InactivityPolicy]:
 
 def policy_get(*, user, policy_id) -> InactivityPolicy:
     """A policy of one of the user's teams (another team's policy is 404, as if absent)."""
-    try:
-        return visible_to(InactivityPolicy.objects.select_related("team", "created_by"), user).get(pk=policy_id)
-    except (InactivityPolicy.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("Inactivity policy not found.") from None
+    queryset = visible_to(InactivityPolicy.objects.select_related("team", "created_by"), user)
+    return get_or_not_found(queryset, "Inactivity policy not found.", pk=policy_id)
 
 
 def tracker_list(*, team: Team, filters=None) -> QuerySet[InactivityTracker]:
@@ -51,10 +48,8 @@ def tracker_list(*, team: Team, filters=None) -> QuerySet[InactivityTracker]:
 
 
 def tracker_get(*, user, tracker_id) -> InactivityTracker:
-    try:
-        return visible_to(InactivityTracker.objects.select_related("team", "user", "policy"), user).get(pk=tracker_id)
-    except (InactivityTracker.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("Tracker not found.") from None
+    queryset = visible_to(InactivityTracker.objects.select_related("team", "user", "policy"), user)
+    return get_or_not_found(queryset, "Tracker not found.", pk=tracker_id)
 
 
 def member_choices(*, team: Team) -> list[tuple[int, str]]:

@@ -4,14 +4,13 @@ owner or admin (purges are an admin matter: members and viewers get 403)."""
 from __future__ import annotations
 
 import django_filters
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from admin_ops import purge_registry
 from admin_ops.models import PurgeOperation
-from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
+from deelrx.selectors import get_or_not_found
 from deelrx.tenancy.access import get_team_access, require_role, team_ids_for
 from deelrx.tenancy.models import Membership, Role
 
@@ -50,12 +49,8 @@ def purge_list(*, user, filters=None) -> QuerySet[PurgeOperation]:
 def purge_get(*, user, purge_id) -> PurgeOperation:
     """Another team's purge (or a malformed id) is 404; a member or viewer of
     the purge's team is 403."""
-    try:
-        purge = PurgeOperation.objects.select_related(
-            "team", "requested_by", "requested_by_policy", "acknowledged_by"
-        ).get(pk=purge_id, team_id__in=team_ids_for(user))
-    except (PurgeOperation.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("Purge not found.") from None
+    queryset = PurgeOperation.objects.select_related("team", "requested_by", "requested_by_policy", "acknowledged_by")
+    purge = get_or_not_found(queryset, "Purge not found.", pk=purge_id, team_id__in=team_ids_for(user))
     require_role(user, purge.team, Role.ADMIN)
     return purge
 

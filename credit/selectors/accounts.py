@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from credit import figures
 from credit.filters import CreditAccountFilter
 from credit.models import CreditAccount
-from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
+from deelrx.selectors import get_or_not_found
 
 
 def account_list(*, team, filters=None) -> QuerySet[CreditAccount]:
@@ -24,10 +23,8 @@ def account_get(*, team, customer_id=None, account_id=None) -> CreditAccount:
     """One account of the team, by customer or account id. Another team's, an
     unknown or a malformed id are all 404 (ids do not leak)."""
     lookup = {"customer_id": customer_id} if customer_id is not None else {"pk": account_id}
-    try:
-        return CreditAccount.objects.select_related("customer").get(team=team, **lookup)
-    except (CreditAccount.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("Credit account not found.") from None
+    queryset = CreditAccount.objects.select_related("customer").filter(team=team)
+    return get_or_not_found(queryset, "Credit account not found.", **lookup)
 
 
 def credit_summary(*, team, today: dt.date | None = None) -> dict:

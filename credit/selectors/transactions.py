@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from credit.filters import CreditTransactionFilter
 from credit.models import CreditAccount, CreditTransaction
-from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
+from deelrx.selectors import get_or_not_found
 
 RECENT_TRANSACTIONS = 10
 
@@ -20,10 +19,8 @@ def transaction_list(*, team, filters=None) -> QuerySet[CreditTransaction]:
 
 
 def transaction_get(*, team, transaction_id) -> CreditTransaction:
-    try:
-        return CreditTransaction.objects.select_related("account").get(team=team, pk=transaction_id)
-    except (CreditTransaction.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("Transaction not found.") from None
+    queryset = CreditTransaction.objects.select_related("account").filter(team=team)
+    return get_or_not_found(queryset, "Transaction not found.", pk=transaction_id)
 
 
 def recent_transactions(*, account: CreditAccount, limit: int = RECENT_TRANSACTIONS) -> list[CreditTransaction]:

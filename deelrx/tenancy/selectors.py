@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
+from deelrx.selectors import get_or_not_found
 from deelrx.tenancy.access import teams_for
 from deelrx.tenancy.filters import CustomerFilter
 from deelrx.tenancy.models import Customer, Membership, Role, Team
@@ -28,11 +27,7 @@ def customer_list(*, team: Team, filters=None) -> QuerySet[Customer]:
 
 
 def customer_get(*, team: Team, customer_id) -> Customer:
-    try:
-        return Customer.objects.get(team=team, pk=customer_id)
-    except (Customer.DoesNotExist, ValidationError, ValueError, TypeError):
-        # a malformed uuid names no customer either
-        raise NotFound("Customer not found.") from None
+    return get_or_not_found(Customer.objects.filter(team=team), "Customer not found.", pk=customer_id)
 
 
 def team_admin_emails(team_ids) -> dict[int, list[str]]:

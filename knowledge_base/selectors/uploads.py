@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
+from deelrx.selectors import get_or_not_found
 from deelrx.tenancy.access import get_team_access, require_role, visible_to
 from deelrx.tenancy.models import Role, User
 from knowledge_base.filters import KbUploadFilter
@@ -36,10 +35,9 @@ def upload_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Quer
 def upload_get_for_user(*, user: User, upload_id: object) -> KbUpload:
     """One upload of the caller's teams; anything else (or a malformed id) is 404.
     A suspended member of the upload's team gets 403 `membership_suspended`."""
-    try:
-        upload = visible_to(KbUpload.objects.select_related("team"), user).get(pk=upload_id)
-    except (KbUpload.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("Upload not found.") from None
+    upload = get_or_not_found(
+        visible_to(KbUpload.objects.select_related("team"), user), "Upload not found.", pk=upload_id
+    )
     require_role(user, upload.team_id, Role.VIEWER)  # suspended → 403, like every other object of the team
     return upload
 

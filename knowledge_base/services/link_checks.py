@@ -56,25 +56,28 @@ URL_MAX_LENGTH = KbLinkCheck._meta.get_field("url").max_length
 
 @dataclass(frozen=True)
 class LinkCheckConfig:
-    timeout: float = 10.0
-    concurrency: int = 8
-    host_interval: float = 1.0
-    retries: int = 2
-    backoff: float = 1.0
-    max_retry_after: float = 30.0
-    allow_private: bool = False
+    """The KB_LINK_CHECK_* settings (their defaults live in settings.py only)."""
+
+    timeout: float
+    concurrency: int
+    host_interval: float
+    retries: int
+    backoff: float
+    max_retry_after: float
+    allow_private: bool
 
     @classmethod
-    def from_settings(cls) -> LinkCheckConfig:
-        return cls(
-            timeout=float(settings.KB_LINK_CHECK_TIMEOUT),
-            concurrency=max(1, int(settings.KB_LINK_CHECK_CONCURRENCY)),
-            host_interval=float(settings.KB_LINK_CHECK_HOST_INTERVAL),
-            retries=max(0, int(settings.KB_LINK_CHECK_RETRIES)),
-            backoff=float(settings.KB_LINK_CHECK_BACKOFF),
-            max_retry_after=float(settings.KB_LINK_CHECK_MAX_RETRY_AFTER),
-            allow_private=bool(settings.KB_LINK_CHECK_ALLOW_PRIVATE),
-        )
+    def from_settings(cls, **overrides) -> LinkCheckConfig:
+        values = {
+            "timeout": float(settings.KB_LINK_CHECK_TIMEOUT),
+            "concurrency": max(1, int(settings.KB_LINK_CHECK_CONCURRENCY)),
+            "host_interval": float(settings.KB_LINK_CHECK_HOST_INTERVAL),
+            "retries": max(0, int(settings.KB_LINK_CHECK_RETRIES)),
+            "backoff": float(settings.KB_LINK_CHECK_BACKOFF),
+            "max_retry_after": float(settings.KB_LINK_CHECK_MAX_RETRY_AFTER),
+            "allow_private": bool(settings.KB_LINK_CHECK_ALLOW_PRIVATE),
+        }
+        return cls(**{**values, **overrides})
 
 
 @dataclass(frozen=True)

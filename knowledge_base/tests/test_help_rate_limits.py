@@ -6,12 +6,12 @@ fresh windows."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
 from knowledge_base.models import KbArticle, KbFeedback
 from knowledge_base.tests.test_help_center import article_url, feedback_url, publish
-from knowledge_base.throttle import DEFAULT_FEEDBACK_LIMIT
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def cookieless(ip="203.0.113.7", **extra):
 # --- Feedback -------------------------------------------------------------------------------
 def test_feedback_limit_applies_without_cookies(articles):
     article = articles[0]
-    for _ in range(DEFAULT_FEEDBACK_LIMIT):
+    for _ in range(settings.KB_FEEDBACK_PER_IP_PER_HOUR):
         assert cookieless().post(feedback_url(article), {"helpful": "yes"}).status_code == 302
     response = cookieless().post(feedback_url(article), {"helpful": "no", "comment": "Spam"})
     assert response.status_code == 429
@@ -41,7 +41,7 @@ def test_feedback_limit_applies_without_cookies(articles):
     assert "hx-on::before-swap" in body  # so that htmx swaps the 429 answer in too (2xx only by default)
     assert "beforeSwap fires" not in body  # the template's comment stays out
     assert "Spam" in body
-    assert KbFeedback.objects.count() == DEFAULT_FEEDBACK_LIMIT
+    assert KbFeedback.objects.count() == settings.KB_FEEDBACK_PER_IP_PER_HOUR
 
 
 def test_feedback_limit_is_per_ip_across_articles_with_cookies(settings, articles):

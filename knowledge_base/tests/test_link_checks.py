@@ -229,7 +229,9 @@ def test_reads_are_set_based(team, owner, link_server, django_assert_max_num_que
 
 
 def test_per_host_rate_limit_spaces_requests(link_server):
-    config = LinkCheckConfig(timeout=1, concurrency=4, host_interval=0.1, retries=0, backoff=0, allow_private=True)
+    config = LinkCheckConfig.from_settings(
+        timeout=1, concurrency=4, host_interval=0.1, retries=0, backoff=0, allow_private=True
+    )
     started = time.monotonic()
     check_urls([link_server.url(f"/page/{n}") for n in range(4)], config=config)
     times = sorted(t for _m, _p, t in link_server.requests)
@@ -256,7 +258,9 @@ def test_concurrency_is_bounded(link_server, monkeypatch):
 
     monkeypatch.setattr(link_checks, "_send", counting_send)
     link_server.slow_seconds = 0.3
-    config = LinkCheckConfig(timeout=2, concurrency=3, host_interval=0, retries=0, backoff=0, allow_private=True)
+    config = LinkCheckConfig.from_settings(
+        timeout=2, concurrency=3, host_interval=0, retries=0, backoff=0, allow_private=True
+    )
     check_urls([link_server.url("/slow") + f"?n={n}" for n in range(9)], config=config)
     assert 2 <= peak[0] <= 3
 

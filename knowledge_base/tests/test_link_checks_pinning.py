@@ -86,7 +86,9 @@ def test_connects_to_the_validated_ip_even_if_a_second_lookup_is_private(monkeyp
 def test_check_urls_pins_when_private_addresses_are_not_allowed(monkeypatch, inner):
     sent, _ = inner
     resolver(monkeypatch, {"docs.example.com": [[PUBLIC_V4], ["127.0.0.1"]]})
-    config = LinkCheckConfig(timeout=1, concurrency=1, host_interval=0, retries=0, backoff=0, allow_private=False)
+    config = LinkCheckConfig.from_settings(
+        timeout=1, concurrency=1, host_interval=0, retries=0, backoff=0, allow_private=False
+    )
     results = check_urls(["https://docs.example.com/a"], config=config)
     assert results["https://docs.example.com/a"].ok
     assert [r.url.host for r in sent] == [PUBLIC_V4]
@@ -108,7 +110,9 @@ def test_any_non_public_answer_is_blocked_before_connecting(monkeypatch, inner, 
 def test_blocked_link_is_skipped_by_the_checker(monkeypatch, inner):
     sent, _ = inner
     resolver(monkeypatch, {"evil.example": [["10.0.0.7"]]})
-    config = LinkCheckConfig(timeout=1, concurrency=1, host_interval=0, retries=0, backoff=0, allow_private=False)
+    config = LinkCheckConfig.from_settings(
+        timeout=1, concurrency=1, host_interval=0, retries=0, backoff=0, allow_private=False
+    )
     result = check_urls(["http://evil.example/"], config=config)["http://evil.example/"]
     assert result.skipped
     assert "10.0.0.7" in result.error
@@ -127,7 +131,9 @@ def test_every_redirect_hop_is_resolved_and_validated(monkeypatch, inner):
     sent, responses = inner
     fake = resolver(monkeypatch, {"docs.example.com": [[PUBLIC_V4]], "internal.example": [["10.0.0.5"]]})
     responses.append(httpx.Response(302, headers={"Location": "http://internal.example/admin"}))
-    config = LinkCheckConfig(timeout=1, concurrency=1, host_interval=0, retries=0, backoff=0, allow_private=False)
+    config = LinkCheckConfig.from_settings(
+        timeout=1, concurrency=1, host_interval=0, retries=0, backoff=0, allow_private=False
+    )
     result = check_urls(["https://docs.example.com/go"], config=config)["https://docs.example.com/go"]
     assert result.skipped
     assert fake.calls == ["docs.example.com", "internal.example"]
