@@ -165,11 +165,12 @@ class PurgeOperation(models.Model):
 class PurgeExportedRow(models.Model):
     """One row a purge's export holds. Execution deletes these ids and no others,
     so a row committed after the export's snapshot (by a transaction still open
-    when the export began) is never deleted unexported (docs/decisions.md).
+    when the export began) is never deleted unexported (docs/decisions.md, 25).
 
     Written set-based (INSERT … SELECT) in the export's own snapshot; `export_id`
     tells apart two builds of one purge (two workers), only the recorded one
-    counts. Removed when the purge completes or is cancelled."""
+    counts. Kept as long as the export file; removed with it (retention) or on
+    cancel."""
 
     id = models.BigAutoField(primary_key=True)
     # No FK constraint: an export inserts 100k+ rows and the per-row RI check would be
@@ -179,17 +180,21 @@ class PurgeExportedRow(models.Model):
     )
     export_id = models.UUIDField()
     entity = models.CharField(max_length=40)
-    # the row's primary key as text (bigint or uuid), cast back to the key's type on use
-    object_id = models.CharField(max_length=64)
+    # The row's primary key in the column of its type, the other left empty: typed, the
+    # batches walk it in key order and the DELETE joins it to the table's key, no casts.
+    object_int = models.BigIntegerField(null=True)
+    object_uuid = models.UUIDField(null=True)
 
     class Meta:
         indexes = [
-            # execution walks one entity of one export in id order (a keyset, no OFFSET)
-            models.Index(fields=["purge", "export_id", "entity", "id"], name="admin_ops_purge_exported_idx"),
+            models.Index(
+                fields=["purge", "export_id", "entity", "object_int", "object_uuid"],
+                name="admin_ops_purge_exported_key",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.entity} {self.object_id} of purge {self.purge_id}"
+        return f"{self.entity} {self.object_int or self.object_uuid} of purge {self.purge_id}"
 
 
 class InactivityPolicy(models.Model):

@@ -42,7 +42,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from deelrx.errors import BusinessRuleViolation, ValidationFailed
 
 BATCH_SIZE = 500  # rows per batch where the ORM's collector deletes them (it loads rows to cascade)
-SET_BATCH_SIZE = 5000  # rows per batch of an entity deleted by one DELETE statement (nothing depends on it)
+# rows per batch of an entity deleted by one DELETE statement (nothing depends on it): activity
+# events are append-only, so holding their row locks a little longer blocks nobody
+SET_BATCH_SIZE = 25_000
 PURGE_EVENT_PREFIX = "purge."
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from django.core.files.base import File
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import CASCADE, CharField, F, Func, Model, QuerySet, TextField, Value
+from django.db.models import CASCADE, F, Func, Model, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 
 from admin_ops import purge_registry
@@ -149,22 +149,34 @@ def cascaded_children(name: str) -> list[tuple[type[Model], str]]:
 
 
 # --- The exact boundary: the ids of the exported rows ------------------------------------
+_INTEGER_KEYS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField"}
+
+
+def key_column(model: type[Model]) -> str:
+    """The PurgeExportedRow column that holds `model`'s primary keys."""
+    kind = model._meta.pk.get_internal_type()
+    if kind in _INTEGER_KEYS:
+        return "object_int"
+    if kind == "UUIDField":
+        return "object_uuid"
+    raise TypeError(f"{model._meta.label}: purges record integer or uuid primary keys, not {kind}")
+
+
 def _db_value(model: type[Model], field: str, value: object) -> object:
     return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
 def record_exported_ids(*, purge, export_id: uuid.UUID, name: str, rows: QuerySet) -> int:
-    """Record the ids of `rows` as exported by this build, in one INSERT … SELECT
-    (in pk order, so that execution walks the table in key order too); return
-    how many."""
+    """Record the ids of `rows` as exported by this build, in one INSERT …
+    SELECT; return how many."""
     from admin_ops.models import PurgeExportedRow
 
-    select = rows.order_by("pk").values_list(Cast("pk", output_field=CharField()))
-    sql, params = select.query.sql_with_params()
+    sql, params = rows.order_by().values_list("pk").query.sql_with_params()
     table = connection.ops.quote_name(PurgeExportedRow._meta.db_table)
+    column = connection.ops.quote_name(key_column(rows.model))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (purge_id, export_id, entity, object_id) SELECT %s, %s, %s, x.* FROM ({sql}) x",  # noqa: S608 (compiled ORM SQL, identifiers quoted)
+            f"INSERT INTO {table} (purge_id, export_id, entity, {column}) SELECT %s, %s, %s, x.* FROM ({sql}) x",  # noqa: S608 (compiled ORM SQL, identifiers quoted)
             [
                 _db_value(PurgeExportedRow, "purge", purge.pk),
                 _db_value(PurgeExportedRow, "export_id", export_id),
@@ -180,11 +192,6 @@ def exported_ids(*, purge_id, export_id, name: str) -> QuerySet:
     from admin_ops.models import PurgeExportedRow
 
     return PurgeExportedRow.objects.filter(purge_id=purge_id, export_id=export_id, entity=name)
-
-
-def as_object_pks(exported: QuerySet, model: type[Model]) -> QuerySet:
-    """`exported` as a subquery of `model` primary keys (the text cast back to the key's type)."""
-    return exported.annotate(object_pk=Cast("object_id", output_field=model._meta.pk.__class__())).values("object_pk")
 
 
 def forget_exported_ids(*, purge_id, export_id: uuid.UUID | None = None) -> int:

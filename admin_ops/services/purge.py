@@ -21,8 +21,8 @@ import logging
 import uuid
 from typing import Any
 
-from django.db import router, transaction
-from django.db.models import Count, Max, ProtectedError, QuerySet, Subquery
+from django.db import connection, router, transaction
+from django.db.models import ProtectedError, QuerySet
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
@@ -30,11 +30,11 @@ from admin_ops import purge_registry
 from admin_ops.models import InactivityPolicy, PurgeOperation
 from admin_ops.services import record_event
 from admin_ops.services.export import (
-    as_object_pks,
     build_export,
     delete_export,
     exported_ids,
     forget_exported_ids,
+    key_column,
     record_exported_ids,
 )
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, ValidationFailed
@@ -318,15 +318,23 @@ def _recorded(purge: PurgeOperation, name: str) -> QuerySet:
     return exported_ids(purge_id=purge.pk, export_id=purge.progress["export_id"], name=name)
 
 
-def _targets(purge: PurgeOperation, name: str, recorded: QuerySet | None = None) -> QuerySet:
+def _targets(
+    purge: PurgeOperation, name: str, recorded: QuerySet | None = None, *, after: Any = None, upto: Any = None
+) -> QuerySet:
     """The rows of `name` this purge deletes: recorded by its export (all, or
-    those of `recorded`), of its team, and — for mutable rows — not changed
-    since the export (the export holds the version before the change)."""
+    those of `recorded`, whose keys lie in (`after`, `upto`]), of its team, and
+    — for mutable rows — not changed since the export (the export holds the
+    version before the change)."""
     spec = purge_registry.ENTITIES[name]
     recorded = _recorded(purge, name) if recorded is None else recorded
     rows = spec.model._default_manager.filter(
-        **{f"{spec.team_lookup}_id": purge.team_id}, pk__in=as_object_pks(recorded, spec.model)
+        **{f"{spec.team_lookup}_id": purge.team_id}, pk__in=recorded.values(key_column(spec.model))
     )
+    # the key range, as constants, keeps the DELETE on that slice of the primary key index
+    if after is not None:
+        rows = rows.filter(pk__gt=after)
+    if upto is not None:
+        rows = rows.filter(pk__lte=upto)
     cutoff = _cutoff(purge)
     if cutoff is not None and spec.updated_field:
         rows = rows.filter(**{f"{spec.updated_field}__lte": cutoff})
@@ -368,15 +376,30 @@ def set_deletable(name: str) -> bool:
     return not spec.file_fields and Collector(using=router.db_for_write(spec.model)).can_fast_delete(spec.model)
 
 
-def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> int:
-    """Delete the rows of the next `batch_size` recorded ids of `name` in one
-    transaction together with the progress it makes: the counts and the last
-    recorded id handled (a keyset, so no batch re-reads what earlier ones
-    deleted). One `DELETE … WHERE id IN (those ids)` where nothing depends on
-    the rows; the ORM's collector otherwise, which cascades and raises
-    ProtectedError like any ORM delete. Returns how many recorded ids the
-    batch covered; 0 once the entity is done."""
+def _plan_in_key_order() -> None:
+    """For the rest of a set-based batch's transaction on PostgreSQL (the next
+    recorded keys, the DELETE, the progress update by primary key): no
+    sequential scan. The batch's keys are a slice of the primary key and the
+    recorded ids are in key order, so walking both indexes (a merge join) reads
+    just that slice; but when a batch is a large share of a table (or of the
+    recorded ids) whose rows are not stored in key order, the planner prices a
+    full scan lower — and then pays it once per batch."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+
+
+def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
+    """Delete the rows of the next `batch_size` recorded ids of `name`, in key
+    order, in one transaction together with the progress it makes: the counts
+    and the last key handled (`progress.after`, a keyset: no batch re-reads
+    what earlier ones deleted). One `DELETE … WHERE id IN (those ids)` where
+    nothing depends on the rows; the ORM's collector otherwise, which cascades
+    and raises ProtectedError like any ORM delete. Returns whether recorded ids
+    of `name` remain (False: the entity is done)."""
     spec = purge_registry.ENTITIES[name]
+    column = key_column(spec.model)
+    to_key = spec.model._meta.pk.to_python
     with transaction.atomic():
         locked = _locked(purge)
         if locked.status != S.EXECUTING:
@@ -384,44 +407,47 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> int:
         progress = dict(locked.progress)
         if name in progress.get("done", []):
             purge.progress = progress
-            return 0
-        after = dict(progress.get("after") or {})
-        position = after.get(name, 0)
-        window = _recorded(locked, name).filter(id__gt=position).order_by("id")[:batch_size]
-        covered = window.aggregate(last=Max("id"), n=Count("id"))
+            return False
+        if set_deletable(name):
+            _plan_in_key_order()
+        positions = dict(progress.get("after") or {})
+        after = None if positions.get(name) is None else to_key(positions[name])
+        recorded = _recorded(locked, name)
+        if after is not None:
+            recorded = recorded.filter(**{f"{column}__gt": after})
+        # This batch ends at the batch_size-th recorded key, unless no key follows it
+        # (then it takes the rest, and no empty batch is needed to find out).
+        keys = recorded.order_by(column).values_list(column, flat=True)
+        upto, following = [*keys[batch_size - 1 : batch_size + 1], None, None][:2]
+        if following is None:
+            upto = None
+        if upto is not None:
+            recorded = recorded.filter(**{f"{column}__lte": upto})
+        batch = _targets(locked, name, recorded, after=after, upto=upto)
+        files: list[list[str]] = []
+        if spec.file_fields:
+            files = [[store, key] for store, key in batch.values_list(*spec.file_fields) if key]
+        _, per_model = batch.purge_delete() if hasattr(batch, "purge_delete") else batch.delete()
         counts = dict(progress.get("counts") or {})
-        if covered["n"]:
-            recorded = _recorded(locked, name).filter(id__gt=position, id__lte=covered["last"])
-            keys = as_object_pks(recorded, spec.model)
-            # the keys' range lets the DELETE read just that slice of the table's primary key
-            # index, whatever the statistics say about the id list
-            batch = _targets(locked, name, recorded).filter(
-                pk__gte=Subquery(keys.order_by("object_pk")[:1]),
-                pk__lte=Subquery(keys.order_by("-object_pk")[:1]),
-            )
-            files: list[list[str]] = []
-            if spec.file_fields:
-                files = [[store, key] for store, key in batch.values_list(*spec.file_fields) if key]
-            _, per_model = batch.purge_delete() if hasattr(batch, "purge_delete") else batch.delete()
-            counts[name] = counts.get(name, 0) + per_model.get(spec.model._meta.label, 0)
-            cascaded = dict(progress.get("cascaded") or {})
-            for label, n in per_model.items():
-                if label != spec.model._meta.label and n:
-                    cascaded[label] = cascaded.get(label, 0) + n
-            progress["cascaded"] = cascaded
-            progress["pending_files"] = [*(progress.get("pending_files") or []), *files]
-            after[name] = covered["last"]
-            progress["after"] = after
-        if covered["n"] < batch_size:
-            # a short (or empty) window was the last one
-            progress["done"] = [*progress.get("done", []), name]
+        counts[name] = counts.get(name, 0) + per_model.get(spec.model._meta.label, 0)
+        cascaded = dict(progress.get("cascaded") or {})
+        for label, n in per_model.items():
+            if label != spec.model._meta.label and n:
+                cascaded[label] = cascaded.get(label, 0) + n
         progress["counts"] = counts
+        progress["cascaded"] = cascaded
+        progress["pending_files"] = [*(progress.get("pending_files") or []), *files]
+        if upto is None:
+            progress["done"] = [*progress.get("done", []), name]
+        else:
+            positions[name] = str(upto) if isinstance(upto, uuid.UUID) else upto
+            progress["after"] = positions
         locked.progress = progress
         locked.save(update_fields=["progress", "updated_at"])
     purge.progress = locked.progress
     # Files go only once their rows are gone for good (the transaction committed).
     _clear_pending_files(purge)
-    return covered["n"]
+    return upto is not None
 
 
 def purge_execute(
