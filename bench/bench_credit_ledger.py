@@ -45,9 +45,29 @@ def main() -> bool:
                     team=team, customer=service_account.customer, type="charge", amount_cents=100, user=user
                 )
 
-        tx_table = CreditTransaction._meta.db_table
+        from bench.data import figures_rebuild, insert_values_sql
+
         account_table = CreditAccount._meta.db_table
         lock = "" if connection.vendor == "sqlite" else " FOR UPDATE"
+        # column list from the model, so a new column (with a default) needs no change here
+        insert_sql, insert_defaults = insert_values_sql(
+            CreditTransaction,
+            {
+                "id": "%(id)s",
+                "team_id": "%(team_id)s",
+                "account_id": "%(account_id)s",
+                "type": "'charge'",
+                "amount_cents": "100",
+                "status": "'completed'",
+                "description": "''",
+                "idempotency_key": "''",
+                "balance_after_cents": "%(balance)s",
+                "created_by_id": "%(user_id)s",
+                "completed_at": "%(now)s",
+                "created_at": "%(now)s",
+                "updated_at": "%(now)s",
+            },
+        )
 
         def raw_statements():
             for _ in range(POSTINGS):
@@ -58,11 +78,16 @@ def main() -> bool:
                     balance = cursor.fetchone()[0] + 100
                     now = timezone.now()
                     cursor.execute(
-                        f"INSERT INTO {tx_table} (id, team_id, account_id, type, amount_cents, status, description,"
-                        " idempotency_key, balance_after_cents, stripe_payment_intent_id, attempt_count,"
-                        " created_by_id, completed_at, created_at, updated_at)"
-                        " VALUES (%s, %s, %s, 'charge', 100, 'completed', '', '', %s, '', 0, %s, %s, %s, %s)",
-                        [uuid.uuid4().hex, team.pk, raw_account.pk.hex, balance, user.pk, now, now, now],
+                        insert_sql,
+                        insert_defaults
+                        | {
+                            "id": uuid.uuid4().hex,
+                            "team_id": team.pk,
+                            "account_id": raw_account.pk.hex,
+                            "balance": balance,
+                            "user_id": user.pk,
+                            "now": now,
+                        },
                     )
                     cursor.execute(
                         f"UPDATE {account_table} SET balance_cents = %s, updated_at = %s WHERE id = %s",
@@ -72,6 +97,8 @@ def main() -> bool:
         baseline = measure(f"raw lock+INSERT+UPDATE x{POSTINGS}", raw_statements)
         candidate = measure(f"ledger.transaction_post x{POSTINGS}", through_service)
         ok = report(f"Credit ledger: {POSTINGS} postings", candidate, baseline, target_ratio=6.0)
+        # the raw statements keep only the balance; the maintained figures of that account are rebuilt
+        figures_rebuild(team.pk, account_ids=[raw_account.pk])
         mismatches = ledger.verify_ledger(team=team)
         if mismatches:
             print(f"  ledger mismatches after the run: {mismatches}")
