@@ -50,7 +50,7 @@ beat: install
 	$(VENV)/bin/celery -A deelrx beat --loglevel=INFO
 
 bench: install-dev
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Mutation testing of the money core (bench/mutate.py; needs DATABASE_URL on PostgreSQL).
 mutate: install-dev
