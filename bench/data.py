@@ -285,7 +285,8 @@ FROM plan
 """
 
 # The ledger rows of every planned account, in steps: what each row is, how
-# much (a payment pays the completed rows since the previous one), the running
+# much (every fifth row a payment pays the completed rows since the previous
+# one; a first row in a payment's place is a charge, paid with the next), the running
 # balance after it, and the unpaid part of each completed debit (what the
 # final balance leaves after the newer debits: settled first in, first out by
 # due date, as `credit.figures` defines it; every debit here has a due date).
@@ -298,12 +299,12 @@ WITH slots AS (
     FROM bench_plan p CROSS JOIN LATERAL generate_series(0, p.n_rows - 1) AS g(j)
 ), typed AS (
     SELECT s.*,
-           CASE WHEN slot = 4 THEN 'payment'
+           CASE WHEN slot = 4 AND j > 0 THEN 'payment'
                 WHEN slot = 2 AND (j * 13 + k) %% 19 = 0 THEN 'adjustment'
                 WHEN slot = 1 AND (j * 17 + k) %% 101 = 0 THEN 'adjustment'
                 WHEN (j * 31 + k) %% 23 = 0 THEN 'fee'
                 ELSE 'charge' END AS type,
-           CASE WHEN slot = 4 THEN 0
+           CASE WHEN slot = 4 AND j > 0 THEN 0
                 WHEN slot = 2 AND (j * 13 + k) %% 19 = 0 THEN -(100 + (j * 7 + k) %% 900)
                 WHEN slot = 1 AND (j * 17 + k) %% 101 = 0 THEN 100 + (j * 11 + k) %% 900
                 WHEN (j * 31 + k) %% 23 = 0 THEN 500 + ((j + k) %% 5) * 500
@@ -315,13 +316,13 @@ WITH slots AS (
                 WHEN type = 'payment' AND created_at > now() - make_interval(days => late_days) THEN 'failed'
                 WHEN type = 'charge' AND (j * 7 + k) %% 41 = 0 THEN 'cancelled'
                 ELSE 'completed' END AS status,
-           slot <> 4 AND base_cents > 0 AS debit
+           type <> 'payment' AND base_cents > 0 AS debit
     FROM typed t
 ), amounts AS (
     SELECT st.*,
            CASE WHEN type = 'payment' THEN GREATEST(0,
-                    SUM(CASE WHEN slot <> 4 AND status = 'completed' THEN base_cents ELSE 0 END)
-                        OVER (PARTITION BY k ORDER BY j ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING))
+                    SUM(CASE WHEN type <> 'payment' AND status = 'completed' THEN base_cents ELSE 0 END)
+                        OVER (PARTITION BY k ORDER BY j ROWS BETWEEN 5 PRECEDING AND 1 PRECEDING))
                 ELSE base_cents END AS amount_cents,
            CASE WHEN debit THEN (created_at + make_interval(days => %(due_days)s))::date END AS due_date
     FROM statused st
