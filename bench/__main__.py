@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.harness import SCALE_VARIABLE, bench_scale, setup_django
 
 DEFAULT_TIMEOUT = 600.0  # seconds per benchmark
-KILL_GRACE = 10.0
+KILL_GRACE = 120.0  # after SIGTERM, for the benchmark's clean-up (dropping its data) before SIGKILL
 
 EXIT_OK, EXIT_MISS, EXIT_CRASH = 0, 1, 2
 
@@ -52,8 +52,14 @@ def select(available: list[str], wanted: list[str]) -> list[str]:
     return chosen
 
 
+def _stop_on_sigterm(signum, frame):
+    # the runner's timeout: unwind, so the benchmark's `finally` removes the data it made
+    raise SystemExit(f"stopped by signal {signum} (timeout)")
+
+
 def run_one(name: str) -> int:
     """Child mode: set Django up, run one benchmark's main(); the exit status says how it went."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         setup_django()
         module = importlib.import_module(f"bench.{name}")
@@ -67,17 +73,25 @@ def run_one(name: str) -> int:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    """End the benchmark's process group (it and whatever it started, e.g. gunicorn)."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """End the benchmark's process group (it and whatever it started, e.g. gunicorn):
+    SIGTERM, time to clean up, then SIGKILL for anything left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=KILL_GRACE)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    _sweep_group(process)
+
+
+def _sweep_group(process: subprocess.Popen) -> None:
+    """SIGKILL whatever the benchmark started and left running (its process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    process.wait()
 
 
 def run_child(name: str, *, timeout: float) -> tuple[str, float]:
@@ -92,6 +106,7 @@ def run_child(name: str, *, timeout: float) -> tuple[str, float]:
         _kill_group(process)
         raise
     elapsed = time.monotonic() - started
+    _sweep_group(process)
     if code == EXIT_OK:
         return "ok", elapsed
     if code == EXIT_MISS:
