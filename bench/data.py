@@ -35,7 +35,12 @@ from dataclasses import dataclass, field
 ROLES = ("owner", "admin", "member", "viewer")
 NORMAL_HISTORY_DAYS = (20, 200)  # each normal account's rows span between these many days
 HEAVY_HISTORY_DAYS = 730  # the heavy account: two years of history, however many rows
-HEAVY_LATE_DAYS = 40  # its card payments have failed for this long (a little overdue, still active)
+# Its last rows are the same whatever its size (so two teams that differ only in its
+# history length are alike today): HEAVY_TAIL_ROWS rows over the last HEAVY_TAIL_DAYS,
+# the card payments of the last HEAVY_LATE_DAYS failed (some debits a little overdue).
+HEAVY_TAIL_ROWS = 30
+HEAVY_TAIL_DAYS = 60
+HEAVY_LATE_DAYS = 45
 DUE_DAYS = 30  # debits are due this many days after they are posted
 CURRENCIES = ("usd", "usd", "usd", "usd", "usd", "usd", "usd", "eur", "gbp", "cad")
 FIRST_NAMES = [
@@ -241,8 +246,9 @@ class BenchTeam:
 
 
 # Per account (temporary table, one row per account; k = 0 is the heavy account):
-# how many rows, over how long, ending when, when its payments started failing,
-# where its payment cycle starts, its status and settings.
+# how many rows, over how long (the last `tail_rows` of them over the last
+# `tail_span`), ending when, when its payments started failing, where its
+# payment cycle starts, its status and settings.
 _ACCOUNT_PLAN = """
 CREATE TEMPORARY TABLE bench_plan ON COMMIT DROP AS
 WITH base AS (
@@ -258,14 +264,17 @@ WITH base AS (
            (CASE WHEN k %% 6 = 1 THEN 10 + (k * 37) %% 160 ELSE 0 END)::int AS late_days,
            (k %% 5)::int AS shift,
            k %% 33 = 0 AS closed,
-           k %% 5 = 0 AS pending_tail
+           k %% 5 = 0 AS pending_tail,
+           0 AS tail_rows,
+           interval '0' AS tail_span
     FROM base
 ), plan AS (
-    SELECT k, n_rows, span, ended_ago, late_days, shift, closed, pending_tail FROM normal
+    SELECT k, n_rows, span, ended_ago, late_days, shift, closed, pending_tail, tail_rows, tail_span FROM normal
     UNION ALL
     -- its last row is a (pending) charge right after a payment
-    SELECT 0, %(heavy_rows)s, make_interval(days => %(heavy_days)s), interval '1 hour', %(heavy_late)s,
-           (5 - (%(heavy_rows)s - 1) %% 5) %% 5, false, true
+    SELECT 0, %(heavy_rows)s, make_interval(days => %(heavy_days)s - %(heavy_tail_days)s), interval '1 hour',
+           %(heavy_late)s, (5 - (%(heavy_rows)s - 1) %% 5) %% 5, false, true,
+           LEAST(%(heavy_tail)s, %(heavy_rows)s), make_interval(days => %(heavy_tail_days)s)
     WHERE %(heavy_rows)s > 0
 )
 SELECT k,
@@ -275,6 +284,7 @@ SELECT k,
        CASE WHEN closed THEN n_rows - n_rows %% 5 ELSE n_rows END AS n_rows,
        CASE WHEN closed THEN 0 ELSE shift END AS shift,
        span, now() - ended_ago AS ended_at, late_days, closed, pending_tail AND NOT closed AS pending_tail,
+       tail_rows, tail_span,
        CASE WHEN closed THEN 'closed'
             WHEN late_days - %(due_days)s > 90 THEN 'defaulted'
             WHEN late_days - %(due_days)s > 30 THEN 'suspended'
@@ -293,7 +303,11 @@ FROM plan
 _LEDGER_ROWS = """
 WITH slots AS (
     SELECT p.k, p.account_id, p.late_days, g.j::bigint AS j,
-           p.ended_at - p.span * ((p.n_rows - 1 - g.j)::float8 / GREATEST(p.n_rows - 1, 1)) AS created_at,
+           CASE WHEN g.j >= p.n_rows - p.tail_rows
+                THEN p.ended_at - p.tail_span * ((p.n_rows - 1 - g.j)::float8 / p.tail_rows)
+                ELSE p.ended_at - p.tail_span - p.span * ((p.n_rows - p.tail_rows - 1 - g.j)::float8
+                                                          / GREATEST(p.n_rows - p.tail_rows - 1, 1))
+                END AS created_at,
            (g.j + p.shift) %% 5 AS slot,
            p.pending_tail AND g.j = p.n_rows - 1 AS last_pending
     FROM bench_plan p CROSS JOIN LATERAL generate_series(0, p.n_rows - 1) AS g(j)
@@ -435,6 +449,8 @@ def credit_team(
                     "heavy_rows": heavy_account_rows,
                     "heavy_days": HEAVY_HISTORY_DAYS,
                     "heavy_late": HEAVY_LATE_DAYS,
+                    "heavy_tail": HEAVY_TAIL_ROWS,
+                    "heavy_tail_days": HEAVY_TAIL_DAYS,
                     "due_days": DUE_DAYS,
                     "currencies": list(CURRENCIES),
                     "n_currencies": len(CURRENCIES),
