@@ -6,10 +6,12 @@ admin follows the same rules and leaves the same audit trail as the API."""
 from django import forms
 from django.contrib import admin, messages
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, InactivityTracker, JobRun, PurgeOperation
+from admin_ops.models import InactivityPolicy, InactivityTracker, PurgeOperation
 from admin_ops.services import inactivity as inactivity_services
 from deelrx.admin_audit import AuditedModelAdmin
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import DomainError, ValidationFailed
+from deelrx.jobs.models import JobRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -36,8 +38,8 @@ class ActivityEventAdmin(ReadOnlyAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ["job_name", "trigger", "status", "started_at", "finished_at"]
-    list_filter = ["job_name", "status", "trigger"]
+    list_display = ["job_name", "trigger", "dry_run", "status", "started_at", "finished_at", "worker"]
+    list_filter = ["job_name", "status", "trigger", "dry_run"]
     search_fields = ["job_name", "error"]
 
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, InactivityPolicy
+from admin_ops.models import InactivityPolicy
 from admin_ops.services.inactivity import policy_create
+from deelrx.audit.models import ActivityEvent
 
 DEMO_POLICY = "Dormant accounts"
 DEMO_EVENTS = [

@@ -131,7 +131,7 @@ ENTITIES: dict[str, PurgeableEntity] = {
         ),
         PurgeableEntity(
             "activity_events",
-            "admin_ops.ActivityEvent",
+            "audit.ActivityEvent",
             "Activity log events",
             criteria={"user_id": "user_id"},
         ),

@@ -41,8 +41,8 @@ def main() -> bool:
     from django.db import connection, transaction
     from rest_framework.test import APIClient
 
-    from admin_ops.models import ActivityEvent
     from bench.harness import measure, report
+    from deelrx.audit.models import ActivityEvent
     from deelrx.tenancy.models import Membership, Role, Team, User
 
     target = TARGET if connection.vendor == "postgresql" else SQLITE_TARGET

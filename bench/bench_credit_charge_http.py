@@ -408,9 +408,9 @@ class Gunicorn:
 
 def _raw_statements(team_id: int) -> dict:
     """The raw loop's SQL, column lists from the models (bench.data)."""
-    from admin_ops.models import ActivityEvent
     from bench.data import insert_values_sql
     from credit.models import CreditAccount, CreditTransaction, IdempotencyRecord
+    from deelrx.audit.models import ActivityEvent
 
     idempotency_sql, idempotency_defaults = insert_values_sql(
         IdempotencyRecord,

@@ -22,10 +22,10 @@ def main() -> bool:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from admin_ops.models import ActivityEvent
     from bench.harness import measure, report
     from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction
     from credit.services import ledger
+    from deelrx.audit.models import ActivityEvent
     from deelrx.tenancy.models import Customer, Membership, Role, Team, User
 
     suffix = uuid.uuid4().hex[:8]

@@ -26,8 +26,8 @@ def main() -> bool:
     from django.db import transaction
     from django.test import override_settings
 
-    from admin_ops.models import ActivityEvent
     from bench.harness import measure, report
+    from deelrx.audit.models import ActivityEvent
     from deelrx.tenancy.models import Membership, Role, Team, User
     from knowledge_base.models import KbUpload
     from knowledge_base.services.uploads import upload_create

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from admin_ops.services import record_event
+from deelrx.audit.services import record_event
 
 
 def _team_of(obj):

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "anymail",
     "deelrx",
     "deelrx.tenancy",
+    "deelrx.audit",
+    "deelrx.jobs",
     "admin_ops",
     "credit",
     "knowledge_base",
@@ -281,6 +283,10 @@ STRIPE_WEBHOOK_SECRET = _read("STRIPE_WEBHOOK_SECRET", env.str, default="")
 STRIPE_API_BASE = _read("STRIPE_API_BASE", env.str, default="")
 STRIPE_MAX_RETRIES = _read("STRIPE_MAX_RETRIES", env.int, default=3)
 STRIPE_RETRY_DELAY_SECONDS = _read("STRIPE_RETRY_DELAY_SECONDS", env.float, default=0.5)
+# A running job refreshes its JobRun every JOB_HEARTBEAT_SECONDS; one silent for JOB_LOST_AFTER_SECONDS
+# is marked failed ("worker lost").
+JOB_HEARTBEAT_SECONDS = _read("JOB_HEARTBEAT_SECONDS", env.float, default=60.0)
+JOB_LOST_AFTER_SECONDS = _read("JOB_LOST_AFTER_SECONDS", env.int, default=600)
 # Outbound job email (deelrx.email) is paced to what the provider (Resend) accepts and retried with
 # back-off. The CREDIT_* names are the variables' earlier names, still read.
 EMAILS_PER_SECOND = _read(

@@ -9,6 +9,7 @@ from django.db import connection
 
 from deelrx.filters import StrictBooleanFilter
 from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.selectors.search import article_search
 
 ORDERING_CHOICES = [
     ("-published_at", "Recently published"),
@@ -57,8 +58,6 @@ class KbArticleFilter(django_filters.FilterSet):
         return tag_filter(queryset, value) if value else queryset
 
     def filter_search(self, queryset, name, value):
-        from knowledge_base.selectors.articles import article_search
-
         return article_search(queryset=queryset, q=value)
 
     def filter_ordering(self, queryset, name, value):

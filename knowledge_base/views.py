@@ -31,6 +31,7 @@ from knowledge_base.paging import lookahead_page
 from knowledge_base.rendering import render_markdown, sanitize_html
 from knowledge_base.selectors import articles as article_selectors
 from knowledge_base.selectors.dashboard import broken_link_list, category_list
+from knowledge_base.selectors.search import snippet_html
 from knowledge_base.selectors.uploads import uploads_for_article
 from knowledge_base.services import articles as article_services
 from knowledge_base.services.uploads import upload_create, upload_url
@@ -437,7 +438,7 @@ def _forget(request, key: str, article: KbArticle) -> None:
 def safe_snippet(article: KbArticle, query: str) -> str:
     """The selector's highlighted snippet, cleaned again so that only <mark> can
     ever reach the page (defence in depth: the page marks it safe)."""
-    snippet = article_selectors.snippet_html(article, query)
+    snippet = snippet_html(article, query)
     return mark_safe(nh3.clean(snippet, tags={"mark"}, attributes={}))  # noqa: S308 - cleaned to <mark> only
 
 

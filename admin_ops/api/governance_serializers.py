@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, InactivityTracker
+from admin_ops.models import InactivityPolicy, InactivityTracker
+from deelrx.audit.models import ActivityEvent
 
 
 class ActivityEventOutputSerializer(serializers.ModelSerializer):

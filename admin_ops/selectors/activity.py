@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.filters import apply_filters
 from deelrx.tenancy.models import Team
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, PurgeOperation
+from admin_ops.models import InactivityPolicy, PurgeOperation
+from deelrx.audit.models import ActivityEvent
 from deelrx.tenancy.models import Membership, Team
 
 OPEN_PURGE_STATUSES = [

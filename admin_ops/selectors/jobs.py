@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from admin_ops.models import JobRun
 from deelrx.jobs import JOB_SPECS, job_status_rows, load_jobs
+from deelrx.jobs.models import JobRun
 
 
 def job_rows() -> list[dict]:

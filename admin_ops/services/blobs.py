@@ -21,8 +21,8 @@ import logging
 
 from admin_ops.models import PurgeOperation
 from admin_ops.selectors.blobs import clean_key, clean_store, file_exists, references_for
-from admin_ops.services import record_event
 from admin_ops.services.export import EXPORTS_PREFIX
+from deelrx.audit.services import record_event
 from deelrx.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from deelrx.storage import get_storage, move_file, store_of_key
 from deelrx.tenancy.models import User

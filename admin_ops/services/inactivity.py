@@ -38,8 +38,9 @@ from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, InactivityTracker, PurgeOperation
-from admin_ops.services import record_event
+from admin_ops.models import InactivityPolicy, InactivityTracker, PurgeOperation
+from deelrx.audit.models import ActivityEvent
+from deelrx.audit.services import record_event
 from deelrx.email import EmailSender
 from deelrx.errors import Conflict, NotFound, ValidationFailed
 from deelrx.tenancy.access import require_role

@@ -28,7 +28,6 @@ from django.utils import timezone
 
 from admin_ops import purge_registry
 from admin_ops.models import InactivityPolicy, PurgeOperation
-from admin_ops.services import record_event
 from admin_ops.services.export import (
     build_export,
     delete_export,
@@ -37,6 +36,7 @@ from admin_ops.services.export import (
     key_column,
     record_exported_ids,
 )
+from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, ValidationFailed
 from deelrx.storage import get_storage, private_storage
 from deelrx.tenancy.access import require_role

@@ -8,8 +8,8 @@
 - Purge exports past `export_expires_at` are deleted from the private store and
   the operation's `export_key` is cleared (the row and its audit trail stay),
   by the purge service's `purge_exports_delete_expired`.
-- Idempotency records past their expiry are deleted by the credit app's
-  `idempotency_records_delete_expired`.
+- Every app's own expired rows (e.g. credit's idempotency records) are deleted
+  by the hooks the apps register (`deelrx.retention`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent
 from admin_ops.services.purge import purge_exports_delete_expired
+from deelrx.audit.models import ActivityEvent
+from deelrx.retention import retention_hooks
 from deelrx.tenancy.models import Team
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def _expired_event_groups(now: datetime) -> list[tuple[int, Q]]:
 def retention_enforce(*, now: datetime | None = None, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> dict:
     """Body of `admin-retention-enforce`. Idempotent: a second run finds nothing to delete."""
     now = now or timezone.now()
-    summary: dict = {"dry_run": dry_run, "activity_events": {}, "exports_deleted": 0, "idempotency_records": 0}
+    summary: dict = {"dry_run": dry_run, "activity_events": {}, "exports_deleted": 0}
 
     # 1. Activity events, per retention value.
     total = 0
@@ -76,15 +77,8 @@ def retention_enforce(*, now: datetime | None = None, dry_run: bool = False, bat
     # 2. Expired purge exports (the purge service owns PurgeOperation writes).
     summary["exports_deleted"] = purge_exports_delete_expired(now=now, dry_run=dry_run)
 
-    # 3. Idempotency records (credit app).
-    if dry_run:
-        from django.apps import apps
-
-        records = apps.get_model("credit", "IdempotencyRecord").objects.filter(expires_at__lte=now)
-        summary["idempotency_records"] = records.count()  # what a real run would delete
-    else:
-        from credit.services.idempotency import idempotency_records_delete_expired
-
-        summary["idempotency_records"] = idempotency_records_delete_expired(now=now)
+    # 3. What the apps registered (e.g. credit's idempotency records).
+    for hook in retention_hooks():
+        summary[hook.name] = hook.count_expired(now) if dry_run else hook.delete_expired(now)
     logger.info("retention enforced", extra={"summary": summary})
     return summary

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,11 @@ import pytest
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, JobRun, PurgeOperation
+from admin_ops.models import InactivityPolicy, PurgeOperation
 from admin_ops.services.inactivity import inactivity_check, policy_create
 from admin_ops.tests.factories import PurgeOperationFactory
+from deelrx.audit.models import ActivityEvent
+from deelrx.jobs.models import JobRun
 from deelrx.tenancy.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -20,21 +22,28 @@ def admin_client_(client_as, superuser):
 
 
 @pytest.mark.parametrize(
-    "model", ["activityevent", "jobrun", "purgeoperation", "inactivitypolicy", "inactivitytracker"]
+    "model",
+    [
+        "audit/activityevent",
+        "jobs/jobrun",
+        "admin_ops/purgeoperation",
+        "admin_ops/inactivitypolicy",
+        "admin_ops/inactivitytracker",
+    ],
 )
 def test_every_model_has_a_changelist(admin_client_, model, team):
-    response = admin_client_.get(f"/django-admin/admin_ops/{model}/")
+    response = admin_client_.get(f"/django-admin/{model}/")
     assert response.status_code == 200
 
 
 def test_audit_rows_are_read_only(admin_client_, team):
     event = ActivityEvent.objects.create(team=team, event_type="x.y")
     run = JobRun.objects.create(job_name="admin-retention-enforce")
-    assert admin_client_.get("/django-admin/admin_ops/activityevent/add/").status_code == 403
-    page = admin_client_.get(f"/django-admin/admin_ops/activityevent/{event.pk}/change/")
+    assert admin_client_.get("/django-admin/audit/activityevent/add/").status_code == 403
+    page = admin_client_.get(f"/django-admin/audit/activityevent/{event.pk}/change/")
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
-    assert admin_client_.post(f"/django-admin/admin_ops/jobrun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client_.post(f"/django-admin/jobs/jobrun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
 
 
 def test_policy_created_in_admin_goes_through_the_service(admin_client_, team, superuser):

@@ -3,8 +3,8 @@
 import pytest
 from django.core.files.base import ContentFile
 
-from admin_ops.models import ActivityEvent
 from admin_ops.tests.factories import PurgeOperationFactory
+from deelrx.audit.models import ActivityEvent
 from deelrx.storage import get_storage
 
 pytestmark = pytest.mark.django_db

@@ -5,10 +5,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from admin_ops.demo import seed_demo_data
-from admin_ops.models import ActivityEvent, InactivityPolicy
+from admin_ops.models import InactivityPolicy
 from admin_ops.selectors.dashboard import dashboard_section
 from admin_ops.services.inactivity import policy_create
 from admin_ops.tests.factories import PurgeOperationFactory
+from deelrx.audit.models import ActivityEvent
 from deelrx.jobs import load_jobs
 from deelrx.tenancy.models import Role
 from deelrx.tenancy.tests.factories import MembershipFactory, UserFactory

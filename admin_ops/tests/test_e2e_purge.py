@@ -7,9 +7,11 @@ import zipfile
 
 import pytest
 
-from admin_ops.models import ActivityEvent, JobRun, PurgeOperation
-from admin_ops.services import record_event
+from admin_ops.models import PurgeOperation
 from admin_ops.services.purge import purge_advance_all
+from deelrx.audit.models import ActivityEvent
+from deelrx.audit.services import record_event
+from deelrx.jobs.models import JobRun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

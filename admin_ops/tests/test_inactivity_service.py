@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, InactivityTracker, PurgeOperation
+from admin_ops.models import InactivityPolicy, InactivityTracker, PurgeOperation
 from admin_ops.services.inactivity import (
     inactivity_check,
     member_reinstate,
@@ -17,6 +17,7 @@ from admin_ops.services.inactivity import (
     policy_delete,
     policy_update,
 )
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import Conflict, PermissionDenied, ValidationFailed
 from deelrx.jobs import execute_job
 from deelrx.tenancy.models import Membership, Role

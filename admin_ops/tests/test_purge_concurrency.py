@@ -18,10 +18,11 @@ from urllib.parse import quote
 import pytest
 from django.db import connection, connections, transaction
 
-from admin_ops.models import ActivityEvent, PurgeExportedRow, PurgeOperation
+from admin_ops.models import PurgeExportedRow, PurgeOperation
 from admin_ops.services import purge as purge_service
-from admin_ops.services import record_event
 from admin_ops.tests.factories import refresh
+from deelrx.audit.models import ActivityEvent
+from deelrx.audit.services import record_event
 from deelrx.errors import InvalidTransition
 from deelrx.storage import private_storage
 

@@ -13,10 +13,11 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from admin_ops import purge_registry
-from admin_ops.models import ActivityEvent, PurgeOperation
+from admin_ops.models import PurgeOperation
 from admin_ops.services import purge as purge_service
-from admin_ops.services import record_event
 from admin_ops.tests.factories import OLD, RECENT, PurgeOperationFactory, refresh, scope_2024, set_created_at
+from deelrx.audit.models import ActivityEvent
+from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from deelrx.storage import get_storage, private_storage
 from deelrx.tenancy.models import Customer

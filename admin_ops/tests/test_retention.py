@@ -8,9 +8,10 @@ from django.core.files.base import ContentFile
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, PurgeOperation
+from admin_ops.models import PurgeOperation
 from admin_ops.services.retention import retention_enforce
 from admin_ops.tests.factories import PurgeOperationFactory
+from deelrx.audit.models import ActivityEvent
 from deelrx.jobs import execute_job
 from deelrx.storage import private_storage
 from deelrx.tenancy.tests.factories import TeamFactory

@@ -7,9 +7,11 @@ from django.core.files.base import ContentFile
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent, InactivityPolicy, JobRun
+from admin_ops.models import InactivityPolicy
 from admin_ops.services.inactivity import inactivity_check, policy_create
 from admin_ops.tests.factories import PurgeOperationFactory
+from deelrx.audit.models import ActivityEvent
+from deelrx.jobs.models import JobRun
 from deelrx.storage import get_storage
 from deelrx.tenancy.models import Membership
 

@@ -27,10 +27,10 @@ from admin_ops.selectors import jobs as job_selectors
 from admin_ops.selectors.activity import ActivityEventFilter, activity_list
 from admin_ops.services import blobs as blob_services
 from admin_ops.services import inactivity as inactivity_services
-from admin_ops.services import record_event
 from admin_ops.services.export import EXPORTS_PREFIX
 from admin_ops.views.governance_forms import BlobDeleteForm, BlobMigrateForm, InactivityPolicyForm
 from deelrx.api import LedgerCursorPagination
+from deelrx.audit.services import record_event
 from deelrx.errors import DomainError
 from deelrx.jobs import JOB_SPECS, JobNotImplemented, load_jobs
 from deelrx.storage import STORE_TYPES

@@ -20,7 +20,6 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from admin_ops.services import record_event, record_events
 from credit.models import (
     MAX_AMOUNT_CENTS,
     MAX_GRACE_PERIOD_DAYS,
@@ -29,6 +28,7 @@ from credit.models import (
     CreditLimitChange,
     CreditTransaction,
 )
+from deelrx.audit.services import record_event, record_events
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, NotFound, ValidationFailed
 from deelrx.tenancy.access import require_role_or_system
 from deelrx.tenancy.models import Role

@@ -169,3 +169,8 @@ def idempotency_records_delete_expired(*, now: dt.datetime | None = None) -> int
     """Delete records past their expiry (the retention job). Returns how many."""
     deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted
+
+
+def idempotency_records_count_expired(*, now: dt.datetime | None = None) -> int:
+    """How many records the retention job would delete (its dry run)."""
+    return IdempotencyRecord.objects.filter(expires_at__lte=now or timezone.now()).count()

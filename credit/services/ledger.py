@@ -30,9 +30,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from admin_ops.services import record_event
 from credit import figures
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction, signed_amount
+from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition, NotFound, ValidationFailed
 from deelrx.tenancy.access import require_role_or_system
 from deelrx.tenancy.models import Customer, Role

@@ -35,11 +35,11 @@ from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from admin_ops.services import record_events
 from credit import figures
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditLimitChange, CreditTeamPolicy, PaymentReminder
 from credit.services.accounts import LimitChange, credit_limits_change_automatically
 from credit.services.overdue import account_batches, late_history_record, money_text, past_due
+from deelrx.audit.services import record_events
 
 logger = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from admin_ops.services import record_events
 from credit import figures
 from credit.models import CreditAccount, CreditTransaction
 from credit.services.accounts import StatusMove, accounts_move_status
+from deelrx.audit.services import record_events
 from deelrx.email import EmailSender
 from deelrx.tenancy.models import Team
 from deelrx.tenancy.selectors import team_admin_emails

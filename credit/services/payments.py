@@ -25,7 +25,6 @@ from django.db import IntegrityError
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
-from admin_ops.services import record_event
 from credit.models import CreditAccount, CreditTransaction, StripeEvent
 from credit.selectors.accounts import account_get
 from credit.services import ledger
@@ -37,6 +36,7 @@ from credit.stripe_client import (
     publishable_key,
     stripe_call,
 )
+from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, Conflict, DomainError, InvalidTransition
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role

@@ -1,8 +1,8 @@
 import pytest
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditLimitChange
 from credit.services import accounts
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, NotFound, ValidationFailed
 from deelrx.tenancy.tests.factories import CustomerFactory
 

@@ -4,7 +4,6 @@ append-only, and the actions go through the services."""
 import pytest
 from django.urls import reverse
 
-from admin_ops.models import ActivityEvent
 from credit.models import (
     CreditAccount,
     CreditLimitChange,
@@ -13,6 +12,7 @@ from credit.models import (
     PaymentReminder,
     StripeEvent,
 )
+from deelrx.audit.models import ActivityEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditLimitChange
 from credit.selectors.accounts import account_list
 from credit.tests.factories import CreditAccountFactory
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import ValidationFailed
 from deelrx.tenancy.tests.factories import CustomerFactory
 

@@ -5,12 +5,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent
 from credit.figures import figures_recompute
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction
 from credit.services import accounts
 from credit.services.limits import limit_adjustment_run
 from credit.services.overdue import overdue_check
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditLimitChange, PaymentReminder
 from credit.services import limits, overdue, reminders
 from credit.services.ledger import verify_ledger
+from deelrx.audit.models import ActivityEvent
 
 TODAY = dt.date(2026, 6, 1)
 

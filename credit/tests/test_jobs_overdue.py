@@ -7,9 +7,9 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount
 from credit.services.overdue import overdue_check, unpaid_debits
+from deelrx.audit.models import ActivityEvent
 from deelrx.jobs import execute_job
 
 TODAY = dt.date(2026, 6, 1)

@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from admin_ops.models import JobRun
 from credit.models import CreditAccount, PaymentReminder
 from credit.services.reminders import payment_reminders_send, reminder_stage
 from deelrx.jobs import execute_job
+from deelrx.jobs.models import JobRun
 from deelrx.tenancy.tests.factories import CustomerFactory
 
 TODAY = dt.date(2026, 3, 2)

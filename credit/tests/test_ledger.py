@@ -1,8 +1,8 @@
 import pytest
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditTransaction
 from credit.services import accounts, ledger
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition, NotFound, ValidationFailed
 from deelrx.tenancy.tests.factories import CustomerFactory
 

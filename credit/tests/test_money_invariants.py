@@ -11,7 +11,6 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditTransaction
 from credit.services import accounts, ledger
 from credit.tests.stripe_fake import (
@@ -20,6 +19,7 @@ from credit.tests.stripe_fake import (
     stripe_fake_fixture,  # noqa: F401 - fixture
 )
 from credit.tests.test_webhooks import deliver, payment_intent_object
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition
 
 pytestmark = pytest.mark.django_db

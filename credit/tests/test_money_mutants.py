@@ -13,10 +13,10 @@ from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from admin_ops.models import ActivityEvent
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction, IdempotencyRecord
 from credit.services import accounts, idempotency, ledger
 from credit.tests.factories import CreditAccountFactory
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
 from deelrx.tenancy.models import Role
 from deelrx.tenancy.tests.factories import CustomerFactory, MembershipFactory, TeamFactory, UserFactory
@@ -732,3 +732,30 @@ def test_a_stale_record_is_taken_over_by_exactly_one_retry(race_setup, monkeypat
     record = IdempotencyRecord.objects.get(team=team, key="same")
     assert (record.response_status, record.response_body) == (201, a_body)
     assert fresh(account).balance_cents == 700
+
+
+# --- Settlement when a pending debit completes late ----------------------------------------------------
+def unpaid_parts(account) -> dict:
+    rows = CreditTransaction.objects.filter(account=account, outstanding_cents__gt=0)
+    return {row.description: row.outstanding_cents for row in rows}
+
+
+def assert_figures_match_the_ledger():
+    from credit import figures
+
+    assert {c.account_id: c.problems for c in figures.ledger_check() if c.problems} == {}
+
+
+@pytest.mark.parametrize("due", [None, dt.date(2026, 6, 30)])
+def test_a_pending_debit_completed_late_is_settled_by_its_own_age(account, post, member, due):
+    """A pending charge keeps its place in the settlement order (its due date,
+    then when it was created): completed after a newer debit with the same due
+    date, it is the older one and is paid first."""
+    older = post(account, "charge", 300, status="pending", due_date=due, description="older")
+    post(account, "charge", 1_000, due_date=due, description="newer")
+    post(account, "payment", 500)
+    assert unpaid_parts(account) == {"newer": 500}
+    ledger.transaction_set_status(transaction=older, status="completed", user=member)
+    assert unpaid_parts(account) == {"newer": 800}
+    assert fresh(account).balance_cents == 800
+    assert_figures_match_the_ledger()

@@ -8,12 +8,12 @@ import stripe
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from admin_ops.models import ActivityEvent
 from credit import stripe_client
 from credit.models import CreditAccount, CreditTransaction
 from credit.services import payments
 from credit.stripe_client import PaymentProviderError
 from credit.tests.stripe_fake import stripe_fake_fixture  # noqa: F401 - fixture
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import Conflict
 from deelrx.tenancy.tests.factories import CustomerFactory
 

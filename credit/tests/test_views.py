@@ -9,13 +9,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
 from credit.tests.factories import CreditAccountFactory
 from credit.tests.stripe_fake import (
     PUBLISHABLE_KEY,
     stripe_fake_fixture,  # noqa: F401 - fixture
 )
+from deelrx.audit.models import ActivityEvent
 from deelrx.tenancy.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,13 +3,13 @@
 import pytest
 import stripe
 
-from admin_ops.models import ActivityEvent
 from credit.models import CreditAccount, CreditTransaction, StripeEvent
 from credit.tests.stripe_fake import (
     WEBHOOK_SECRET,
     signed_event,
     stripe_fake_fixture,  # noqa: F401 - fixture
 )
+from deelrx.audit.models import ActivityEvent
 
 URL = "/api/stripe/webhook/"
 

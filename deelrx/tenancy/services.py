@@ -8,7 +8,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
-from admin_ops.services import record_event
+from deelrx.audit.services import record_event
 from deelrx.errors import Conflict, PermissionDenied, ValidationFailed
 from deelrx.tenancy.models import Customer, Membership, Role, Team, User
 

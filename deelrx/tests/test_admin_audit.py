@@ -1,6 +1,6 @@
 import pytest
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.tenancy.models import Customer
 
 pytestmark = pytest.mark.django_db

@@ -47,8 +47,8 @@ def test_in_process_worker_runs_a_registered_job_and_records_it(broker, monkeypa
     """A job queued through Redis runs in a worker thread and leaves a JobRun."""
     from celery.contrib.testing.worker import start_worker
 
-    from admin_ops.models import JobRun
     from deelrx import jobs
+    from deelrx.jobs.models import JobRun
 
     calls = []
 

@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from admin_ops.models import JobRun
 from deelrx import health, jobs
 from deelrx.jobs import JOB_SPECS, JobNotImplemented
+from deelrx.jobs.models import JobRun
 
 pytestmark = pytest.mark.django_db
 
@@ -200,8 +200,8 @@ def test_next_run_counts_from_now_after_a_manual_run():
 
 
 def test_job_events_are_not_stamped_with_the_callers_request(monkeypatch):
-    from admin_ops.models import ActivityEvent
-    from admin_ops.services import record_event
+    from deelrx.audit.models import ActivityEvent
+    from deelrx.audit.services import record_event
     from deelrx.middleware import RequestMeta, _current_request_meta
 
     def body(**kwargs):

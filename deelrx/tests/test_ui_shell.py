@@ -171,8 +171,8 @@ def test_member_cannot_add_members(client_as, member):
         "/django-admin/tenancy/team/",
         "/django-admin/tenancy/membership/",
         "/django-admin/tenancy/customer/",
-        "/django-admin/admin_ops/activityevent/",
-        "/django-admin/admin_ops/jobrun/",
+        "/django-admin/audit/activityevent/",
+        "/django-admin/jobs/jobrun/",
         "/django-admin/django_celery_beat/periodictask/",
     ],
 )

@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from knowledge_base.models import KbArticle, KbFeedback, KbRevision
-from knowledge_base.selectors.articles import snippet_html
+from knowledge_base.selectors.search import snippet_html
 from knowledge_base.services import articles as article_service
 
 

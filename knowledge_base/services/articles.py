@@ -21,13 +21,13 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from admin_ops.services import record_event
+from deelrx.audit.services import record_event
 from deelrx.errors import DomainError, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from deelrx.tenancy.access import TeamAccess, require_role
 from deelrx.tenancy.models import Role, Team, User
 from knowledge_base.models import KbArticle, KbFeedback, KbRevision
 from knowledge_base.rendering import render_markdown
-from knowledge_base.selectors.articles import rendered_text_expression
+from knowledge_base.selectors.search import rendered_text_expression
 
 Status = KbArticle.Status
 

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from admin_ops.services import record_event
+from deelrx.audit.services import record_event
 from deelrx.storage import STORE_TYPES, blob_references, get_storage, is_s3
 from deelrx.tenancy.models import Team
 from knowledge_base.models import KbArticle, KbUpload

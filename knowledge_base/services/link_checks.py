@@ -40,7 +40,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from admin_ops.services import record_event
+from deelrx.audit.services import record_event
 from deelrx.email import EmailSender
 from deelrx.tenancy.models import Team
 from deelrx.tenancy.selectors import team_admin_emails

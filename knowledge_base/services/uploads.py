@@ -26,7 +26,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 
-from admin_ops.services import record_event
+from deelrx.audit.services import record_event
 from deelrx.errors import FileTooLarge, NotFound, PermissionDenied, ValidationFailed
 from deelrx.storage import (
     INLINE_UNSAFE_TYPES,

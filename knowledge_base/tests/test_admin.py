@@ -2,7 +2,7 @@
 
 import pytest
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from knowledge_base.models import KbArticle, KbLinkCheck, KbUpload
 from knowledge_base.tests.factories import KbArticleFactory, KbFeedbackFactory, KbRevisionFactory
 

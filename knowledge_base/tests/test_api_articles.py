@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from knowledge_base.models import KbArticle, KbRevision
 from knowledge_base.services.articles import article_create
 from knowledge_base.tests.factories import KbArticleFactory

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.storage import blob_references, get_storage
 from knowledge_base.models import KbUpload
 from knowledge_base.services.cleanup import orphans_cleanup

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import ValidationFailed
 from knowledge_base.models import KbArticle
 from knowledge_base.services.articles import article_view_count_increment, feedback_create

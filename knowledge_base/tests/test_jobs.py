@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from admin_ops.models import JobRun
+from deelrx.jobs.models import JobRun
 from knowledge_base.models import KbUpload
 from knowledge_base.services.uploads import upload_create
 from knowledge_base.tasks import kb_cleanup_orphaned, kb_links_verify

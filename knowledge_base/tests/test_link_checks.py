@@ -5,7 +5,7 @@ import time
 import pytest
 from django.core import mail
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.tenancy.models import Role
 from deelrx.tenancy.tests.factories import MembershipFactory, UserFactory
 from knowledge_base.models import KbArticle, KbLinkCheck

@@ -3,7 +3,7 @@
 import pytest
 from django.db import IntegrityError
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import PermissionDenied, ValidationFailed
 from knowledge_base.models import KbArticle, KbRevision
 from knowledge_base.services.articles import article_create, article_update

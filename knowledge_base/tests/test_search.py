@@ -3,13 +3,8 @@
 import pytest
 
 from knowledge_base.models import KbArticle
-from knowledge_base.selectors.articles import (
-    article_list,
-    article_search,
-    plain_snippet,
-    search_fallback,
-    snippet_html,
-)
+from knowledge_base.selectors.articles import article_list
+from knowledge_base.selectors.search import article_search, plain_snippet, search_fallback, snippet_html
 from knowledge_base.services.articles import article_create, article_transition
 from knowledge_base.tests.factories import KbArticleFactory
 

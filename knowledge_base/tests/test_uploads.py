@@ -7,7 +7,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import InMemoryUploadedFile
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import FileTooLarge, NotFound, PermissionDenied, UnsupportedFileType, ValidationFailed
 from deelrx.storage import UPLOAD_CONTEXTS, get_storage, is_s3
 from knowledge_base.models import KbUpload

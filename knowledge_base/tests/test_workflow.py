@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from knowledge_base.models import KbArticle
 from knowledge_base.services.articles import (

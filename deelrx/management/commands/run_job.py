@@ -37,7 +37,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{'JOB':<26} {'SCHEDULE (cron)':<18} {'LAST RUN':<32} NEXT RUN")
         for row in rows:
             last = row["last_run"]
-            last_text = f"{last.started_at:%Y-%m-%d %H:%M} {last.status}" if last else "never"
+            dry = " (dry run)" if last and last.dry_run else ""
+            last_text = f"{last.started_at:%Y-%m-%d %H:%M} {last.status}{dry}" if last else "never"
             self.stdout.write(
                 f"{row['name']:<26} {row['schedule']:<18} {last_text:<32} {row['next_run']:%Y-%m-%d %H:%M} UTC"
                 + ("" if row["enabled"] else " (disabled)")

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from admin_ops.models import ActivityEvent
+from deelrx.audit.models import ActivityEvent
 from deelrx.tenancy.models import Customer, Membership, Role
 from deelrx.tenancy.tests.factories import CustomerFactory, UserFactory
 
@@ -286,7 +286,7 @@ def test_audit_event_carries_client_ip_and_user_agent(api_as, member, team):
 
 
 def test_activity_events_are_append_only(api_as, member, team):
-    from admin_ops.models import AppendOnlyError
+    from deelrx.audit.models import AppendOnlyError
 
     api_as(member).post(f"/api/teams/{team.id}/customers/", {"first_name": "Ida"})
     event = ActivityEvent.objects.get(team=team, event_type="customer.created")

@@ -8,8 +8,12 @@ and `manage.py run_job NAME` runs the same function in-process.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +22,8 @@ from typing import Any
 
 from celery import shared_task
 from celery.schedules import crontab
-from django.db.models import Max
+from django.conf import settings
+from django.db.models import Max, Q
 from django.utils import timezone
 
 logger = logging.getLogger("deelrx.jobs")
@@ -142,20 +147,31 @@ def load_jobs() -> dict[str, RegisteredJob]:
 
 
 def execute_job(name: str, *, trigger: str, **kwargs) -> dict[str, Any]:
-    """Run a job now in this process, recording the run and logging the outcome."""
-    from admin_ops.models import JobRun
+    """Run a job now in this process, recording the run and logging the outcome.
+    While it runs, a heartbeat thread refreshes the run every `JOB_HEARTBEAT_SECONDS`:
+    if the process dies (kill -9, a lost machine) the heartbeat stops and
+    `job_runs_reap` marks the run failed ("worker lost") instead of leaving it running."""
+    from deelrx.jobs.models import JobRun
     from deelrx.middleware import outside_request
 
     registered = load_jobs().get(name)
     if registered is None:
         raise KeyError(name)
-    run = JobRun.objects.create(job_name=name, trigger=trigger)
+    job_runs_reap()
+    now = timezone.now()
+    run = JobRun.objects.create(
+        job_name=name,
+        trigger=trigger,
+        dry_run=bool(kwargs.get("dry_run")),
+        worker=f"{socket.gethostname()}:{os.getpid()}"[:255],
+        heartbeat_at=now,
+    )
     started = time.monotonic()
     logger.info("job started", extra={"job": name, "trigger": trigger, "options": kwargs})
     try:
         # An eager task started from a request (jobs page "Run now" without a broker)
         # must not stamp the caller's ip/user agent on the job's audit events.
-        with outside_request():
+        with outside_request(), _heartbeat(run.pk):
             summary = registered.func(**kwargs) or {}
     except Exception as exc:
         run.status = JobRun.Status.FAILED
@@ -173,6 +189,48 @@ def execute_job(name: str, *, trigger: str, **kwargs) -> dict[str, Any]:
         extra={"job": name, "summary": summary, "seconds": round(time.monotonic() - started, 3)},
     )
     return summary
+
+
+@contextlib.contextmanager
+def _heartbeat(run_pk: int):
+    """Refresh the run's heartbeat from a thread (its own database connection) until the job ends."""
+    from django.db import connection
+
+    from deelrx.jobs.models import JobRun
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
+                JobRun.objects.filter(pk=run_pk, status=JobRun.Status.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"job-heartbeat-{run_pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def job_runs_reap(*, now=None) -> int:
+    """Mark failed ("worker lost") the runs left `running` by a process that died:
+    no heartbeat for `JOB_LOST_AFTER_SECONDS`. Called before every run and by the
+    jobs page and `run_job`. Returns how many."""
+    from deelrx.jobs.models import JobRun
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS)
+    lost = JobRun.objects.filter(status=JobRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
+    )
+    reaped = lost.update(status=JobRun.Status.FAILED, error="worker lost", finished_at=now)
+    if reaped:
+        logger.warning("job runs reaped", extra={"runs": reaped})
+    return reaped
 
 
 def sync_job_schedules(*, reset: bool = False) -> list[str]:
@@ -225,22 +283,32 @@ def job_status_rows() -> list[dict[str, Any]]:
     """For `run_job` and the jobs page: each job with its schedule, last and next run."""
     from django_celery_beat.models import PeriodicTask
 
-    from admin_ops.models import JobRun
+    from deelrx.jobs.models import JobRun
 
     load_jobs()
+    job_runs_reap()
     tasks = {t.name: t for t in PeriodicTask.objects.select_related("crontab").filter(name__in=JOB_SPECS)}
     latest_ids = (
         JobRun.objects.filter(job_name__in=JOB_SPECS).values("job_name").annotate(latest=Max("id")).values("latest")
     )
     last_runs = {run.job_name: run for run in JobRun.objects.filter(pk__in=latest_ids)}
+    latest_real = (
+        JobRun.objects.filter(job_name__in=JOB_SPECS, dry_run=False)
+        .values("job_name")
+        .annotate(latest=Max("id"))
+        .values("latest")
+    )
+    last_real_runs = {run.job_name: run for run in JobRun.objects.filter(pk__in=latest_real)}
     now = timezone.now()
     rows = []
     for spec in JOB_SPECS.values():
         periodic = tasks.get(spec.name)
         schedule = periodic.crontab.schedule if periodic and periodic.crontab else spec.crontab
         last = last_runs.get(spec.name)
+        # the schedule follows real runs: a dry run changes nothing, so it is not "the last run"
+        last_real = last_real_runs.get(spec.name)
         # remaining_estimate(last_run_at) is the time from *now* to the next due time after it
-        remaining = schedule.remaining_estimate(last.started_at if last else now)
+        remaining = schedule.remaining_estimate(last_real.started_at if last_real else now)
         next_run = now + remaining if remaining.total_seconds() > 0 else now
         rows.append(
             {
@@ -250,7 +318,8 @@ def job_status_rows() -> list[dict[str, Any]]:
                 if periodic and periodic.crontab
                 else spec.schedule_display,
                 "enabled": periodic.enabled if periodic else False,
-                "last_run": last,
+                "last_run": last,  # the latest run, a dry run or not (`last_run.dry_run` says)
+                "last_real_run": last_real,
                 "next_run": next_run.replace(second=0, microsecond=0) + timedelta(minutes=1 if next_run.second else 0),
             }
         )

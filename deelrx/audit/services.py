@@ -1,0 +1,50 @@
+"""Writing the audit log: `record_event` (one row, inside the service's
+transaction) and `record_events` (a job's batch) are the one way every app
+writes to it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from deelrx.audit.models import ActivityEvent
+from deelrx.middleware import current_request_meta
+
+
+def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    # UUIDs, dates and Decimals become strings, the way the API shows them.
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def _event(*, event_type: str, team=None, team_id=None, user=None, data: dict[str, Any] | None = None) -> ActivityEvent:
+    meta = current_request_meta()
+    if user is not None and not getattr(user, "is_authenticated", False):
+        user = None
+    return ActivityEvent(
+        team_id=team.pk if team is not None else team_id,
+        user=user,
+        event_type=event_type,
+        event_data=_json_safe(data or {}),
+        ip_address=meta.ip_address if meta else None,
+        user_agent=meta.user_agent if meta else "",
+    )
+
+
+def record_events(events: list[dict[str, Any]]) -> int:
+    """Append many audit rows in one INSERT (a job's batch); each dict takes the
+    arguments of `record_event` (`team_id` may stand for `team`). Returns how many."""
+    rows = [_event(**event) for event in events]
+    ActivityEvent.objects.bulk_create(rows)
+    return len(rows)
+
+
+def record_event(
+    *, event_type: str, team=None, team_id: int | None = None, user=None, data: dict[str, Any] | None = None
+) -> ActivityEvent:
+    """Append one audit row. Call it inside the service's transaction, so the
+    event and the change it describes commit or roll back together."""
+    event = _event(event_type=event_type, team=team, team_id=team_id, user=user, data=data)
+    event.save(force_insert=True)
+    return event
