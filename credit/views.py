@@ -4,8 +4,6 @@ same services as the API, refusals shown on the form that caused them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
@@ -30,7 +28,7 @@ from credit.services import accounts as account_services
 from credit.services import ledger, payments
 from deelrx.errors import DomainError, NotFound
 from deelrx.tenancy.models import Role
-from deelrx.web import add_domain_error_to_form, is_htmx, team_view
+from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
 
 ACCOUNTS_PER_PAGE = 25
 TRANSACTIONS_PER_PAGE = 25
@@ -48,53 +46,6 @@ def _vary_on_htmx(response):
     # One URL answers with the page or the rows: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
-
-
-@dataclass
-class Page:
-    """A page without COUNT(*) (as the API's PagePagination): one extra row
-    says whether there is a next page, so a page costs the same on any table."""
-
-    items: list
-    number: int
-    has_next: bool
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-
-# Far beyond any real page; a larger number would overflow the database's OFFSET (a 500).
-MAX_PAGE_NUMBER = 1_000_000
-
-
-def _page(request, queryset, *, per_page: int) -> Page:
-    raw = request.GET.get("page", "1")
-    number = int(raw) if raw.isdigit() and int(raw) > 0 else 1
-    number = min(number, MAX_PAGE_NUMBER)
-    offset = (number - 1) * per_page
-    rows = list(queryset[offset : offset + per_page + 1])
-    return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)
-
-
-def _querystring_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def _account_or_404(request, account_id) -> CreditAccount:
@@ -117,7 +68,7 @@ def account_list_view(request):
         accounts = account_list(team=team, filters={k: v for k, v in filters.items() if v})
     except DomainError:
         accounts = CreditAccount.objects.none()
-    page = _page(request, accounts, per_page=ACCOUNTS_PER_PAGE)
+    page = paginate(request, accounts, per_page=ACCOUNTS_PER_PAGE)
     aging = aging_by_account(team=team, account_ids=[a.pk for a in page])
     for account in page:
         account.overdue_cents = aging[account.pk].overdue_cents
@@ -125,14 +76,13 @@ def account_list_view(request):
         "page": page,
         "filter_form": filter_form if request.GET else AccountFilterForm(),
         "list_url": reverse("credit:index"),
-        "querystring": _querystring_without_page(request),
     }
     template = "credit/_account_rows.html" if _wants_partial(request) else "credit/account_list.html"
     return _vary_on_htmx(render(request, template, context))
 
 
 # --- One account ----------------------------------------------------------------------
-def _transactions_page(request, account: CreditAccount):
+def _transactionspaginate(request, account: CreditAccount):
     filter_form = TransactionFilterForm(request.GET or None)
     filters = filter_form.as_api_filters() if filter_form.is_valid() else {}
     filters["credit_id"] = str(account.pk)
@@ -141,21 +91,20 @@ def _transactions_page(request, account: CreditAccount):
     except DomainError as exc:
         add_domain_error_to_form(filter_form, exc)
         rows = account.transactions.none()
-    page = _page(request, rows, per_page=TRANSACTIONS_PER_PAGE)
+    page = paginate(request, rows, per_page=TRANSACTIONS_PER_PAGE)
     for row in page:
         row.account = account  # one account on this page: no query per row
     return filter_form if request.GET else TransactionFilterForm(), page
 
 
 def _render_detail(request, account: CreditAccount, *, transaction_form=None, settings_form=None):
-    filter_form, page = _transactions_page(request, account)
+    filter_form, page = _transactionspaginate(request, account)
     context = {
         "account": account,
         "aging": aging_for_account(account=account),
         "page": page,
         "filter_form": filter_form,
         "transactions_url": reverse("credit:account-detail", args=[account.pk]),
-        "querystring": _querystring_without_page(request) if request.method == "GET" else "",
         "transaction_form": transaction_form or TransactionForm(),
         "settings_form": settings_form or AccountSettingsForm(account=account),
         "limit_changes": list(
@@ -173,13 +122,12 @@ def _render_detail(request, account: CreditAccount, *, transaction_form=None, se
 def account_detail(request, account_id):
     account = _account_or_404(request, account_id)
     if _wants_partial(request):
-        filter_form, page = _transactions_page(request, account)
+        filter_form, page = _transactionspaginate(request, account)
         context = {
             "account": account,
             "page": page,
             "filter_form": filter_form,
             "transactions_url": reverse("credit:account-detail", args=[account.pk]),
-            "querystring": _querystring_without_page(request),
         }
         return _vary_on_htmx(render(request, "credit/_transaction_rows.html", context))
     return _vary_on_htmx(_render_detail(request, account))

@@ -1,14 +1,17 @@
 """HTML view helpers shared by the three apps: team resolution, domain errors
-mapped to 404/403 pages and to form errors. The browser follows the same
+mapped to 404/403 pages and to form errors, the one paginator. The browser follows the same
 rules as the API because both call the same access checks and services."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 
 from deelrx.errors import DomainError, NotFound, PermissionDenied
@@ -61,9 +64,77 @@ def add_domain_error_to_form(form, exc: DomainError) -> None:
         form.add_error(None, exc.message)
 
 
-def paginate(request, queryset, *, per_page: int = 25):
-    paginator = Paginator(queryset, per_page)
-    return paginator.get_page(request.GET.get("page"))
+# A larger page number would overflow the database's OFFSET (decision 17).
+MAX_PAGE_NUMBER = 1_000_000
+
+
+@dataclass
+class Page:
+    """A page of an HTML list without a total (as the API's `PagePagination`): one
+    row more than the page says whether a next page exists, so a page costs one
+    query on any table size and links to the previous and next page, never
+    "page X of Y". Iterates like Django's Page, so templates read it alike."""
+
+    object_list: list[Any]
+    number: int
+    has_next: bool
+    query: dict[str, str] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def _url(self, number: int) -> str:
+        params = {k: v for k, v in self.query.items() if k != "page"}
+        if number > 1:
+            params["page"] = str(number)
+        return "?" + urlencode(params)
+
+    @property
+    def previous_url(self) -> str:
+        return self._url(self.number - 1)
+
+    @property
+    def next_url(self) -> str:
+        return self._url(self.number + 1)
+
+
+def page_number(request) -> int:
+    """`?page=` as a number from 1 to MAX_PAGE_NUMBER; anything else is page 1."""
+    raw = request.GET.get("page", "1")
+    number = int(raw) if raw.isascii() and raw.isdigit() else 1
+    return min(max(number, 1), MAX_PAGE_NUMBER)
+
+
+def paginate(request, queryset, *, per_page: int = 25) -> Page:
+    """The one HTML paginator: the page's rows plus one, in one query."""
+    number = page_number(request)
+    offset = (number - 1) * per_page
+    rows = list(queryset[offset : offset + per_page + 1])
+    return Page(
+        object_list=rows[:per_page],
+        number=number,
+        has_next=len(rows) > per_page,
+        query={k: request.GET.get(k, "") for k in request.GET},
+    )
 
 
 def is_htmx(request) -> bool:

@@ -27,7 +27,6 @@ from deelrx.tenancy.models import Role
 from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
 from knowledge_base.forms import ArticleForm, AttachmentForm, FeedbackForm, HelpSearchForm, TransitionForm
 from knowledge_base.models import KbArticle, KbUpload
-from knowledge_base.paging import lookahead_page
 from knowledge_base.rendering import render_markdown, sanitize_html
 from knowledge_base.selectors import articles as article_selectors
 from knowledge_base.selectors.dashboard import broken_link_list, category_list
@@ -283,12 +282,12 @@ def help_center(request):
             results = article_selectors.public_articles(filters={"q": query})
         except DomainError as exc:
             results, context["search_error"] = KbArticle.objects.none(), exc.message
-        page = lookahead_page(request, results, per_page=HELP_PAGE_SIZE)
+        page = paginate(request, results, per_page=HELP_PAGE_SIZE)
         context["page"] = page
         context["results"] = [{"article": article, "snippet": safe_snippet(article, query)} for article in page]
     else:
         articles = article_selectors.public_articles().order_by("category", "title", "pk")
-        context["page"] = lookahead_page(request, articles, per_page=HELP_PAGE_SIZE)
+        context["page"] = paginate(request, articles, per_page=HELP_PAGE_SIZE)
     return render(request, "knowledge_base/help_center.html", context)
 
 

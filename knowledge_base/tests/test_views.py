@@ -135,8 +135,13 @@ def test_list_paginates(client_as, viewer, team, member):
         article_create(team=team, user=member, title=f"Article {n:02d}", content="x")
     first = client_as(viewer).get(url("index")).content.decode()
     second = client_as(viewer).get(url("index"), {"page": 2}).content.decode()
-    assert "Page 1 of 2" in first
-    assert "Page 2 of 2" in second
+    # pages without a total (no COUNT): the number and the links that exist
+    assert "Page 1<" in first
+    assert 'rel="next"' in first
+    assert 'rel="prev"' not in first
+    assert "Page 2<" in second
+    assert 'rel="prev"' in second
+    assert 'rel="next"' not in second
     assert second.count('class="badge kb-status-draft') == 2
 
 
