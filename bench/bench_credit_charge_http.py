@@ -37,6 +37,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -599,6 +600,7 @@ def main() -> bool:
         return ok and not problems
     finally:
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         data.drop_team(team)
 
 
