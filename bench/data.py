@@ -827,6 +827,7 @@ def _jobs_accounts(cursor, *, team_ids: list[int], today: dt.date) -> None:
             "grace_period_days": "p.grace_days",
             "limit_frozen": "p.frozen",
             "last_overdue_on": "%(today)s::date - p.late_days_ago",
+            "oldest_unpaid_due_date": "%(today)s::date + p.due_in",
             "status_changed_at": "CASE WHEN p.status <> 'active' THEN now() - interval '20 days' END",
             "created_at": "now() - interval '400 days'",
         },
@@ -852,6 +853,7 @@ def _jobs_debits(cursor, *, team_ids: list[int], today: dt.date) -> int:
             "description": "CASE p.type WHEN 'fee' THEN 'Late fee' ELSE 'Order ' || (100000 + p.k) END",
             "due_date": "%(today)s::date + p.due_in",
             "balance_after_cents": "p.owed_cents",
+            "outstanding_cents": "p.owed_cents",
             "completed_at": created,
             "created_at": created,
             "updated_at": created,
@@ -860,6 +862,18 @@ def _jobs_debits(cursor, *, team_ids: list[int], today: dt.date) -> int:
     )
     cursor.execute(sql, {**params, "team_ids": team_ids, "today": today})
     return cursor.rowcount
+
+
+def _jobs_analyze() -> None:
+    """Planner statistics of the tables just filled (ANALYZE only: the VACUUM comes after the rebuild)."""
+    from django.db import connection
+
+    from credit.models import CreditAccount, CreditTransaction
+    from deelrx.tenancy.models import Customer
+
+    with connection.cursor() as cursor:
+        for model in (CreditTransaction, CreditAccount, Customer):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
 def _jobs_policy(team_ids: list[int]) -> None:
@@ -876,10 +890,11 @@ def credit_jobs_teams(
     """`teams` teams (one user per role each, so owners and admins with email
     addresses) sharing `accounts` credit accounts round-robin, each account
     owing one completed debit due relative to `as_of` (default today; see the
-    kinds above); the second team with its own `CreditTeamPolicy`. The rows are
-    committed and analyzed, then the maintained figures rebuilt with
-    `figures_recompute`, then VACUUM ANALYZE. PostgreSQL only. Remove each team
-    with `drop_team`."""
+    kinds above); the second team with its own `CreditTeamPolicy`. The rows
+    (figures included) are committed and analyzed, then the maintained figures
+    rebuilt with `figures_recompute` (no figure changes unless this generator
+    and the ledger rules disagree), then VACUUM ANALYZE. PostgreSQL only.
+    Remove each team with `drop_team`."""
     from django.db import connection, transaction
     from django.db.models import Count
 
@@ -899,8 +914,10 @@ def credit_jobs_teams(
             _jobs_accounts(cursor, team_ids=team_ids, today=as_of)
             rows = _jobs_debits(cursor, team_ids=team_ids, today=as_of)
         _jobs_policy(team_ids)
-    # Committed and analyzed first: the set-based rebuild then plans with the real row counts.
-    vacuum_analyze()
+    # The figures are written right away (one debit, unpaid in full) and analyzed before the
+    # rebuild: with statistics saying that no debit is unpaid, its per-account subqueries
+    # would scan the whole unpaid index once per account.
+    _jobs_analyze()
     for team_id in team_ids:
         figures_rebuild(team_id)
     vacuum_analyze()
