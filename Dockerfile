@@ -19,4 +19,4 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-012345678
 USER deelrx
 
 EXPOSE 8000
-CMD ["gunicorn", "deelrx.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "deelrx.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
