@@ -1,10 +1,11 @@
 """Posting charges through HTTP, as production serves them, against the raw
 minimum of the same database work.
 
-Project: gunicorn (`deelrx.wsgi`, sync workers = CPU count, production
-settings: DJANGO_DEBUG off, a secret key, ALLOWED_HOSTS, HTTPS behind a proxy
-— the clients send `X-Forwarded-Proto: https` as the proxy would — access log
-on, throttling on with a rate the run cannot reach) on a free loopback port,
+Project: gunicorn (`deelrx.wsgi` with the project's `gunicorn.conf.py`, as the
+image runs it, workers = CPU count; production settings: DJANGO_DEBUG off, a
+secret key, ALLOWED_HOSTS, HTTPS behind a proxy — the clients send
+`X-Forwarded-Proto: https` as the proxy would — access log on, throttling on
+with a rate the run cannot reach) on a free loopback port,
 against the benchmark database. 16 clients with keep-alive (`http.client`,
 4 threads in each of 4 processes, so the load generator is never the
 bottleneck: its CPU use is printed) each POST
@@ -324,6 +325,10 @@ class Gunicorn:
         self.port = 0
         self.process: subprocess.Popen | None = None
 
+    def config_note(self) -> str:
+        config = BASE_DIR / "gunicorn.conf.py"
+        return "gunicorn.conf.py" if config.exists() else "gunicorn defaults: sync workers"
+
     def env(self) -> dict:
         env = dict(os.environ)
         env.update(
@@ -528,7 +533,7 @@ def main() -> bool:
         print(
             f"  {CLIENTS} clients ({CLIENT_PROCESSES} processes), {seconds:.0f} s measured"
             f" after {warmup:.0f} s warm-up;"
-            f" server: gunicorn, {server.workers} sync workers; {wanted:,} accounts charged",
+            f" server: gunicorn, {server.workers} workers ({server.config_note()}); {wanted:,} accounts charged",
             flush=True,
         )
         raw_spec = (
