@@ -381,14 +381,19 @@ def figures_recompute(*, team=None, account_ids=None) -> None:
             f"AND NOT (status = 'completed' AND {DEBIT_SQL.format(t='credit_credittransaction')})",
             params,
         )
+        # One GROUP BY over the scope's rows, joined back (not a subquery per account, which
+        # a planner with stale statistics after a bulk load runs as a scan per account).
         cursor.execute(
-            "UPDATE credit_creditaccount SET "  # noqa: S608
-            "pending_debits_cents = COALESCE((SELECT SUM(t.amount_cents) FROM credit_credittransaction t "
-            f"  WHERE t.account_id = credit_creditaccount.id AND t.status = 'pending' AND {debit}), 0), "
-            "oldest_unpaid_due_date = (SELECT MIN(t.due_date) FROM credit_credittransaction t "
-            "  WHERE t.account_id = credit_creditaccount.id AND t.outstanding_cents > 0) "
-            f"WHERE id {scope}",
-            params,
+            "WITH figures AS ("  # noqa: S608
+            "  SELECT t.account_id,"
+            f"   SUM(CASE WHEN t.status = 'pending' AND {debit} THEN t.amount_cents ELSE 0 END) AS pending_cents,"
+            "    MIN(CASE WHEN t.outstanding_cents > 0 THEN t.due_date END) AS oldest"
+            f"  FROM credit_credittransaction t WHERE t.account_id {scope} GROUP BY t.account_id) "
+            "UPDATE credit_creditaccount SET pending_debits_cents = COALESCE(figures.pending_cents, 0), "
+            "oldest_unpaid_due_date = figures.oldest "
+            "FROM credit_creditaccount a LEFT JOIN figures ON figures.account_id = a.id "
+            f"WHERE credit_creditaccount.id = a.id AND a.id {scope}",
+            params * 2,
         )
 
 

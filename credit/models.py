@@ -255,6 +255,8 @@ class CreditLimitChange(models.Model):
         indexes = [
             models.Index(fields=["account", "created_at"]),
             models.Index(fields=["team", "created_at"]),
+            # the limit job's cooldown: "an automatic change for this account since day D?"
+            models.Index(fields=["account", "source", "effective_on"]),
         ]
 
     def __str__(self) -> str:

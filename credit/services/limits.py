@@ -31,8 +31,7 @@ import logging
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from credit import figures
@@ -84,11 +83,15 @@ def raise_candidates(*, today: date):
         sent_at__gte=timezone.make_aware(datetime.combine(late_since, time.min)),
     )
     # A change made for day D blocks raises until D + 7 (D + 6 still inside the cooldown).
-    # Rows written without `effective_on` (before the field existed) fall back to their local creation date.
-    recent_change = CreditLimitChange.objects.alias(for_day=Coalesce("effective_on", TruncDate("created_at"))).filter(
+    # Rows written without `effective_on` (before the field existed) fall back to their local
+    # creation date: created on or after the local midnight starting that day. Two plain
+    # conditions rather than one computed date, so that an index answers each.
+    cooldown_from = today - timedelta(days=RAISE_COOLDOWN_DAYS)
+    recent_change = CreditLimitChange.objects.filter(
+        Q(effective_on__gte=cooldown_from)
+        | Q(effective_on__isnull=True, created_at__gte=timezone.make_aware(datetime.combine(cooldown_from, time.min))),
         account_id=OuterRef("pk"),
         source=CreditLimitChange.Source.AUTOMATIC,
-        for_day__gte=today - timedelta(days=RAISE_COOLDOWN_DAYS),
     )
     return (
         CreditAccount.objects.filter(status=CreditAccount.Status.ACTIVE, limit_frozen=False, credit_limit_cents__gt=0)
