@@ -58,7 +58,52 @@ class Equivalent(NamedTuple):
     reason: str
 
 
-EQUIVALENT: list[Equivalent] = []
+_L, _I, _F = MODULES
+
+EQUIVALENT: list[Equivalent] = [
+    # --- credit/services/ledger.py
+    Equivalent(
+        _L,
+        'CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).order_by().values("pk")[:1]',
+        'CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).order_by().values("pk")[:2]',
+        "(team, idempotency_key) is unique (constraint): the subquery never has a second row to return.",
+    ),
+    Equivalent(
+        _L,
+        "account = next(iter(queryset.filter(team=team, customer_id=customer_id).order_by()[:1]), None)",
+        "account = next(iter(queryset.filter(team=team, customer_id=customer_id).order_by()[:2]), None)",
+        "(team, customer) is unique (constraint): at most one account matches; next() takes the first anyway.",
+    ),
+    Equivalent(
+        _L,
+        "if account.status == CreditAccount.Status.CLOSED or (effect > 0 and "
+        "account.status != CreditAccount.Status.ACTIVE):",
+        "if account.status == CreditAccount.Status.CLOSED or (effect >= 0 and "
+        "account.status != CreditAccount.Status.ACTIVE):",
+        "The signed effect is never 0: amounts are validated non-zero and the check constraints forbid 0.",
+    ),
+    Equivalent(
+        _L,
+        'created_by=user if getattr(user, "is_authenticated", False) else None,',
+        'created_by=user if getattr(user, "is_authenticated", True) else None,',
+        "Callers pass a User or AnonymousUser (both have is_authenticated) or None, which is stored as None "
+        "whichever the default.",
+    ),
+    Equivalent(
+        _L,
+        "tx.save(force_insert=True)",
+        "tx.save(force_insert=False)",
+        "A new instance whose pk has a default is inserted directly by Django (Model._save_table forces the "
+        "INSERT): same statement either way.",
+    ),
+    # --- credit/services/idempotency.py
+    Equivalent(
+        _I,
+        "@dataclass(frozen=True)",
+        "@dataclass(frozen=False)",
+        "Replay: nothing assigns to a Replay or hashes it; it is built and read once.",
+    ),
+]
 
 
 def tests_for(module: str) -> list[str]:
