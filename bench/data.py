@@ -694,8 +694,8 @@ def drop_team(team: BenchTeam | int) -> None:
     the deleted tables is among them, so nothing can be left dangling."""
     from django.db import connection, transaction
 
-    from admin_ops.models import ActivityEvent
     from credit.models import CreditAccount, CreditLimitChange, CreditTransaction, IdempotencyRecord, PaymentReminder
+    from deelrx.audit.models import ActivityEvent
     from deelrx.tenancy.models import Customer, Membership, Team, User
 
     team_id = team.team_id if isinstance(team, BenchTeam) else team
