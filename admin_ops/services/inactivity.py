@@ -342,24 +342,46 @@ def _tracker_state(tracker: InactivityTracker) -> tuple:
     )
 
 
+@dataclass
+class _PolicyPlan:
+    """What one run of a policy will write (decided first, written by `_apply_plan`)."""
+
+    gone: list[int] = field(default_factory=list)
+    to_create: list[InactivityTracker] = field(default_factory=list)
+    to_update: list[InactivityTracker] = field(default_factory=list)
+    to_suspend: list[tuple[Membership, InactivityTracker]] = field(default_factory=list)
+    to_purge: list[tuple[Membership, InactivityTracker]] = field(default_factory=list)
+    emails: list[tuple[User, dict, InactivityTracker, list[int]]] = field(default_factory=list)
+
+
 def _check_policy(
     policy: InactivityPolicy, *, now: datetime, dry_run: bool, outcome: _Outcome
 ) -> Callable[[], None] | None:
     """Evaluate and write one policy (the caller holds the policy's row lock in a
     transaction); return the sending of the emails, to run once that commits."""
+    plan = _plan_policy(policy, now=now, outcome=outcome)
+    outcome.trackers_created += len(plan.to_create)
+    outcome.trackers_updated += len(plan.to_update)
+    outcome.warnings_sent += len(plan.emails)
+    outcome.suspended += len(plan.to_suspend)
+    outcome.purges_requested += len(plan.to_purge)
+    if dry_run:
+        return None
+    _apply_plan(policy, plan, now=now)
+    # Emails only once the writes are committed: a rolled-back run must not have warned anyone.
+    return lambda: _send_emails(policy, emails=plan.emails, to_suspend=plan.to_suspend, outcome=outcome)
+
+
+def _plan_policy(policy: InactivityPolicy, *, now: datetime, outcome: _Outcome) -> _PolicyPlan:
+    """Update every member's tracker in memory and decide the warnings, suspensions and purges."""
     members = list(_members_with_last_activity(policy))
     trackers = {t.user_id: t for t in InactivityTracker.objects.filter(policy=policy)}
     member_ids = {m.user_id for m in members}
-    gone = [user_id for user_id in trackers if user_id not in member_ids]
+    plan = _PolicyPlan(gone=[user_id for user_id in trackers if user_id not in member_ids])
     outcome.members_checked += len(members)
-    outcome.trackers_removed += len(gone)
+    outcome.trackers_removed += len(plan.gone)
     active_owners = {m.user_id for m in members if m.role == Role.OWNER and not m.is_suspended}
-    to_create: list[InactivityTracker] = []
-    to_update: list[InactivityTracker] = []
     before: dict[int, tuple] = {}  # stored state of existing trackers: only changed ones are written
-    to_suspend: list[tuple[Membership, InactivityTracker]] = []
-    to_purge: list[tuple[Membership, InactivityTracker]] = []
-    emails: list[tuple[User, dict, InactivityTracker, list[int]]] = []
     threshold = policy.threshold_days
     actions = policy.actions or {}
     earliest_warning = max(actions.get("warnings") or [0])
@@ -368,9 +390,9 @@ def _check_policy(
         tracker = trackers.get(membership.user_id)
         if tracker is None:
             tracker = InactivityTracker(team_id=policy.team_id, user_id=membership.user_id, policy=policy)
-            to_create.append(tracker)
+            plan.to_create.append(tracker)
         else:
-            to_update.append(tracker)
+            plan.to_update.append(tracker)
             before[tracker.pk] = _tracker_state(tracker)
             if tracker.is_suspended and not membership.is_suspended:
                 # reinstated outside this app (e.g. the Django admin): count from then
@@ -387,45 +409,57 @@ def _check_policy(
             tracker.warnings_sent = []  # active again: a later inactivity spell is warned afresh
         if membership.is_suspended:
             continue
-        due = _due_warnings(policy, days, tracker.warnings_sent)
-        if due:
-            tracker.warnings_sent = sorted({*tracker.warnings_sent, *due}, reverse=True)
-            context = {
-                "user": membership.user,
-                "team": policy.team,
-                "policy": policy,
-                "days_inactive": days,
-                "days_left": threshold - days,
-                "suspend": actions.get("suspend", False),
-                "purge": actions.get("purge", False),
-            }
-            if membership.user.email:
-                emails.append((membership.user, context, tracker, due))
-            else:
-                outcome.warnings_skipped_no_email += 1
+        _plan_warning(policy, membership, tracker, days=days, plan=plan, outcome=outcome)
         if days >= threshold:
             if actions.get("suspend") and not membership.user.is_superuser:
                 if membership.role == Role.OWNER and active_owners <= {membership.user_id}:
                     outcome.suspension_skipped_last_owner += 1
                 else:
                     active_owners.discard(membership.user_id)
-                    to_suspend.append((membership, tracker))
+                    plan.to_suspend.append((membership, tracker))
             if actions.get("purge") and not tracker.purge_requested:
-                to_purge.append((membership, tracker))
+                plan.to_purge.append((membership, tracker))
 
-    acted_on = {id(t) for _, t in to_suspend} | {id(t) for _, t in to_purge}
-    to_update = [t for t in to_update if id(t) in acted_on or _tracker_state(t) != before[t.pk]]
-    outcome.trackers_created += len(to_create)
-    outcome.trackers_updated += len(to_update)
-    outcome.warnings_sent += len(emails)
-    outcome.suspended += len(to_suspend)
-    outcome.purges_requested += len(to_purge)
-    if dry_run:
-        return None
+    acted_on = {id(t) for _, t in plan.to_suspend} | {id(t) for _, t in plan.to_purge}
+    plan.to_update = [t for t in plan.to_update if id(t) in acted_on or _tracker_state(t) != before[t.pk]]
+    return plan
 
-    if gone:
-        InactivityTracker.objects.filter(policy=policy, user_id__in=gone).delete()
-    for membership, tracker in to_suspend:
+
+def _plan_warning(
+    policy: InactivityPolicy,
+    membership: Membership,
+    tracker: InactivityTracker,
+    *,
+    days: int,
+    plan: _PolicyPlan,
+    outcome: _Outcome,
+) -> None:
+    """Mark the warnings due today as sent and queue their email (members with an address)."""
+    due = _due_warnings(policy, days, tracker.warnings_sent)
+    if not due:
+        return
+    actions = policy.actions or {}
+    tracker.warnings_sent = sorted({*tracker.warnings_sent, *due}, reverse=True)
+    context = {
+        "user": membership.user,
+        "team": policy.team,
+        "policy": policy,
+        "days_inactive": days,
+        "days_left": policy.threshold_days - days,
+        "suspend": actions.get("suspend", False),
+        "purge": actions.get("purge", False),
+    }
+    if membership.user.email:
+        plan.emails.append((membership.user, context, tracker, due))
+    else:
+        outcome.warnings_skipped_no_email += 1
+
+
+def _apply_plan(policy: InactivityPolicy, plan: _PolicyPlan, *, now: datetime) -> None:
+    """Write the plan: trackers, suspensions, purge requests and one audit event."""
+    if plan.gone:
+        InactivityTracker.objects.filter(policy=policy, user_id__in=plan.gone).delete()
+    for membership, tracker in plan.to_suspend:
         membership_set_suspended(
             membership=membership,
             suspended=True,
@@ -433,16 +467,16 @@ def _check_policy(
             reason=f"Inactive for {tracker.days_since_activity} days (policy '{policy.name}').",
         )
         tracker.is_suspended = True
-    for membership, tracker in to_purge:
+    for membership, tracker in plan.to_purge:
         operation = _request_purge(policy=policy, user=membership.user, now=now)
         tracker.purge_requested = True
         tracker.purge_operation = operation
-    InactivityTracker.objects.bulk_create(to_create)
+    InactivityTracker.objects.bulk_create(plan.to_create)
     written_at = timezone.now()
-    for tracker in to_update:
+    for tracker in plan.to_update:
         tracker.updated_at = written_at  # auto_now does not apply to bulk_update
     InactivityTracker.objects.bulk_update(
-        to_update,
+        plan.to_update,
         [
             "last_activity_at",
             "days_since_activity",
@@ -454,20 +488,18 @@ def _check_policy(
         ],
     )
     InactivityPolicy.objects.filter(pk=policy.pk).update(last_run_at=now)
-    if to_suspend or to_purge or emails:
+    if plan.to_suspend or plan.to_purge or plan.emails:
         record_event(
             event_type="admin_ops.inactivity_policy.applied",
             team=policy.team,
             user=None,
             data={
                 "policy_id": policy.pk,
-                "warned": sorted(u.pk for u, _, _, _ in emails),
-                "suspended": sorted(m.user_id for m, _ in to_suspend),
-                "purge_requested": sorted(m.user_id for m, _ in to_purge),
+                "warned": sorted(u.pk for u, _, _, _ in plan.emails),
+                "suspended": sorted(m.user_id for m, _ in plan.to_suspend),
+                "purge_requested": sorted(m.user_id for m, _ in plan.to_purge),
             },
         )
-    # Emails only once the writes are committed: a rolled-back run must not have warned anyone.
-    return lambda: _send_emails(policy, emails=emails, to_suspend=to_suspend, outcome=outcome)
 
 
 def _send_emails(
