@@ -261,7 +261,34 @@ def links_verify(*, dry_run: bool = False, now: datetime | None = None) -> dict[
     urls = sorted({url for article_links in links.values() for url in article_links})
     logger.info("kb link check started", extra={"articles": len(articles), "urls": len(urls), "dry_run": dry_run})
     results = check_urls(urls)
+    rows, newly_broken, stale = _compare_with_last_check(articles, links, results, now=now)
+    summary: dict[str, Any] = {
+        "dry_run": dry_run,
+        "articles": len(articles),
+        "urls_checked": sum(1 for r in results.values() if not r.skipped),
+        "links": len(rows),
+        "ok": sum(1 for row in rows if row.ok),
+        "broken": sum(1 for row in rows if not row.ok),
+        "newly_broken": sum(len(items) for items in newly_broken.values()),
+        "skipped_private": sum(1 for r in results.values() if r.skipped),
+        "stale_removed": len(stale),
+        "emails_sent": 0,
+    }
+    if dry_run:
+        summary["teams_to_notify"] = sorted(newly_broken)
+        logger.info("kb link check finished (dry run)", extra=summary)
+        return summary
+    _store_results(articles, rows, stale, newly_broken)
+    summary["emails_sent"], summary["emails_failed"] = _mail_newly_broken(newly_broken)
+    logger.info("kb link check finished", extra=summary)
+    return summary
 
+
+def _compare_with_last_check(
+    articles: dict, links: dict, results: dict[str, LinkResult], *, now: datetime
+) -> tuple[list[KbLinkCheck], dict[int, list[dict[str, Any]]], list[int]]:
+    """This run's result rows, the links broken since the last check (per team), and
+    the stored results of links no longer in any published article."""
     previous = {
         (article_id, url): (pk, ok)
         for pk, article_id, url, ok in KbLinkCheck.objects.filter(
@@ -294,51 +321,35 @@ def links_verify(*, dry_run: bool = False, now: datetime | None = None) -> dict[
                     {"article_id": article_id, "title": articles[article_id]["title"], "url": url, "result": result}
                 )
     stale = [pk for pair, (pk, _ok) in previous.items() if pair not in current_pairs]
-    summary: dict[str, Any] = {
-        "dry_run": dry_run,
-        "articles": len(articles),
-        "urls_checked": sum(1 for r in results.values() if not r.skipped),
-        "links": len(rows),
-        "ok": sum(1 for row in rows if row.ok),
-        "broken": sum(1 for row in rows if not row.ok),
-        "newly_broken": sum(len(items) for items in newly_broken.values()),
-        "skipped_private": sum(1 for r in results.values() if r.skipped),
-        "stale_removed": len(stale),
-        "emails_sent": 0,
-    }
-    if dry_run:
-        summary["teams_to_notify"] = sorted(newly_broken)
-        logger.info("kb link check finished (dry run)", extra=summary)
-        return summary
+    return rows, newly_broken, stale
 
-    with transaction.atomic():
-        KbLinkCheck.objects.bulk_create(
-            rows,
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["article", "url"],
-            update_fields=["status_code", "ok", "error", "checked_at"],
+
+@transaction.atomic
+def _store_results(articles: dict, rows: list[KbLinkCheck], stale: list[int], newly_broken: dict) -> None:
+    """Upsert this run's results, drop the stale ones, and audit one event per team."""
+    KbLinkCheck.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["article", "url"],
+        update_fields=["status_code", "ok", "error", "checked_at"],
+    )
+    for start in range(0, len(stale), 1000):
+        KbLinkCheck.objects.filter(pk__in=stale[start : start + 1000]).delete()
+    # Articles no longer published keep no results: the report lists published ones only.
+    KbLinkCheck.objects.exclude(article__status=KbArticle.Status.PUBLISHED).delete()
+    per_team: dict[int, dict[str, int]] = defaultdict(lambda: {"links": 0, "broken": 0})
+    for row in rows:
+        team_id = articles[row.article_id]["team_id"]
+        per_team[team_id]["links"] += 1
+        per_team[team_id]["broken"] += 0 if row.ok else 1
+    teams = Team.objects.in_bulk(list(per_team))
+    for team_id, counts in per_team.items():
+        record_event(
+            event_type="kb.links.checked",
+            team=teams.get(team_id),
+            data={**counts, "newly_broken": len(newly_broken.get(team_id, []))},
         )
-        for start in range(0, len(stale), 1000):
-            KbLinkCheck.objects.filter(pk__in=stale[start : start + 1000]).delete()
-        # Articles no longer published keep no results: the report lists published ones only.
-        KbLinkCheck.objects.exclude(article__status=KbArticle.Status.PUBLISHED).delete()
-        per_team: dict[int, dict[str, int]] = defaultdict(lambda: {"links": 0, "broken": 0})
-        for row in rows:
-            team_id = articles[row.article_id]["team_id"]
-            per_team[team_id]["links"] += 1
-            per_team[team_id]["broken"] += 0 if row.ok else 1
-        teams = Team.objects.in_bulk(list(per_team))
-        for team_id, counts in per_team.items():
-            record_event(
-                event_type="kb.links.checked",
-                team=teams.get(team_id),
-                data={**counts, "newly_broken": len(newly_broken.get(team_id, []))},
-            )
-
-    summary["emails_sent"], summary["emails_failed"] = _mail_newly_broken(newly_broken)
-    logger.info("kb link check finished", extra=summary)
-    return summary
 
 
 def _mail_newly_broken(newly_broken: dict[int, list[dict[str, Any]]]) -> tuple[int, int]:
