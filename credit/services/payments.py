@@ -93,37 +93,7 @@ def setup_intent_create(*, team, customer, user) -> dict[str, str]:
     if not publishable_key():
         raise PaymentsNotConfigured("Card payments are not configured (STRIPE_PUBLISHABLE_KEY is not set).")
 
-    stripe_customer_id = account.stripe_customer_id
-    try:
-        if not stripe_customer_id:
-            # Derived from the account id: two concurrent first calls get one Stripe customer.
-            stripe_customer = stripe_call(
-                "customer.create",
-                client.v1.customers.create,
-                params={
-                    "email": customer.email or None,
-                    "name": f"{customer.first_name} {customer.last_name}".strip() or None,
-                    "metadata": {"account_id": str(account.pk), "team_id": str(team.pk)},
-                },
-                options={"idempotency_key": idempotency_key("credit-account", account.pk, "customer")},
-            )
-            stripe_customer_id = stripe_customer.id
-        intent = stripe_call(
-            "setup_intent.create",
-            client.v1.setup_intents.create,
-            params={
-                "customer": stripe_customer_id,
-                "usage": "off_session",
-                "payment_method_types": ["card"],
-                "metadata": {"account_id": str(account.pk), "team_id": str(team.pk)},
-            },
-            # A fresh SetupIntent per request; the key makes our retries safe.
-            options={"idempotency_key": idempotency_key("credit-account", account.pk, "setup", uuid.uuid4())},
-        )
-    except stripe.StripeError as exc:
-        logger.warning("stripe setup intent failed", extra={"account_id": str(account.pk), "error": str(exc)})
-        raise _provider_error(exc) from exc
-
+    stripe_customer_id, intent = _stripe_setup_intent(client, account=account, customer=customer)
     with db_transaction.atomic():
         account = CreditAccount.objects.select_for_update().get(pk=account.pk)
         update_fields = ["stripe_setup_intent_id", "updated_at"]
@@ -147,6 +117,41 @@ def setup_intent_create(*, team, customer, user) -> dict[str, str]:
         "setup_intent_id": intent.id,
         "publishable_key": publishable_key(),
     }
+
+
+def _stripe_setup_intent(client, *, account: CreditAccount, customer) -> tuple[str, Any]:
+    """The account's Stripe customer (created the first time) and a new SetupIntent for it."""
+    stripe_customer_id = account.stripe_customer_id
+    try:
+        if not stripe_customer_id:
+            # Derived from the account id: two concurrent first calls get one Stripe customer.
+            stripe_customer = stripe_call(
+                "customer.create",
+                client.v1.customers.create,
+                params={
+                    "email": customer.email or None,
+                    "name": f"{customer.first_name} {customer.last_name}".strip() or None,
+                    "metadata": {"account_id": str(account.pk), "team_id": str(account.team_id)},
+                },
+                options={"idempotency_key": idempotency_key("credit-account", account.pk, "customer")},
+            )
+            stripe_customer_id = stripe_customer.id
+        intent = stripe_call(
+            "setup_intent.create",
+            client.v1.setup_intents.create,
+            params={
+                "customer": stripe_customer_id,
+                "usage": "off_session",
+                "payment_method_types": ["card"],
+                "metadata": {"account_id": str(account.pk), "team_id": str(account.team_id)},
+            },
+            # A fresh SetupIntent per request; the key makes our retries safe.
+            options={"idempotency_key": idempotency_key("credit-account", account.pk, "setup", uuid.uuid4())},
+        )
+    except stripe.StripeError as exc:
+        logger.warning("stripe setup intent failed", extra={"account_id": str(account.pk), "error": str(exc)})
+        raise _provider_error(exc) from exc
+    return stripe_customer_id, intent
 
 
 # --- Charging the saved card ---------------------------------------------------------
