@@ -257,21 +257,9 @@ def article_create(
 
 
 @transaction.atomic
-def article_update(*, article: KbArticle, user: User, note: str = "", **fields: Any) -> KbArticle:
-    """Edit the content fields; each edit that changes something saves a revision.
-
-    Members edit drafts and articles in review; published and archived
-    articles need admin/owner. The slug stays when the title changes (links
-    keep working) unless a new slug is given.
-    """
-    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
-    if unknown:
-        raise ValidationFailed(details={key: ["This field cannot be changed here."] for key in unknown})
-    access = _article_access(user, article, Role.MEMBER)
-    article = _lock(article)
-    if article.status in ADMIN_EDIT_STATUSES and not access.has_role(Role.ADMIN):
-        raise PermissionDenied(f"Editing a {article.get_status_display().lower()} article needs the 'admin' role.")
-
+def _clean_edit(article: KbArticle, fields: dict[str, Any]) -> dict[str, Any]:
+    """The edited fields, trimmed and checked (a blank slug keeps the current one)."""
+    fields = dict(fields)
     if "title" in fields:
         fields["title"] = (fields["title"] or "").strip()
         if not fields["title"]:
@@ -296,6 +284,25 @@ def article_update(*, article: KbArticle, user: User, note: str = "", **fields: 
                 raise ValidationFailed(details={"slug": ["Another article of this team uses this slug."]})
             fields["slug"] = slug
 
+    return fields
+
+
+def article_update(*, article: KbArticle, user: User, note: str = "", **fields: Any) -> KbArticle:
+    """Edit the content fields; each edit that changes something saves a revision.
+
+    Members edit drafts and articles in review; published and archived
+    articles need admin/owner. The slug stays when the title changes (links
+    keep working) unless a new slug is given.
+    """
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed(details={key: ["This field cannot be changed here."] for key in unknown})
+    access = _article_access(user, article, Role.MEMBER)
+    article = _lock(article)
+    if article.status in ADMIN_EDIT_STATUSES and not access.has_role(Role.ADMIN):
+        raise PermissionDenied(f"Editing a {article.get_status_display().lower()} article needs the 'admin' role.")
+
+    fields = _clean_edit(article, fields)
     changed = sorted(name for name, value in fields.items() if getattr(article, name) != value)
     if not changed:
         return article

@@ -94,6 +94,21 @@ def _require_article_edit(access: TeamAccess, article: KbArticle | None, action:
         )
 
 
+def _store_file(file, *, team: Team, store: str, display_name: str, sniffed) -> str:
+    """Write the bytes under a new unguessable key of the store; returns the key."""
+    key = build_key(
+        store,
+        KEY_PREFIX,
+        str(team.pk),
+        uuid.uuid4().hex,  # 128 random bits: keys (and public URLs) cannot be guessed
+        storage_filename(display_name, extension=sniffed.extension),
+    )
+    content = File(file, name=key)
+    # S3 stores this as the object's Content-Type; the client's claim is never used.
+    content.content_type = sniffed.content_type
+    return get_storage(store).save(key, content)
+
+
 def upload_create(
     *,
     team: Team,
@@ -125,18 +140,7 @@ def upload_create(
 
     store = determine_store_type(sniffed.content_type, context)
     display_name = sanitize_filename(client_name, extension=sniffed.extension)
-    key = build_key(
-        store,
-        KEY_PREFIX,
-        str(team.pk),
-        uuid.uuid4().hex,  # 128 random bits: keys (and public URLs) cannot be guessed
-        storage_filename(display_name, extension=sniffed.extension),
-    )
-    storage = get_storage(store)
-    content = File(file, name=key)
-    # S3 stores this as the object's Content-Type; the client's claim is never used.
-    content.content_type = sniffed.content_type
-    key = storage.save(key, content)
+    key = _store_file(file, team=team, store=store, display_name=display_name, sniffed=sniffed)
     try:
         with transaction.atomic():
             upload = KbUpload.objects.create(
