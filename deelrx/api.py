@@ -102,6 +102,21 @@ def is_api_request(request) -> bool:
 
 
 # --- Pagination ------------------------------------------------------------------
+def positive_int_param(request, name: str, *, default: int) -> int:
+    """A query parameter that must be a positive integer (400 otherwise); `default` when absent."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise exceptions.ValidationError({name: ["A positive integer is required."]})
+    return int(raw)
+
+
+def page_size_param(request, *, default: int = 50, maximum: int = 200) -> int:
+    """`?page_size=`, the one parser of every list: a positive integer, capped at `maximum`."""
+    return min(positive_int_param(request, "page_size", default=default), maximum)
+
+
 class PagePagination(BasePagination):
     """Page-number pagination without COUNT(*): one extra row tells whether a
     next page exists, so a list costs the same queries on any table size."""
@@ -113,26 +128,12 @@ class PagePagination(BasePagination):
     page_query_param = "page"
     page_size_query_param = "page_size"
 
-    def _positive_int(self, request, name: str, default: int) -> int:
-        raw = request.query_params.get(name)
-        if raw in (None, ""):
-            return default
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise exceptions.ValidationError({name: ["A positive integer is required."]}) from None
-        if value < 1:
-            raise exceptions.ValidationError({name: ["A positive integer is required."]})
-        return value
-
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        self.page_number = self._positive_int(request, self.page_query_param, 1)
+        self.page_number = positive_int_param(request, self.page_query_param, default=1)
         if self.page_number > self.max_page_number:
             raise exceptions.ValidationError({self.page_query_param: [f"At most {self.max_page_number}."]})
-        self.current_page_size = min(
-            self._positive_int(request, self.page_size_query_param, self.page_size), self.max_page_size
-        )
+        self.current_page_size = page_size_param(request, default=self.page_size, maximum=self.max_page_size)
         offset = (self.page_number - 1) * self.current_page_size
         rows = list(queryset[offset : offset + self.current_page_size + 1])
         self.has_next = len(rows) > self.current_page_size
@@ -191,16 +192,7 @@ class LedgerCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 
     def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw in (None, ""):
-            return self.page_size
-        try:
-            value = int(raw)
-        except ValueError:
-            raise exceptions.ValidationError({"page_size": ["A positive integer is required."]}) from None
-        if value < 1:
-            raise exceptions.ValidationError({"page_size": ["A positive integer is required."]})
-        return min(value, self.max_page_size)
+        return page_size_param(request, default=self.page_size, maximum=self.max_page_size)
 
     def decode_cursor(self, request):
         try:

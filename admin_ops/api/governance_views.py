@@ -33,6 +33,7 @@ from deelrx.api import (
     SuperuserPermission,
     error_responses,
     page_of,
+    page_size_param,
     paginated_response,
     team_access_from_body,
 )
@@ -187,15 +188,6 @@ class InactivityTrackerReinstateApi(APIView):
 
 
 # --- Blob manager ----------------------------------------------------------------------------
-def _page_size(request, *, default: int = 50, maximum: int = 200) -> int:
-    raw = request.query_params.get("page_size")
-    if raw in (None, ""):
-        return default
-    if not str(raw).isdigit() or int(raw) < 1:
-        raise exceptions.ValidationError({"page_size": ["A positive integer is required."]})
-    return min(int(raw), maximum)
-
-
 class BlobManagementApi(APIView):
     """Superusers only. Lists are by key, forward-only (`next`), as S3 lists them."""
 
@@ -216,7 +208,7 @@ class BlobManagementApi(APIView):
             store=request.query_params.get("storeType"),
             prefix=request.query_params.get("prefix"),
             cursor=request.query_params.get("cursor"),
-            limit=_page_size(request),
+            limit=page_size_param(request),
         )
         url = request.build_absolute_uri()
         next_link = replace_query_param(url, "cursor", next_cursor) if next_cursor else None
