@@ -47,6 +47,16 @@ def tracker_list(*, team: Team, filters=None) -> QuerySet[InactivityTracker]:
     return apply_filters(InactivityTrackerFilter, filters, queryset)
 
 
+def team_policy_get(*, team, policy_id) -> InactivityPolicy:
+    """A policy of this team (the staff pages work in the current team)."""
+    return get_or_not_found(InactivityPolicy.objects.filter(team=team), "Inactivity policy not found.", pk=policy_id)
+
+
+def team_tracker_get(*, team, tracker_id) -> InactivityTracker:
+    queryset = InactivityTracker.objects.select_related("user").filter(team=team)
+    return get_or_not_found(queryset, "Tracker not found.", pk=tracker_id)
+
+
 def tracker_get(*, user, tracker_id) -> InactivityTracker:
     queryset = visible_to(InactivityTracker.objects.select_related("team", "user", "policy"), user)
     return get_or_not_found(queryset, "Tracker not found.", pk=tracker_id)

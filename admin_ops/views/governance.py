@@ -30,9 +30,8 @@ from admin_ops.services import inactivity as inactivity_services
 from admin_ops.services.export import EXPORTS_PREFIX
 from admin_ops.views.governance_forms import BlobDeleteForm, BlobMigrateForm, InactivityPolicyForm
 from deelrx.api import LedgerCursorPagination
-from deelrx.audit.services import record_event
-from deelrx.errors import DomainError
-from deelrx.jobs import JOB_SPECS, JobNotImplemented, load_jobs
+from deelrx.errors import DomainError, NotFound
+from deelrx.jobs import JOB_SPECS, JobNotImplemented, job_run_request, load_jobs
 from deelrx.storage import STORE_TYPES
 from deelrx.tenancy.models import Role
 from deelrx.web import add_domain_error_to_form, is_htmx, paginate, resolve_team_access, team_view
@@ -84,10 +83,10 @@ def _policy_form_error(form, exc: DomainError) -> None:
 
 
 def _team_policy(request, policy_id) -> InactivityPolicy:
-    policy = InactivityPolicy.objects.filter(team=request.team_access.team, pk=policy_id).first()
-    if policy is None:
-        raise Http404("Inactivity policy not found.")
-    return policy
+    try:
+        return inactivity_selectors.team_policy_get(team=request.team_access.team, policy_id=policy_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
 
 
 # --- Inactivity policies -------------------------------------------------------------------
@@ -172,9 +171,10 @@ def inactivity_tracker_list(request):
 @team_view(Role.ADMIN)
 @require_POST
 def inactivity_tracker_reinstate(request, tracker_id):
-    tracker = InactivityTracker.objects.filter(team=request.team_access.team, pk=tracker_id).first()
-    if tracker is None:
-        raise Http404("Tracker not found.")
+    try:
+        tracker = inactivity_selectors.team_tracker_get(team=request.team_access.team, tracker_id=tracker_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
     try:
         tracker = inactivity_services.member_reinstate(tracker=tracker, actor=request.user)
     except DomainError as exc:
@@ -323,8 +323,7 @@ def job_run(request, name):
         messages.error(request, f"{name} is not registered in this installation.")
         return redirect("admin_ops:job-list")
     dry_run = request.POST.get("dry_run") == "on" and "dry_run" in registered.options
-    options = {"dry_run": True} if dry_run else {}
-    record_event(event_type="admin_ops.job.run_requested", user=request.user, data={"job": name, "dry_run": dry_run})
+    options = job_run_request(name=name, user=request.user, dry_run=dry_run)
     label = f"{name}{' (dry run)' if dry_run else ''}"
 
     def enqueue() -> None:
