@@ -454,6 +454,19 @@ def test_a_stored_422_is_answered_first_without_the_replay_header(api_as, member
     assert (again.status_code, again["Idempotent-Replayed"], again.json()) == (422, "true", first.json())
 
 
+def test_a_keyed_request_that_is_refused_is_answered_as_itself(api_as, member, team, account, customer):
+    """400 and 404 are not stored: the answer is the request's own, never marked
+    as a replay, and the key stays free for the corrected request."""
+    client = api_as(member)
+    invalid = keyed_post(client, team, body(account, amount_cents=0))
+    assert invalid.status_code == 400
+    assert "Idempotent-Replayed" not in invalid
+    unknown = keyed_post(client, team, body(account, customer_id="7f0c2a43-1f59-4a43-9d55-5b8e1b3c0c11"), key="key-2")
+    assert unknown.status_code == 404
+    assert "Idempotent-Replayed" not in unknown
+    assert not IdempotencyRecord.objects.exists()
+
+
 def test_a_different_body_with_a_used_key_says_so(api_as, member, team, account):
     client = api_as(member)
     keyed_post(client, team, body(account))
@@ -758,4 +771,184 @@ def test_a_pending_debit_completed_late_is_settled_by_its_own_age(account, post,
     ledger.transaction_set_status(transaction=older, status="completed", user=member)
     assert unpaid_parts(account) == {"newer": 800}
     assert fresh(account).balance_cents == 800
+    assert_figures_match_the_ledger()
+
+
+@pytest.mark.parametrize("due", [None, dt.date(2026, 6, 30)])
+def test_a_pending_debit_completed_after_everything_was_paid_leaves_the_newest_unpaid(account, post, member, due):
+    older = post(account, "charge", 300, status="pending", due_date=due, description="older")
+    post(account, "charge", 1_000, due_date=due, description="newer")
+    post(account, "payment", 1_000)
+    ledger.transaction_set_status(transaction=older, status="completed", user=member)
+    assert unpaid_parts(account) == {"newer": 300}
+    assert_figures_match_the_ledger()
+
+
+# --- One cent is money too ------------------------------------------------------------------------------
+TODAY = dt.date(2026, 6, 30)
+
+
+def test_a_one_cent_adjustment_is_a_debit_like_any_other(account, post):
+    post(account, "adjustment", 1, status="pending")
+    assert fresh(account).pending_debits_cents == 1
+    post(account, "adjustment", 1, description="cent")
+    post(account, "charge", 100, due_date=TODAY, description="later")
+    post(account, "payment", 100)
+    post(account, "charge", 50, due_date=TODAY - dt.timedelta(days=10), description="earlier")
+    # credits settle the earliest due first; the undated cent comes last
+    assert unpaid_parts(account) == {"later": 50, "cent": 1}
+    assert_figures_match_the_ledger()
+
+
+def test_one_cent_left_unpaid_is_still_owed_and_overdue(account, post):
+    from credit import figures
+
+    post(account, "charge", 100, due_date=TODAY - dt.timedelta(days=3), description="charge")
+    post(account, "payment", 99)
+    account = fresh(account)
+    assert unpaid_parts(account) == {"charge": 1}
+    assert account.oldest_unpaid_due_date == TODAY - dt.timedelta(days=3)
+    assert figures.account_overdue_cents(account, today=TODAY) == 1
+    assert figures.aging_for(account_ids=[account.pk], today=TODAY).as_dict()["1_30"] == 1
+    post(account, "payment", 1)
+    assert unpaid_parts(account) == {}
+    assert fresh(account).oldest_unpaid_due_date is None
+    assert_figures_match_the_ledger()
+
+
+def test_paying_exactly_the_oldest_debit_moves_the_oldest_due_date_to_the_next(account, post):
+    post(account, "charge", 100, due_date=TODAY - dt.timedelta(days=40), description="first")
+    post(account, "charge", 200, due_date=TODAY - dt.timedelta(days=5), description="second")
+    post(account, "payment", 100)
+    assert unpaid_parts(account) == {"second": 200}
+    assert fresh(account).oldest_unpaid_due_date == TODAY - dt.timedelta(days=5)
+    assert_figures_match_the_ledger()
+
+
+@pytest.mark.parametrize("owed", [1, 500])
+def test_a_later_due_debit_keeps_the_oldest_due_date(account, post, owed):
+    post(account, "charge", owed, due_date=TODAY - dt.timedelta(days=20), description="old")
+    post(account, "charge", 300, due_date=TODAY + dt.timedelta(days=10), description="new")
+    assert fresh(account).oldest_unpaid_due_date == TODAY - dt.timedelta(days=20)
+    assert unpaid_parts(account) == {"old": owed, "new": 300}
+    assert_figures_match_the_ledger()
+
+
+def test_a_debit_due_between_paid_ones_leaves_the_later_one_unpaid(account, post):
+    """On an account that owes nothing, a new debit is not necessarily the one
+    left unpaid: paid debits due later come after it in the settlement order,
+    so they are owed again first."""
+    post(account, "charge", 100, due_date=TODAY - dt.timedelta(days=20), description="earlier")
+    post(account, "charge", 300, due_date=TODAY + dt.timedelta(days=10), description="later")
+    post(account, "payment", 400)
+    post(account, "charge", 301, due_date=TODAY, description="middle")
+    # the payment settles "earlier" and 300 of "middle": "middle" owes one cent, "later" all of it
+    assert unpaid_parts(account) == {"middle": 1, "later": 300}
+    assert fresh(account).oldest_unpaid_due_date == TODAY
+    assert_figures_match_the_ledger()
+
+
+def test_the_definitions_agree_with_the_maintained_figures(account, post):
+    from django.db.models import Sum
+
+    from credit import figures
+
+    post(account, "charge", 500)
+    for type_, amount in (("charge", 100), ("fee", 50), ("adjustment", 20), ("adjustment", -30), ("payment", 40)):
+        post(account, type_, amount, status="pending")
+    account = fresh(account)
+    pending = CreditTransaction.objects.filter(figures.PENDING_DEBIT, account=account).aggregate(s=Sum("amount_cents"))
+    assert pending["s"] == account.pending_debits_cents == 170
+    assert figures.available_cents(account) == account.available_cents == 100_000 - 500 - 170
+
+
+# --- Bounded work: the write path touches only the rows it settles ---------------------------------------
+def other_ledger_statements(queries) -> list[str]:
+    """Statements on the ledger table other than inserting the new row."""
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if "credit_credittransaction" in q["sql"] and not q["sql"].startswith('INSERT INTO "credit_credittransaction"')
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setup", "due"),
+    [
+        pytest.param([], None, id="undated-first-charge"),
+        pytest.param([("payment", 500)], None, id="undated-onto-a-credit-balance"),
+        pytest.param([("payment", 500)], TODAY, id="dated-onto-a-credit-balance"),
+    ],
+)
+def test_a_charge_with_nothing_to_settle_touches_no_other_ledger_row(account, post, setup, due):
+    from django.test.utils import CaptureQueriesContext
+
+    for type_, amount in setup:
+        post(account, type_, amount)
+    with CaptureQueriesContext(connection) as queries:
+        post(account, "charge", 200, due_date=due, description="charge")
+    assert other_ledger_statements(queries) == []
+    assert unpaid_parts(account) == ({"charge": 200} if not setup else {})
+    assert_figures_match_the_ledger()
+
+
+@pytest.mark.parametrize("owed", [1, 500])
+@pytest.mark.parametrize(
+    ("status", "due"),
+    [
+        ("completed", None),  # a new undated charge comes after every dated one
+        ("completed", TODAY + dt.timedelta(days=1)),  # due after everything owed
+        ("pending", None),  # completed later: still after every dated debit
+        ("pending", TODAY + dt.timedelta(days=1)),
+    ],
+)
+def test_a_debit_newer_than_everything_owed_touches_no_other_ledger_row(account, post, member, owed, status, due):
+    """The common case is settled in memory: the new debit is owed in full,
+    nothing else changes, no other ledger row is read or written."""
+    from django.test.utils import CaptureQueriesContext
+
+    post(account, "charge", owed, due_date=TODAY, description="owed")
+    pending = (
+        post(account, "charge", 200, status="pending", due_date=due, description="new") if status == "pending" else None
+    )
+    with CaptureQueriesContext(connection) as queries:
+        if pending is None:
+            tx = post(account, "charge", 200, due_date=due, description="new")
+        else:
+            tx = ledger.transaction_set_status(transaction=pending, status="completed", user=member)
+    others = [sql for sql in other_ledger_statements(queries) if tx.pk.hex not in sql and str(tx.pk) not in sql]
+    assert others == []
+    assert unpaid_parts(account) == {"owed": owed, "new": 200}
+    assert_figures_match_the_ledger()
+
+
+def test_a_prepayment_touches_no_other_ledger_row(account, post):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        post(account, "payment", 500)
+    assert other_ledger_statements(queries) == []
+    assert fresh(account).balance_cents == -500
+
+
+def test_a_backdated_charge_reads_the_debits_it_settles_not_the_paid_history(account, post, monkeypatch):
+    from django.db.models.query import QuerySet
+
+    for day in range(30):
+        post(account, "charge", 100, due_date=dt.date(2026, 1, 1) + dt.timedelta(days=day))
+    post(account, "payment", 3_000)
+    post(account, "charge", 1_000, due_date=TODAY, description="current")
+    read = []
+    real_iterator = QuerySet.iterator
+
+    def counting_iterator(queryset, *args, **kwargs):
+        for row in real_iterator(queryset, *args, **kwargs):
+            read.append(row)
+            yield row
+
+    monkeypatch.setattr(QuerySet, "iterator", counting_iterator)
+    post(account, "charge", 400, due_date=TODAY - dt.timedelta(days=5), description="backdated")
+    monkeypatch.undo()
+    assert unpaid_parts(account) == {"current": 1_000, "backdated": 400}
+    assert len(read) <= 3  # the two unpaid debits, and the first paid one where the walk stops
     assert_figures_match_the_ledger()
