@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 
-from deelrx.errors import DomainError, NotFound, PermissionDenied
+from deelrx.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from deelrx.tenancy.access import TeamAccess, get_team_access
 from deelrx.tenancy.models import Role
 
@@ -51,6 +51,15 @@ def team_view(min_role: str = Role.VIEWER, *, write_role: str | None = None):
         return wrapper
 
     return decorator
+
+
+def domain_error_text(exc: DomainError) -> str:
+    """A refusal as one sentence for a flash message: the field messages when
+    there are any (they say what is wrong), else the error's message."""
+    if not isinstance(exc, ValidationFailed):
+        return exc.message  # other errors' details are data (e.g. the allowed statuses), not sentences
+    found = [m for v in (exc.details or {}).values() if isinstance(v, list) for m in v if isinstance(m, str)]
+    return " ".join(found) or exc.message
 
 
 def add_domain_error_to_form(form, exc: DomainError) -> None:

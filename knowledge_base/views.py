@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from deelrx.errors import DomainError
 from deelrx.tenancy.models import Role
-from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
+from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
 from knowledge_base.forms import ArticleForm, AttachmentForm, FeedbackForm, HelpSearchForm, TransitionForm
 from knowledge_base.models import KbArticle, KbUpload
 from knowledge_base.rendering import render_markdown, sanitize_html
@@ -99,9 +99,7 @@ def article_detail(request, article_id):
         "content_html": _stored_html(article),
         "actions": actions,
         "can_edit": _can_edit(request, article),
-        # Mirrors article_delete's rule (which decides): admins, or the author of a draft.
-        "can_delete": request.team_access.can_manage
-        or (article.status == Status.DRAFT and article.author_id == request.user.pk and request.team_access.can_write),
+        "can_delete": article_services.can_delete_article(request.team_access, article, request.user),
         "attachments": _attachments(article),
         "public_url": _public_url(article),
     }
@@ -160,13 +158,10 @@ def article_transition(request, article_id):
         messages.error(request, "Choose a status.")
         return back
     target, note = form.cleaned_data["status"], form.cleaned_data["note"].strip()
-    if (article.status, target) == (Status.REVIEW, Status.DRAFT) and not note:
-        messages.error(request, "Say what should change: the note is sent back to the author.")
-        return back
-    try:
+    try:  # the service decides (e.g. sending an article back needs a note for its author)
         article = article_services.article_transition(article=article, user=request.user, status=target, note=note)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, domain_error_text(exc))
     else:
         messages.success(request, f"“{article.title}” is now {article.get_status_display().lower()}.")
     return back

@@ -34,7 +34,7 @@ from deelrx.errors import DomainError, NotFound
 from deelrx.jobs import JOB_SPECS, JobNotImplemented, job_run_request, load_jobs
 from deelrx.storage import STORE_TYPES
 from deelrx.tenancy.models import Role
-from deelrx.web import add_domain_error_to_form, is_htmx, paginate, resolve_team_access, team_view
+from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, resolve_team_access, team_view
 
 
 def cursor_page(request, queryset, *, page_size: int = 50):
@@ -196,13 +196,6 @@ def superuser_required(view):
     return wrapper
 
 
-def _error_text(exc: DomainError) -> str:
-    """A refusal as one sentence for a flash message: the field messages when
-    there are any (they say what is wrong), else the error's message."""
-    found = [m for v in (exc.details or {}).values() if isinstance(v, list) for m in v if isinstance(m, str)]
-    return " ".join(found) or exc.message
-
-
 @superuser_required
 def blob_list(request):
     store = request.GET.get("store", "private")
@@ -215,7 +208,7 @@ def blob_list(request):
             store=store, prefix=prefix, cursor=request.GET.get("cursor"), limit=50
         )
     except DomainError as exc:
-        error = _error_text(exc)
+        error = domain_error_text(exc)
     other_store = "public" if store == "private" else "private"
     for entry in entries:
         # the service refuses it anyway; do not offer a move that cannot happen
@@ -253,7 +246,7 @@ def blob_migrate(request):
             actor=request.user, key=form.cleaned_data["key"], to_store=form.cleaned_data["to_store"]
         )
     except DomainError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, domain_error_text(exc))
     else:
         moved = len(result["referenced_by"])
         messages.success(

@@ -370,13 +370,18 @@ def article_transition(*, article: KbArticle, user: User, status: str, note: str
 
 
 @transaction.atomic
+def can_delete_article(access: TeamAccess, article: KbArticle, user: User) -> bool:
+    """The deletion rule: admins/owners any article, a member the draft they wrote."""
+    own_draft = article.status == Status.DRAFT and article.author_id == user.pk and access.has_role(Role.MEMBER)
+    return access.has_role(Role.ADMIN) or own_draft
+
+
 def article_delete(*, article: KbArticle, user: User) -> None:
     """Admins/owners delete any article; the author may delete their own draft.
     Uploads stay (article set to NULL) for kb-cleanup-orphaned to collect."""
     access = _article_access(user, article, Role.MEMBER)
     article = _lock(article)
-    own_draft = article.status == Status.DRAFT and article.author_id == user.pk
-    if not (access.has_role(Role.ADMIN) or own_draft):
+    if not can_delete_article(access, article, user):
         raise PermissionDenied("Deleting this article needs the 'admin' role (authors may delete their own drafts).")
     record_event(
         event_type="kb.article.deleted",
