@@ -30,8 +30,9 @@ the three modules (`.mutate-map.json` in the tree, rebuilt when a test or a
 module changes). A mutant in a function runs the tests that execute its
 statement, in the order of `bench/mutmut_config.py` — a test that never
 reaches the statement runs exactly as without the mutant; code that runs at
-import (a constant, a default value, a decorator, a class body) runs the
-module's whole selection; code that no test executes survives without a run.
+import (a constant, a default value, a decorator, a class body, a function
+that computes a module-level value) runs the module's whole selection; code
+that no test executes survives without a run.
 
 `python -m bench.mutate --pytest ARGS` is the test command mutmut runs for each
 mutant (see `run_pytest`).
@@ -260,7 +261,7 @@ def score(min_score: float) -> int:
         for mutation_id in list_mutations(Context(source=source, filename=module)):
             status = cached_mutation_status(module, mutation_id, tests_hash)
             before, after = mutmut_config.mutant_lines(module, source, mutation_id)
-            if mutmut_config.equivalent_reason(module, before, after):
+            if mutmut_config.equivalent_reason(module, source, mutation_id):
                 counts["equivalent"] += 1
             elif status in ("ok_killed", "ok_suspicious", "bad_timeout"):
                 counts["killed"] += 1

@@ -25,8 +25,8 @@ MODULES = ("credit/services/ledger.py", "credit/services/idempotency.py", "credi
 _T = "credit/tests/"
 TESTS = {
     "credit/services/ledger.py": [
-        _T + "test_ledger.py",
         _T + "test_money_mutants.py",
+        _T + "test_ledger.py",
         _T + "test_figures.py",
         _T + "test_verify_ledger.py",
         _T + "test_money_invariants.py",
@@ -35,14 +35,14 @@ TESTS = {
         _T + "test_concurrency.py",
     ],
     "credit/services/idempotency.py": [
-        _T + "test_idempotency.py",
         _T + "test_money_mutants.py",
+        _T + "test_idempotency.py",
         _T + "test_write_path.py",
         _T + "test_concurrency.py",
     ],
     "credit/figures.py": [
-        _T + "test_figures.py",
         _T + "test_money_mutants.py",
+        _T + "test_figures.py",
         _T + "test_aging.py",
         _T + "test_ledger.py",
         _T + "test_verify_ledger.py",
@@ -53,9 +53,10 @@ TESTS = {
 
 class Equivalent(NamedTuple):
     module: str
-    line: str
-    mutant: str
+    line: str  # the source line, stripped
+    mutant: str  # the mutated line, stripped
     reason: str
+    function: str | None = None  # the function around it, when the same line occurs elsewhere
 
 
 _L, _I, _F = MODULES
@@ -103,6 +104,142 @@ EQUIVALENT: list[Equivalent] = [
         "@dataclass(frozen=False)",
         "Replay: nothing assigns to a Replay or hashes it; it is built and read once.",
     ),
+    # --- credit/figures.py
+    Equivalent(
+        _F,
+        "WALK_CHUNK = 500",
+        "WALK_CHUNK = 501",
+        "Rows fetched per round trip by the settlement walks' cursor: the same rows, in the same order.",
+    ),
+    Equivalent(
+        _F,
+        "WALK_CHUNK = 500",
+        "WALK_CHUNK = None",
+        "iterator(chunk_size=None) uses Django's default fetch size (2000): the same rows, in the same order.",
+    ),
+    Equivalent(
+        _F,
+        "return type_ in (Type.CHARGE, Type.FEE) or (type_ == Type.ADJUSTMENT and amount_cents > 0)",
+        "return type_ in (Type.CHARGE, Type.FEE) or (type_ == Type.ADJUSTMENT and amount_cents >= 0)",
+        "An adjustment is never 0 (validation and a check constraint).",
+    ),
+    Equivalent(
+        _F,
+        "needs_walk: bool = False",
+        "needs_walk: bool = None",
+        "Completion.needs_walk is only tested for truth; None and False are both false.",
+    ),
+    Equivalent(
+        _F,
+        "newest = new_row or (before > 0 and oldest is not None)",
+        "newest = new_row or (before >= 0 and oldest is not None)",
+        "An oldest unpaid due date means something is unpaid, and the unpaid parts add up to the balance: "
+        "then the balance is > 0, never 0.",
+    ),
+    Equivalent(
+        _F,
+        "newest = before > 0 and oldest is not None and (tx.due_date > oldest or (new_row and tx.due_date == oldest))",
+        "newest = before >= 0 and oldest is not None and (tx.due_date > oldest or (new_row and tx.due_date == oldest))",
+        "As above: with an oldest unpaid due date the balance is > 0, never 0.",
+    ),
+    Equivalent(
+        _F,
+        "if before <= 0 and tx.outstanding_cents and tx.due_date is not None:",
+        "if before < 0 and tx.outstanding_cents and tx.due_date is not None:",
+        "Unreachable branch: a dated debit is settled in memory only when before > 0 (the `newest` test above), "
+        "an undated one has no due date; so this condition is never true, mutated or not.",
+    ),
+    Equivalent(
+        _F,
+        "if before <= 0 and tx.outstanding_cents and tx.due_date is not None:",
+        "if before <= 0 and tx.outstanding_cents and tx.due_date is  None:",
+        "Only an undated debit on an account that owed nothing gets here; its oldest unpaid due date is None "
+        "already, and None is what the mutant stores.",
+    ),
+    Equivalent(
+        _F,
+        "account.oldest_unpaid_due_date = tx.due_date",
+        "account.oldest_unpaid_due_date = None",
+        "Unreachable line (see the `before <= 0` branch above).",
+    ),
+    Equivalent(
+        _F,
+        "if account.balance_cents <= 0:",
+        "if account.balance_cents < 0:",
+        "At a balance of exactly 0 the walk settles every unpaid row (the credit covers them all) and finds no "
+        "oldest due date: the same figures as the shortcut.",
+    ),
+    Equivalent(
+        _F,
+        "oldest = None",
+        'oldest = ""',
+        "Initial value, never stored: with a positive balance left the walk always stops at a row it cannot "
+        "settle in full (the unpaid parts add up to the balance) and takes that row's due date.",
+        function="_settle_credit",
+    ),
+    Equivalent(
+        _F,
+        "none: list[uuid.UUID] = []",
+        "none: list[uuid.UUID] = None",
+        "Completing a debit never lowers another debit's unpaid part (it only adds to the balance), so with "
+        "figures equal to the ledger (what verify_ledger checks) no row goes to 0 and the list stays unused.",
+    ),
+    Equivalent(
+        _F,
+        "CreditTransaction.objects.filter(pk__in=none).update(outstanding_cents=0)",
+        "CreditTransaction.objects.filter(pk__in=none).update(outstanding_cents=1)",
+        "Same reason: the list is empty whenever the figures equal the ledger.",
+    ),
+    Equivalent(
+        _F,
+        "partial: tuple[uuid.UUID, int] | None = None",
+        "partial: tuple[uuid.UUID, int] & None = None",
+        "The annotation of a local variable is never evaluated.",
+    ),
+    Equivalent(
+        _F,
+        "partial: tuple[uuid.UUID, int] | None = None",
+        'partial: tuple[uuid.UUID, int] | None = ""',
+        "Only tested for truth ('' and None are both false) and replaced before any other use.",
+    ),
+    Equivalent(
+        _F,
+        "want = min(amount, max(target - covered, 0))",
+        "want = min(amount, max(target - covered, 1))",
+        "The walk stops once the balance is covered (every formerly unpaid part is seen by then when the "
+        "figures equal the ledger), so every row it settles has target - covered >= 1.",
+    ),
+    Equivalent(
+        _F,
+        "if want and due_date is not None:",
+        "if want or due_date is not None:",
+        "Every row the walk settles has want > 0 (see above), and the undated debits come first in the walk: "
+        "the last row seen with a date is the last row seen once any dated row is seen.",
+    ),
+    Equivalent(
+        _F,
+        "@dataclass(frozen=True)",
+        "@dataclass(frozen=False)",
+        "AgingBucket, Aging, AccountCheck: nothing assigns to them or hashes them.",
+    ),
+    Equivalent(
+        _F,
+        "buckets: list[AgingBucket] = field(default_factory=list)",
+        "buckets: list[AgingBucket] = None",
+        "Aging is only built by _aging, always with its buckets: the default is never used.",
+    ),
+    Equivalent(
+        _F,
+        "for (key, label), cents in zip(BUCKETS, amounts, strict=True)",
+        "for (key, label), cents in zip(BUCKETS, amounts, strict=False)",
+        "The amounts always come one per bucket (the same BUCKETS build the query and read the row).",
+    ),
+    Equivalent(
+        _F,
+        "def ledger_check(*, team=None, chunk_size: int = 2000) -> Iterator[AccountCheck]:",
+        "def ledger_check(*, team=None, chunk_size: int = 2001) -> Iterator[AccountCheck]:",
+        "Rows fetched per round trip by verify_ledger's cursor: the same rows, in the same order.",
+    ),
 ]
 
 
@@ -124,14 +261,30 @@ def mutant_lines(module: str, source: str, mutation_id) -> tuple[str, str]:
     return source.split("\n")[index].strip(), mutated.split("\n")[index].strip()
 
 
+def function_at(source: str, line: int) -> str | None:
+    """The name of the innermost function around `line` (1-based)."""
+    import ast
+
+    around = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.lineno <= line <= node.end_lineno
+    ]
+    return max(around, key=lambda node: node.lineno).name if around else None
+
+
 _used: set[Equivalent] = set()
 
 
-def equivalent_reason(module: str, line: str, mutant: str) -> str | None:
+def equivalent_reason(module: str, source: str, mutation_id) -> str | None:
+    line, mutant = mutant_lines(module, source, mutation_id)
     for entry in EQUIVALENT:
-        if (entry.module, entry.line, entry.mutant) == (module, line, mutant):
-            _used.add(entry)
-            return entry.reason
+        if (entry.module, entry.line, entry.mutant) != (module, line, mutant):
+            continue
+        if entry.function and entry.function != function_at(source, mutation_id.line_number + 1):
+            continue
+        _used.add(entry)
+        return entry.reason
     return None
 
 
@@ -179,8 +332,8 @@ def _lines_of(module: str, source: str, line: int) -> list[int] | None:
 
 def selected_tests(module: str, source: str, line: int) -> list[str]:
     """The tests that execute the mutated statement, fastest files first; the
-    module's whole selection for code that runs at import; [] for code that no
-    selected test executes (nothing can kill such a mutant)."""
+    module's whole selection for code that (also) runs at import; [] for code
+    that no selected test executes (nothing can kill such a mutant)."""
     global _map
     if _map is None:
         _map = json.loads(Path(MAP_FILE).read_text()) if Path(MAP_FILE).exists() else None
@@ -189,19 +342,21 @@ def selected_tests(module: str, source: str, line: int) -> list[str]:
         return tests_for(module)
     by_line = _map["lines"].get(module, {})
     contexts = {context for number in lines for context in by_line.get(str(number), ())}
-    found = contexts - {""}
-    if not found:
-        return tests_for(module) if "" in contexts else []
+    if "" in contexts:
+        # it also ran at import (a module-level value computed by this function,
+        # e.g. EMPTY_AGING): tests that use the value never run the line themselves
+        return tests_for(module)
+    if not contexts:
+        return []
     files = {path: index for index, path in enumerate(tests_for(module))}
     run_order = {nodeid: index for index, nodeid in enumerate(_map["order"])}
-    return sorted(found, key=lambda nodeid: (files.get(nodeid.split("::")[0], len(files)), run_order.get(nodeid, 0)))
+    return sorted(contexts, key=lambda nodeid: (files.get(nodeid.split("::")[0], len(files)), run_order.get(nodeid, 0)))
 
 
 def pre_mutation(context) -> None:
     """Skip the equivalent mutants; run the tests that execute the mutated statement."""
     module = context.filename
-    before, after = mutant_lines(module, context.source, context.mutation_id)
-    if equivalent_reason(module, before, after):
+    if equivalent_reason(module, context.source, context.mutation_id):
         context.skip = True
         return
     runner = context.config.test_command.split(" --pytest ")[0]

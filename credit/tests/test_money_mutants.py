@@ -952,3 +952,51 @@ def test_a_backdated_charge_reads_the_debits_it_settles_not_the_paid_history(acc
     assert unpaid_parts(account) == {"current": 1_000, "backdated": 400}
     assert len(read) <= 3  # the two unpaid debits, and the first paid one where the walk stops
     assert_figures_match_the_ledger()
+
+
+# --- Reading the figures ---------------------------------------------------------------------------------
+def test_aging_buckets_are_labelled_for_the_pages():
+    from credit import figures
+
+    assert [(b.key, b.label, b.cents, b.percent) for b in figures.EMPTY_AGING.buckets] == [
+        ("current", "Current", 0, 0),
+        ("1_30", "1-30 days", 0, 0),
+        ("31_60", "31-60 days", 0, 0),
+        ("61_90", "61-90 days", 0, 0),
+        ("90_plus", "Over 90 days", 0, 0),
+    ]
+
+
+def test_nothing_overdue_is_zero(team, account, post):
+    from credit import figures
+
+    assert figures.overdue_cents(team=team, today=TODAY) == 0
+    post(account, "charge", 500, due_date=TODAY + dt.timedelta(days=1))
+    assert figures.overdue_cents(team=team, today=TODAY) == 0
+    assert figures.overdue_cents(account_ids=[account.pk], today=TODAY) == 0
+
+
+def test_a_debit_due_today_is_not_overdue_and_costs_no_query(account, post, django_assert_num_queries):
+    from credit import figures
+
+    post(account, "charge", 500, due_date=TODAY)
+    account = fresh(account)
+    with django_assert_num_queries(0):
+        assert figures.account_overdue_cents(account, today=TODAY) == 0
+    assert figures.account_overdue_cents(account, today=TODAY + dt.timedelta(days=1)) == 500
+
+
+def test_overdue_by_account_gives_each_late_accounts_overdue_part_and_oldest_due_date(team, post, make_account):
+    from credit import figures
+
+    late, paid_late, current = (make_account(credit_limit_cents=100_000) for _ in range(3))
+    post(late, "charge", 300, due_date=TODAY - dt.timedelta(days=40))
+    post(late, "charge", 200, due_date=TODAY - dt.timedelta(days=2))
+    post(late, "charge", 900, due_date=TODAY + dt.timedelta(days=5))  # not due yet
+    post(paid_late, "charge", 400, due_date=TODAY - dt.timedelta(days=9))
+    post(paid_late, "payment", 400)
+    post(current, "charge", 100, due_date=TODAY)
+    rows = {row["account_id"]: row for row in figures.overdue_by_account(today=TODAY)}
+    assert rows == {
+        late.pk: {"account_id": late.pk, "overdue_cents": 500, "oldest_due_date": TODAY - dt.timedelta(days=40)}
+    }
