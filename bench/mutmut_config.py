@@ -296,7 +296,18 @@ def unused_equivalents() -> list[tuple[str, str, str]]:
 
 
 def init() -> None:
-    pass
+    """Work around a mutmut 2.5.1 cache bug: when choosing which mutants to run,
+    `mutmut.cache.get_cached_mutation_statuses` looks lines up by their text
+    only, so of two identical lines in a module (`params * 2,`, `"transaction_id":
+    tx.pk,`) the second takes the first one's status — a new mutant there is
+    counted as killed without ever running. Look each mutant up by its line
+    number as well (what `cached_mutation_status`, used everywhere else, does)."""
+    from mutmut import cache
+
+    def statuses(filename, mutations, hash_of_tests):
+        return {m: cache.cached_mutation_status(filename, m, hash_of_tests) for m in mutations}
+
+    cache.get_cached_mutation_statuses = statuses
 
 
 _statements: dict[str, list] = {}

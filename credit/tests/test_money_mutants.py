@@ -612,13 +612,15 @@ def test_a_request_that_never_settles_its_key_gives_up_after_four_runs(team):
     assert not IdempotencyRecord.objects.exists()
 
 
-def test_delete_expired_uses_the_given_time(team):
+def test_count_and_delete_expired_use_the_given_time(team):
     now = timezone.now()
     for n, hours in enumerate([1, 2, 3]):
         IdempotencyRecord.objects.create(
             team=team, key=f"k{n}", fingerprint="f", expires_at=now + dt.timedelta(hours=hours)
         )
-    assert idempotency.idempotency_records_delete_expired(now=now + dt.timedelta(hours=2)) == 2
+    later = now + dt.timedelta(hours=2)
+    assert idempotency.idempotency_records_count_expired(now=later) == 2  # the retention job's dry run
+    assert idempotency.idempotency_records_delete_expired(now=later) == 2
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["k2"]
 
 
