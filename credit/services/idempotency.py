@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from credit.models import IdempotencyRecord
+from deelrx import db
 from deelrx.errors import Conflict
 
 IDEMPOTENCY_WAIT_SECONDS = 2.0
@@ -68,7 +69,7 @@ class _KeyTaken(Exception):
 def _store(*, team, key: str, fingerprint: str, status: int, body) -> None:
     """Insert the record with its response (inside the write's transaction)."""
     try:
-        IdempotencyRecord.objects.create(
+        record = IdempotencyRecord(
             team=team,
             key=key,
             fingerprint=fingerprint,
@@ -76,6 +77,7 @@ def _store(*, team, key: str, fingerprint: str, status: int, body) -> None:
             response_body=body,
             expires_at=timezone.now() + settings.IDEMPOTENCY_KEY_TTL,
         )
+        db.insert(record)
     except IntegrityError:
         raise _KeyTaken from None
 

@@ -25,13 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from functools import cache
 
-from django.db import IntegrityError, transaction
-from django.db.models import Subquery
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credit import figures
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction, signed_amount
+from deelrx import db
 from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition, NotFound, ValidationFailed
 from deelrx.tenancy.access import require_role_or_system
@@ -68,22 +70,44 @@ def _validate(*, type: str, amount_cents: object, status: str) -> None:
         raise ValidationFailed(details=errors)
 
 
+_CUSTOMER_ID = Customer._meta.pk
+
+
+@cache
+def _lock_sql(*, keyed: bool, for_update: bool) -> str:
+    """One statement, written once: the account's row, locked, and with a key the
+    team's ledger row that already holds it (the ORM spent more time building
+    this query than the database spent running it)."""
+    quote = connection.ops.quote_name
+    accounts, transactions = quote(CreditAccount._meta.db_table), quote(CreditTransaction._meta.db_table)
+    columns = ", ".join(f"a.{quote(f.column)}" for f in CreditAccount._meta.concrete_fields)
+    keyed_tx = (
+        f"(SELECT t.id FROM {transactions} t WHERE t.team_id = %(team_id)s AND t.idempotency_key = %(key)s LIMIT 1)"  # noqa: S608 (identifiers only)
+        if keyed
+        else "NULL"
+    )
+    lock = " FOR UPDATE" if for_update else ""
+    return (
+        f"SELECT {columns}, {keyed_tx} AS keyed_tx_id FROM {accounts} a"  # noqa: S608 (identifiers only)
+        f" WHERE a.team_id = %(team_id)s AND a.customer_id = %(customer_id)s{lock}"
+    )
+
+
 def _lock_account(*, team, customer_id, idempotency_key: str) -> CreditAccount:
-    """The customer's account, locked (`of=self`: not the joined team). With a key,
-    the same statement says whether the team already has a ledger row for it."""
-    queryset = CreditAccount.objects.select_for_update(of=("self",)).select_related("team")
-    if idempotency_key:
-        queryset = queryset.annotate(
-            keyed_tx_id=Subquery(
-                CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).order_by().values("pk")[:1]
-            )
-        )
-    # (team, customer) is unique: no ordering needed
-    account = next(iter(queryset.filter(team=team, customer_id=customer_id).order_by()[:1]), None)
+    """The customer's account, locked; `keyed_tx_id` says whether the team already
+    has a ledger row for the idempotency key. (team, customer) is unique."""
+    try:
+        customer_value = _CUSTOMER_ID.get_db_prep_value(customer_id, connection)
+    except DjangoValidationError:
+        raise NotFound("Customer not found.") from None
+    sql = _lock_sql(keyed=bool(idempotency_key), for_update=connection.features.has_select_for_update)
+    params = {"team_id": team.pk, "customer_id": customer_value, "key": idempotency_key}
+    account = next(iter(CreditAccount.objects.raw(sql, params)), None)
     if account is None:
         if not Customer.objects.filter(team=team, pk=customer_id).exists():
             raise NotFound("Customer not found.")
         raise NotFound("This customer has no credit account.")
+    account.team = team
     return account
 
 
@@ -206,7 +230,7 @@ def transaction_post(
         figures.pending_changed(account, tx, added=True)
         fields.append("pending_debits_cents")
     try:
-        tx.save(force_insert=True)
+        db.insert(tx)
     except IntegrityError:
         # Same key committed meanwhile (the unique (team, idempotency_key) index
         # waited for it): nothing of this call is kept.
@@ -215,7 +239,7 @@ def transaction_post(
         raise IdempotencyKeyReused() from None
     if completion is not None:
         figures.completion_finish(completion)
-    account.save(update_fields=fields)
+    db.update(account, fields)
     record_event(
         event_type="credit.transaction.created",
         team=team,

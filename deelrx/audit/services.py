@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from deelrx import db
 from deelrx.audit.models import ActivityEvent
 from deelrx.middleware import current_request_meta
 
@@ -46,5 +47,4 @@ def record_event(
     """Append one audit row. Call it inside the service's transaction, so the
     event and the change it describes commit or roll back together."""
     event = _event(event_type=event_type, team=team, team_id=team_id, user=user, data=data)
-    event.save(force_insert=True)
-    return event
+    return db.insert(event)  # the lean INSERT: every write path records an event

@@ -1,0 +1,71 @@
+"""Lean single-row writes for the hottest paths (docs/decisions.md, 27).
+
+`Model.save()` compiles its INSERT or UPDATE on every call and sends the
+model signals; on the charge path that was about a third of a request's
+CPU. `insert` and `update` write the same columns with the same field
+conversions (`pre_save` for `auto_now`/`auto_now_add`, `get_db_prep_save`)
+through one SQL string built once per model and database alias. They send
+no signals, so use them only for models that have no receivers (ledger rows,
+accounts, audit events, idempotency records) and only where a profile shows
+the ORM's cost; everywhere else `save()` is the rule.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.db import connections
+from django.db.models import Model
+
+
+@cache
+def _insert_plan(model: type[Model], using: str, returning: bool) -> tuple[str, tuple]:
+    quote = connections[using].ops.quote_name
+    fields = tuple(f for f in model._meta.concrete_fields if not f.db_returning)
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (quoted identifiers and placeholders only)
+        quote(model._meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    return sql, fields
+
+
+@cache
+def _update_sql(model: type[Model], using: str, columns: tuple[str, ...]) -> str:
+    quote = connections[using].ops.quote_name
+    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    return f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 (quoted identifiers and placeholders only)
+
+
+def insert(instance: Model, *, using: str = "default") -> Model:
+    """INSERT the new instance as `instance.save(force_insert=True)` would."""
+    connection = connections[using]
+    model = type(instance)
+    db_generated_pk = model._meta.pk.db_returning
+    returning = db_generated_pk and connection.features.can_return_columns_from_insert
+    sql, fields = _insert_plan(model, using, returning)
+    values = [f.get_db_prep_save(f.pre_save(instance, True), connection=connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if returning:
+            instance.pk = cursor.fetchone()[0]
+        elif db_generated_pk:
+            instance.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+    instance._state.adding = False
+    instance._state.db = using
+    return instance
+
+
+def update(instance: Model, fields: list[str] | tuple[str, ...], *, using: str = "default") -> None:
+    """UPDATE the named fields of the instance, as `save(update_fields=...)` would
+    (`auto_now` fields among them get the current time)."""
+    connection = connections[using]
+    model_fields = [instance._meta.get_field(name) for name in fields]
+    sql = _update_sql(type(instance), using, tuple(f.column for f in model_fields))
+    values = [f.get_db_prep_save(f.pre_save(instance, False), connection=connection) for f in model_fields]
+    values.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
