@@ -20,7 +20,7 @@ executes):
   so a purge never destroys money owed: otherwise 422 `account_not_closed`.
 - kb_uploads of selected kb_articles are selected with them; their files are
   deleted from their store after the rows are gone.
-- activity events of purges themselves (`purge.*`) are never purged: the audit
+- activity events of purges themselves (`admin_ops.purge.*`) are never purged: the audit
   trail of a deletion must survive it.
 - a purge deletes only the rows its export recorded (`PurgeExportedRow`), less
   mutable rows changed after the export was built (`progress.cutoff`).
@@ -40,12 +40,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from deelrx.errors import BusinessRuleViolation, ValidationFailed
+from deelrx.inputs import parse_id
 
 BATCH_SIZE = 500  # rows per batch where the ORM's collector deletes them (it loads rows to cascade)
 # rows per batch of an entity deleted by one DELETE statement (nothing depends on it): activity
 # events are append-only, so holding their row locks a little longer blocks nobody
 SET_BATCH_SIZE = 25_000
-PURGE_EVENT_PREFIX = "purge."
+PURGE_EVENT_PREFIX = "admin_ops.purge."
 
 
 @dataclass(frozen=True)
@@ -244,12 +245,11 @@ def validate_scope(scope) -> dict:
                 except ValueError:
                     errors[path] = ["Must be a customer uuid."]
             elif key == "user_id":
-                if isinstance(value, bool) or not (
-                    isinstance(value, int) or (isinstance(value, str) and value.isdigit())
-                ):
+                user_id = parse_id(value)
+                if user_id is None:
                     errors[path] = ["Must be an integer user id."]
                 else:
-                    clean_criteria[key] = int(value)
+                    clean_criteria[key] = user_id
             elif key == "status":
                 allowed = sorted({s for n in names for s in ENTITIES[n].statuses})
                 if not isinstance(value, str) or (allowed and value not in allowed):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -20,7 +22,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from deelrx.errors import DomainError
+from deelrx.errors import DomainError, RequestTooLarge
+from deelrx.inputs import parse_id
 from deelrx.tenancy.access import TeamAccess, get_team_access
 from deelrx.tenancy.models import Role
 
@@ -63,8 +66,12 @@ _DRF_ERROR_CODES: list[tuple[type[Exception], str, int]] = [
 
 def exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes the documented error shape."""
+    if isinstance(exc, RequestDataTooBig):  # Django read a body past DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = RequestTooLarge(details={"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, SuspiciousOperation):  # too many fields or files, a malformed multipart body, …
+        return Response(error_body("bad_request", "The request is malformed."), status=400)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, DjangoPermissionDenied):
@@ -107,9 +114,10 @@ def positive_int_param(request, name: str, *, default: int) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    value = parse_id(raw)
+    if value is None:
         raise exceptions.ValidationError({name: ["A positive integer is required."]})
-    return int(raw)
+    return value
 
 
 def page_size_param(request, *, default: int = 50, maximum: int = 200) -> int:

@@ -71,3 +71,9 @@ class UnsupportedFileType(DomainError):
     status_code = 415
     code = "unsupported_file_type"
     default_message = "This type of file is not accepted."
+
+
+class RequestTooLarge(DomainError):
+    status_code = 413
+    code = "request_too_large"
+    default_message = "The request body is larger than the server accepts."

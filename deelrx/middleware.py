@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ipaddress
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -63,14 +64,20 @@ def client_ip(request) -> str | None:
     return None
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]+")
+
+
 class RequestContextMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex
+        # The caller's id is echoed in a header and the logs: only a plain token is taken.
+        request_id = request.META.get("HTTP_X_REQUEST_ID", "")[:64]
+        if not _REQUEST_ID.fullmatch(request_id):
+            request_id = uuid.uuid4().hex
         meta = RequestMeta(
-            request_id=request_id[:64],
+            request_id=request_id,
             ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         )

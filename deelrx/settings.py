@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "deelrx.middleware.RequestContextMiddleware",
+    # Before sessions and authentication read the cookies and headers (deelrx.input_guard).
+    "deelrx.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -308,6 +310,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "deelrx.api.PagePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Depth, size and text limits at the boundary (deelrx.input_guard).
+    "DEFAULT_PARSER_CLASSES": [
+        "deelrx.input_guard.JSONParser",
+        "deelrx.input_guard.FormParser",
+        "deelrx.input_guard.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "deelrx.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -359,7 +367,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = _read("DJANGO_HSTS_SECONDS", env.int, default=60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-SECURE_SSL_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Plain-HTTP health probes inside the private network (matched against the path without its leading "/").
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO")

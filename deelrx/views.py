@@ -6,12 +6,14 @@ from importlib import import_module
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from deelrx.api import error_body, is_api_request
+from deelrx.inputs import parse_id
 from deelrx.tenancy.access import teams_for
 from deelrx.web import resolve_team_access
 
@@ -51,10 +53,10 @@ def dashboard(request):
 @login_required
 @require_POST
 def switch_team(request):
-    team_id = request.POST.get("team_id", "")
-    if not team_id.isdigit() or not teams_for(request.user).filter(pk=int(team_id)).exists():
+    team_id = parse_id(request.POST.get("team_id", ""))
+    if team_id is None or not teams_for(request.user).filter(pk=team_id).exists():
         raise Http404("Team not found.")
-    request.session["team_id"] = int(team_id)
+    request.session["team_id"] = team_id
     messages.success(request, "Switched team.")
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(
@@ -71,6 +73,10 @@ def _error_page(request, status: int, code: str, message: str, template: str):
 
 
 def bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):  # a form body past DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _error_page(
+            request, 413, "request_too_large", "The request body is larger than the server accepts.", "413.html"
+        )
     return _error_page(request, 400, "bad_request", "Bad request.", "400.html")
 
 

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 
 from deelrx.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from deelrx.inputs import parse_id
 from deelrx.tenancy.access import TeamAccess, get_team_access
 from deelrx.tenancy.models import Role
 
@@ -128,9 +129,8 @@ class Page:
 
 def page_number(request) -> int:
     """`?page=` as a number from 1 to MAX_PAGE_NUMBER; anything else is page 1."""
-    raw = request.GET.get("page", "1")
-    number = int(raw) if raw.isascii() and raw.isdigit() else 1
-    return min(max(number, 1), MAX_PAGE_NUMBER)
+    number = parse_id(request.GET.get("page", "1"))
+    return min(number, MAX_PAGE_NUMBER) if number else 1
 
 
 def paginate(request, queryset, *, per_page: int = 25) -> Page:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from admin_ops.models import InactivityPolicy, InactivityTracker
+from admin_ops.services.inactivity import MAX_THRESHOLD_DAYS
 from deelrx.audit.models import ActivityEvent
+from deelrx.inputs import ID_BOUNDS, column_bounds
+
+THRESHOLD_BOUNDS = column_bounds(InactivityPolicy, "threshold_days", min_value=1, max_value=MAX_THRESHOLD_DAYS)
 
 
 class ActivityEventOutputSerializer(serializers.ModelSerializer):
@@ -50,8 +54,9 @@ class StrictSerializer(serializers.Serializer):
 
 class InactivityActionsSerializer(StrictSerializer):
     warnings = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(**THRESHOLD_BOUNDS),
         required=False,
+        max_length=MAX_THRESHOLD_DAYS,
         help_text="Days before the threshold at which the member is warned by email; each > 0 and < threshold_days.",
     )
     suspend = serializers.BooleanField(required=False, help_text="Suspend the membership at the threshold.")
@@ -59,10 +64,10 @@ class InactivityActionsSerializer(StrictSerializer):
 
 
 class InactivityPolicyInputSerializer(StrictSerializer):
-    team_id = serializers.IntegerField(help_text="Team id; a policy never moves to another team.")
+    team_id = serializers.IntegerField(**ID_BOUNDS, help_text="Team id; a policy never moves to another team.")
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    threshold_days = serializers.IntegerField(min_value=1)
+    threshold_days = serializers.IntegerField(**THRESHOLD_BOUNDS)
     actions = InactivityActionsSerializer(required=False)
     is_active = serializers.BooleanField(required=False, default=True)
 
@@ -72,7 +77,7 @@ class InactivityPolicyUpdateSerializer(StrictSerializer):
 
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    threshold_days = serializers.IntegerField(min_value=1, required=False)
+    threshold_days = serializers.IntegerField(**THRESHOLD_BOUNDS, required=False)
     actions = InactivityActionsSerializer(required=False, help_text="Keys given replace those keys.")
     is_active = serializers.BooleanField(required=False)
 

@@ -7,6 +7,7 @@ from admin_ops import purge_registry
 from admin_ops.models import PurgeOperation
 from admin_ops.selectors.purge import export_available
 from admin_ops.services.purge import TRANSITIONS
+from deelrx.inputs import ID_BOUNDS
 from deelrx.storage import is_s3, private_storage
 
 # The scope's documented shape. Validation itself is purge_registry.validate_scope
@@ -31,7 +32,7 @@ ScopeSchema = inline_serializer(
             name="PurgeCriteria",
             fields={
                 "customer_id": serializers.UUIDField(required=False),
-                "user_id": serializers.IntegerField(required=False),
+                "user_id": serializers.IntegerField(**ID_BOUNDS, required=False),
                 "status": serializers.CharField(required=False),
             },
             required=False,
@@ -47,7 +48,7 @@ class ScopeField(serializers.JSONField):
 
 
 class PurgeInputSerializer(serializers.Serializer):
-    team_id = serializers.IntegerField()
+    team_id = serializers.IntegerField(**ID_BOUNDS)
     scope = ScopeField(help_text="{entities: [...], date_range: {from, to}, criteria: {...}}")
     scheduled_for = serializers.DateTimeField(required=False, help_text="Defaults to now; not in the past.")
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)

@@ -50,6 +50,8 @@ from deelrx.tenancy.services import membership_set_suspended
 logger = logging.getLogger(__name__)
 
 PURGE_DELAY_DAYS = 14
+# Ten years; the API and the form take it from here (the column itself holds up to 2**31 - 1).
+MAX_THRESHOLD_DAYS = 3650
 POLICY_FIELDS = ("name", "description", "threshold_days", "actions", "is_active")
 
 
@@ -87,8 +89,10 @@ def _clean_actions(actions: Any, threshold_days: int) -> dict:
 
 
 def _clean_threshold(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValidationFailed(details={"threshold_days": ["Must be a whole number of days greater than 0."]})
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_THRESHOLD_DAYS:
+        raise ValidationFailed(
+            details={"threshold_days": [f"Must be a whole number of days from 1 to {MAX_THRESHOLD_DAYS}."]}
+        )
     return value
 
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from django import forms
 
+from admin_ops.models import InactivityPolicy
+from admin_ops.services.inactivity import MAX_THRESHOLD_DAYS
+from deelrx.inputs import column_bounds, parse_id
+
 
 class InactivityPolicyForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    threshold_days = forms.IntegerField(min_value=1, label="Inactive for (days)")
+    threshold_days = forms.IntegerField(
+        **column_bounds(InactivityPolicy, "threshold_days", min_value=1, max_value=MAX_THRESHOLD_DAYS),
+        label="Inactive for (days)",
+    )
     warnings = forms.CharField(
         required=False,
         label="Warn (days before)",
@@ -24,9 +31,10 @@ class InactivityPolicyForm(forms.Form):
         for part in (p.strip() for p in raw.split(",")):
             if not part:
                 continue
-            if not part.isdigit():
+            days = parse_id(part, maximum=MAX_THRESHOLD_DAYS)
+            if days is None:
                 raise forms.ValidationError("Enter whole numbers of days separated by commas.")
-            values.append(int(part))
+            values.append(days)
         return values
 
     @classmethod

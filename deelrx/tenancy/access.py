@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from deelrx.errors import NotFound, PermissionDenied
+from deelrx.inputs import parse_id
 from deelrx.middleware import request_memo
 from deelrx.tenancy.models import ROLE_RANK, Membership, Role, Team
 
@@ -36,14 +37,11 @@ class TeamAccess:
 
 
 def parse_team_id(value) -> int:
-    """Team ids are integers; anything else names no team (404)."""
-    if isinstance(value, bool):
+    """Team ids are integers (or ASCII digit strings); anything else names no team (404)."""
+    team_pk = parse_id(value)
+    if team_pk is None:
         raise NotFound("Team not found.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise NotFound("Team not found.")
+    return team_pk
 
 
 def get_team_access(user, team_id, *, min_role: str = Role.VIEWER) -> TeamAccess:

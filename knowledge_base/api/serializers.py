@@ -2,6 +2,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deelrx.inputs import ID_BOUNDS
 from knowledge_base.models import KbArticle, KbFeedback, KbRevision
 from knowledge_base.selectors.search import snippet_html
 from knowledge_base.services import articles as article_service
@@ -63,7 +64,7 @@ class _ArticleFieldsSerializer(serializers.Serializer):
 
 
 class ArticleCreateInputSerializer(_ArticleFieldsSerializer):
-    team_id = serializers.IntegerField()
+    team_id = serializers.IntegerField(**ID_BOUNDS)
 
 
 class ArticleUpdateInputSerializer(_ArticleFieldsSerializer):
