@@ -79,12 +79,14 @@ class StripeWebhookApi(APIView):
         parameters=[
             OpenApiParameter("Stripe-Signature", str, OpenApiParameter.HEADER, required=True),
         ],
-        responses={200: WebhookOutputSerializer, **error_responses(400, 503)},
+        responses={200: WebhookOutputSerializer, **error_responses(400, 413, 503)},
         description=(
-            "Stripe's webhook. Verified with `STRIPE_WEBHOOK_SECRET` (400 `invalid_signature`). "
-            "Each event id is applied once; replays answer 200 `duplicate`. Handled: "
-            "`setup_intent.succeeded`, `payment_intent.succeeded`, `payment_intent.payment_failed`; "
-            "other types answer 200 `ignored`."
+            "Stripe's webhook. Verified with `STRIPE_WEBHOOK_SECRET`, its timestamp at most 5 minutes "
+            "from now either way (400 `invalid_signature`); a body that breaks the API's input rules "
+            "is 400 `invalid_payload`. Each event id is applied once; replays answer 200 `duplicate`. "
+            "Handled: `setup_intent.succeeded` (only for SetupIntents this app created: its metadata names "
+            "the account and team, its customer is the account's), `payment_intent.succeeded`, "
+            "`payment_intent.payment_failed`; other types, and events not for this app, answer 200 `ignored`."
         ),
     )
     def post(self, request):

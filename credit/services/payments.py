@@ -9,6 +9,11 @@ Rules:
 - A webhook event id is processed once: its `StripeEvent` row is inserted in
   the same transaction as its effect, so a replay (or a concurrent duplicate
   delivery) changes nothing, and a failed effect is retried by Stripe.
+- A webhook is taken when its signature is valid and its timestamp at most
+  5 minutes from now, either way; its body follows the API's input rules
+  (`deelrx.inputs`). A `setup_intent.succeeded` saves a card only for the
+  SetupIntents this app made: their metadata names the account and its team,
+  and their Stripe customer is the account's when it has one.
 - A declined off-session charge fails the payment transaction (the staff
   records a new payment to try again); a provider error leaves it pending.
 """
@@ -16,6 +21,8 @@ Rules:
 from __future__ import annotations
 
 import logging
+import re
+import time
 import uuid
 from typing import Any
 
@@ -24,6 +31,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
 from django.utils import timezone
+from rest_framework import exceptions
 
 from credit.models import CreditAccount, CreditTransaction, StripeEvent
 from credit.selectors.accounts import account_get
@@ -38,12 +46,18 @@ from credit.stripe_client import (
 )
 from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, Conflict, DomainError, InvalidTransition
+from deelrx.inputs import loads as json_loads
+from deelrx.inputs import parse_id
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role
 
 logger = logging.getLogger(__name__)
 
 ATTEMPT_COOLDOWN = ledger.ATTEMPT_COOLDOWN
+# How far a webhook's signed timestamp may be from now, in the past or the future.
+WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe ids ("evt_…", "seti_…", "cus_…") as the columns that keep them can hold.
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 class InvalidSignature(DomainError):
@@ -59,10 +73,10 @@ class InvalidPayload(DomainError):
 
 
 def _id_of(value: Any) -> str:
-    """Stripe fields may hold an id or an expanded object."""
+    """A Stripe id from a field holding an id or an expanded object; "" when it holds neither."""
     if isinstance(value, dict):
-        return value.get("id") or ""
-    return value or ""
+        value = value.get("id")
+    return value if isinstance(value, str) and _STRIPE_ID.fullmatch(value) else ""
 
 
 def _lock_transaction(pk) -> CreditTransaction:
@@ -285,17 +299,8 @@ def webhook_event_process(*, payload: bytes, signature: str) -> str:
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise PaymentsNotConfigured("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET is not set).")
-    try:
-        event = stripe.Webhook.construct_event(payload, signature, secret)
-    except stripe.SignatureVerificationError as exc:
-        raise InvalidSignature() from exc
-    except (ValueError, TypeError, AttributeError) as exc:  # signed, but not a JSON event object
-        raise InvalidPayload() from exc
-    try:
-        event_id, event_type = event["id"], event["type"]
-        data_object = event["data"]["object"].to_dict()
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InvalidPayload() from exc
+    _verify_signature(payload, signature, secret)
+    event_id, event_type, data_object = _event_fields(payload)
 
     with db_transaction.atomic():
         try:
@@ -312,23 +317,66 @@ def webhook_event_process(*, payload: bytes, signature: str) -> str:
     return outcome
 
 
+def _verify_signature(payload: bytes, signature: str, secret: str) -> None:
+    """The library checks the signature and that the timestamp is not too old; not
+    that it is not too far ahead (a signed event held back for later)."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidSignature() from exc
+    except UnicodeDecodeError as exc:  # the signature covers the body as UTF-8 text
+        raise InvalidPayload() from exc
+    # Verified, so the header has a "t=<digits>" item; the library reads the first one.
+    timestamp = int(next(item[2:] for item in signature.split(",") if item.startswith("t=")))
+    if timestamp > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise InvalidSignature("The Stripe-Signature timestamp is too far in the future.")
+
+
+def _event_fields(payload: bytes) -> tuple[str, str, dict]:
+    """(event id, type, data.object) of a verified body, refused like any API body
+    when it breaks the input rules (depth, NUL, surrogates)."""
+    try:
+        event = json_loads(payload)
+    except (exceptions.ParseError, exceptions.ValidationError) as exc:
+        raise InvalidPayload(details={"reason": exc.detail}) from exc
+    data = event.get("data") if isinstance(event, dict) else None
+    data_object = data.get("object") if isinstance(data, dict) else None
+    event_id, event_type = (event.get("id"), event.get("type")) if isinstance(event, dict) else (None, None)
+    if not (
+        _id_of(event_id)
+        and isinstance(event_type, str)
+        and 0 < len(event_type) <= StripeEvent._meta.get_field("type").max_length
+        and isinstance(data_object, dict)
+    ):
+        raise InvalidPayload()
+    return event_id, event_type, data_object
+
+
+def _ignored(reason: str, **context) -> str:
+    """A verified event this app does not act on: logged with why, answered 200 so Stripe stops sending it."""
+    logger.warning("stripe event ignored: %s", reason, extra=context)
+    return "ignored"
+
+
 def _setup_intent_succeeded(intent: dict, event_id: str) -> str:
-    query = CreditAccount.objects.select_for_update()
-    account = query.filter(stripe_setup_intent_id=intent["id"]).first()
+    """Save the card of a SetupIntent this app created (`_stripe_setup_intent` sets its metadata)."""
+    intent_id = _id_of(intent.get("id"))
+    metadata = intent.get("metadata") if isinstance(intent.get("metadata"), dict) else {}
+    account_id, team_id = _uuid_or_none(metadata.get("account_id")), parse_id(metadata.get("team_id"))
+    context = {"setup_intent_id": intent_id, "stripe_event_id": event_id}
+    if not (intent_id and account_id and team_id):
+        return _ignored("setup intent without this app's metadata", **context)
+    account = CreditAccount.objects.select_for_update().filter(pk=account_id, team_id=team_id).first()
     if account is None:
-        account_id = (intent.get("metadata") or {}).get("account_id")
-        account = query.filter(pk=_uuid_or_none(account_id)).first() if _uuid_or_none(account_id) else None
-    payment_method = _id_of(intent.get("payment_method"))
-    if account is None or not payment_method:
-        logger.warning("setup intent for no known account", extra={"setup_intent_id": intent["id"]})
-        return "ignored"
-    customer_id = _id_of(intent.get("customer"))
-    if account.stripe_customer_id and customer_id and customer_id != account.stripe_customer_id:
-        logger.warning("setup intent for another stripe customer", extra={"setup_intent_id": intent["id"]})
-        return "ignored"
+        return _ignored("setup intent for no known account", **context)
+    payment_method, customer_id = _id_of(intent.get("payment_method")), _id_of(intent.get("customer"))
+    if not (payment_method and customer_id):
+        return _ignored("setup intent without a payment method or customer", **context)
+    if account.stripe_customer_id and customer_id != account.stripe_customer_id:
+        return _ignored("setup intent for another stripe customer", account_id=str(account.pk), **context)
     account.stripe_payment_method_id = payment_method
     update_fields = ["stripe_payment_method_id", "updated_at"]
-    if not account.stripe_customer_id and customer_id:
+    if not account.stripe_customer_id:
         account.stripe_customer_id = customer_id
         update_fields.append("stripe_customer_id")
     account.save(update_fields=update_fields)
@@ -339,7 +387,7 @@ def _setup_intent_succeeded(intent: dict, event_id: str) -> str:
         data={
             "account_id": account.pk,
             "payment_method_id": payment_method,
-            "setup_intent_id": intent["id"],
+            "setup_intent_id": intent_id,
             "stripe_event_id": event_id,
         },
     )
@@ -347,12 +395,15 @@ def _setup_intent_succeeded(intent: dict, event_id: str) -> str:
 
 
 def _payment_intent_finished(intent: dict, event_id: str, *, status: str) -> str:
+    if not _id_of(intent.get("id")):
+        return _ignored("payment intent without an id", stripe_event_id=event_id)
     query = CreditTransaction.objects.filter(type=CreditTransaction.Type.PAYMENT)
     txn_id = query.filter(stripe_payment_intent_id=intent["id"]).values_list("pk", flat=True).first()
     if txn_id is None:
         # The webhook can beat the commit that stores the intent id on the row; or the
         # intent is an earlier attempt of a payment that a later attempt took over.
-        metadata_id = _uuid_or_none((intent.get("metadata") or {}).get("transaction_id"))
+        metadata = intent.get("metadata") if isinstance(intent.get("metadata"), dict) else {}
+        metadata_id = _uuid_or_none(metadata.get("transaction_id"))
         txn_id = query.filter(pk=metadata_id).values_list("pk", flat=True).first() if metadata_id else None
     if txn_id is None:
         logger.warning("payment intent for no known transaction", extra={"payment_intent_id": intent["id"]})
@@ -370,7 +421,8 @@ def _payment_intent_finished(intent: dict, event_id: str, *, status: str) -> str
             # cancelled after an unknown-outcome attempt): leave the ledger, tell the staff.
             _report_mismatch(txn, intent, event_id, stripe_status=status)
         return "ignored"
-    if status == CreditTransaction.Status.COMPLETED and int(intent.get("amount") or 0) != txn.amount_cents:
+    amount = intent.get("amount")
+    if status == CreditTransaction.Status.COMPLETED and (type(amount) is not int or amount != txn.amount_cents):
         logger.error(
             "payment intent amount differs from the transaction",
             extra={"payment_intent_id": intent["id"], "transaction_id": str(txn.pk)},

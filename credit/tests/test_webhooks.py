@@ -46,6 +46,11 @@ def payment_intent_object(*, intent_id="pi_1", amount=3_000, metadata=None, stat
     }
 
 
+def ours(account) -> dict:
+    """The metadata `payments._stripe_setup_intent` puts on the SetupIntents this app creates."""
+    return {"account_id": str(account.pk), "team_id": str(account.team_id)}
+
+
 @pytest.fixture
 def intent_account(account):
     account.stripe_customer_id = "cus_1"
@@ -55,7 +60,8 @@ def intent_account(account):
 
 
 def test_setup_intent_succeeded_stores_the_payment_method(client, intent_account):
-    payload, header = signed_event("setup_intent.succeeded", setup_intent_object(), event_id="evt_1")
+    data = setup_intent_object(metadata=ours(intent_account))
+    payload, header = signed_event("setup_intent.succeeded", data, event_id="evt_1")
     response = deliver(client, payload, header)
     assert response.status_code == 200
     assert response.json() == {"received": True, "outcome": "processed"}
@@ -66,7 +72,7 @@ def test_setup_intent_succeeded_stores_the_payment_method(client, intent_account
 
 
 def test_setup_intent_matched_by_metadata_when_the_id_was_not_stored(client, account):
-    data = setup_intent_object(intent_id="seti_other", customer="cus_9", metadata={"account_id": str(account.pk)})
+    data = setup_intent_object(intent_id="seti_other", customer="cus_9", metadata=ours(account))
     response = deliver(client, *signed_event("setup_intent.succeeded", data))
     assert response.json()["outcome"] == "processed"
     account.refresh_from_db()
@@ -75,7 +81,9 @@ def test_setup_intent_matched_by_metadata_when_the_id_was_not_stored(client, acc
 
 
 def test_setup_intent_with_an_expanded_payment_method(client, intent_account):
-    data = setup_intent_object(payment_method={"id": "pm_expanded", "object": "payment_method"})
+    data = setup_intent_object(
+        payment_method={"id": "pm_expanded", "object": "payment_method"}, metadata=ours(intent_account)
+    )
     deliver(client, *signed_event("setup_intent.succeeded", data))
     intent_account.refresh_from_db()
     assert intent_account.stripe_payment_method_id == "pm_expanded"
@@ -88,6 +96,64 @@ def test_setup_intent_for_an_unknown_account_is_ignored(client, intent_account):
     assert response.json()["outcome"] == "ignored"
     intent_account.refresh_from_db()
     assert intent_account.stripe_payment_method_id == ""
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {},
+        {"account_id": "{account}"},
+        {"team_id": "{team}"},
+        {"account_id": "{account}", "team_id": "{other_team}"},
+        {"account_id": "{other_account}", "team_id": "{team}"},
+        {"account_id": "{account}", "team_id": "٣"},
+        {"account_id": ["{account}"], "team_id": "{team}"},
+    ],
+    ids=["none", "no-team", "no-account", "other-team", "other-account", "other-digits", "not-text"],
+)
+def test_a_setup_intent_without_this_apps_metadata_is_ignored(client, account, other_account, caplog, metadata):
+    names = {
+        "account": account.pk,
+        "team": account.team_id,
+        "other_team": other_account.team_id,
+        "other_account": other_account.pk,
+    }
+
+    def fill(value):
+        return [fill(v) for v in value] if isinstance(value, list) else value.format(**names)
+
+    data = setup_intent_object(metadata={key: fill(value) for key, value in metadata.items()})
+    response = deliver(client, *signed_event("setup_intent.succeeded", data))
+    assert response.json()["outcome"] == "ignored"
+    for row in (account, other_account):
+        row.refresh_from_db()
+        assert row.stripe_payment_method_id == ""
+        assert row.stripe_customer_id == ""
+    assert any("ignored" in record.getMessage() for record in caplog.records)
+
+
+def test_a_setup_intent_for_another_stripe_customer_is_ignored(client, intent_account, caplog):
+    data = setup_intent_object(customer="cus_someone_else", metadata=ours(intent_account))
+    response = deliver(client, *signed_event("setup_intent.succeeded", data))
+    assert response.json()["outcome"] == "ignored"
+    intent_account.refresh_from_db()
+    assert intent_account.stripe_payment_method_id == ""
+    assert intent_account.stripe_customer_id == "cus_1"
+    assert "another stripe customer" in caplog.text
+
+
+@pytest.mark.parametrize("stripe_customer", [None, "", {"object": "customer"}])
+def test_a_setup_intent_without_a_customer_is_ignored(client, account, stripe_customer):
+    data = setup_intent_object(customer=stripe_customer, metadata=ours(account))
+    assert deliver(client, *signed_event("setup_intent.succeeded", data)).json()["outcome"] == "ignored"
+    account.refresh_from_db()
+    assert account.stripe_payment_method_id == ""
+
+
+def test_the_setup_intents_this_app_creates_carry_its_metadata(stripe_fake, api_as, member, account):
+    api_as(member).post(f"/api/teams/{account.team_id}/credit/setup-intent/", {"customer_id": str(account.customer_id)})
+    (created,) = stripe_fake.requests_to("POST", "/v1/setup_intents")
+    assert created.params["metadata"] == ours(account)
 
 
 def test_a_bad_signature_is_400_and_changes_nothing(client, intent_account):
