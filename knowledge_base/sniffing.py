@@ -1,27 +1,33 @@
 """What an uploaded file really is, decided from its bytes.
 
-The client's content type is never read and its file name is only used for
-two things: refusing names that end in an executable extension (a
-`report.pdf.exe` is refused even when its bytes are a PDF, because that is
-the name a user's desktop will open it by), and choosing between harmless
-text flavours (plain, Markdown, CSV) when the bytes fit several. The type
-stored, served and shown is always the sniffed one, and the stored name gets
-the sniffed type's extension, so the stores' extension-based serving rules
-(SVG/HTML/XML as downloads) always see the real type.
+Three rules, in this order (docs/knowledge_base.md §7 has the table of types):
 
-Accepted (an allow-list; everything else is 415 `unsupported_file_type`):
-PDF; PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, HEIC, AVIF; SVG without scripts,
-event handlers, `javascript:` URLs, `<foreignObject>` or entity declarations;
-MP3, M4A, OGG, WAV, FLAC, AAC; MP4, WebM, MOV; plain text, Markdown, CSV,
-JSON, XML (UTF-8, or UTF-16 with a BOM); OOXML (docx/xlsx/pptx) and
-OpenDocument (odt/ods/odp) without macros.
+1. **The signature at offset 0 decides the kind.** Every signature is matched
+   at the very start of the file (structures that start there, such as the
+   ISO-BMFF `ftyp` box or a RIFF header, are read at their fixed offsets);
+   a marker found further in never makes a file anything. No signature
+   means text, and text must be valid UTF-8 without NUL or other control
+   characters — anything else is refused.
+2. **The most dangerous reading wins.** Executables, scripts, HTML, archives
+   and the like are refused by their signature. A file whose signature is
+   harmless is then read the way other programs would read it: the whole
+   file is searched for markup or script a browser would run, for a PDF
+   header where PDF readers look for one, for archive signatures that
+   archive tools find anywhere (RAR, 7z) or at the end (a ZIP's end record),
+   and for the header tricks that make an image valid JavaScript. Any hit is
+   a polyglot and is refused. PDFs with JavaScript, launch actions or
+   embedded files are refused too, and so is text that carries HTML, script
+   URLs or spreadsheet formulas that start programs.
+3. **Harmless types are stored as what they are.** The type stored, served
+   and shown is the sniffed one, and the stored name ends in an extension of
+   that type. Among harmless text flavours the client's extension decides
+   (`pricelist.csv` stays text/csv, `notes.txt` stays text/plain); without
+   one, the content does.
 
-Refused: executables (PE "MZ", ELF, Mach-O, Java classes, WebAssembly,
-Flash, browser extensions, packages), scripts (shebang, batch, PHP,
-PowerShell/VBScript/JavaScript-looking text), HTML/XHTML, generic archives
-(zip, tar, gz, rar, 7z, …; their contents cannot be vetted), legacy OLE
-files (.doc/.xls/.ppt/.msi share one container format and may carry
-macros), macro-enabled Office documents, and anything unrecognised.
+The client's content type is never read. Its file name is only used for that
+text flavour and to refuse names ending in an executable or markup extension
+(`report.pdf.exe` is refused even when its bytes are a PDF, because that is
+the name a user's desktop will open it by).
 """
 
 from __future__ import annotations
@@ -31,18 +37,24 @@ import csv
 import io
 import json
 import re
+import struct
 import unicodedata
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 from xml.etree import ElementTree
 
-import filetype
 from django.utils.text import slugify
 
 from deelrx.errors import UnsupportedFileType
 
 HEAD_BYTES = 64 * 1024  # enough for every signature and the text heuristics
+SCAN_CHUNK_BYTES = 1024 * 1024  # whole-file scans read this much at a time
+SCAN_OVERLAP = 1024  # …keeping this much of the previous chunk, so no marker is split
+ZIP_END_WINDOW = 65_535 + 22  # a ZIP's end record (22 bytes + a comment up to 64 KiB) sits this near the end
+PDF_HEADER_WINDOW = 1024  # PDF readers accept the header anywhere in the first KiB
+JSON_PARSE_MAX_BYTES = 1024 * 1024  # a larger .json is kept as JSON without being parsed
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,7 @@ ACCEPTED_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "image/bmp": ("bmp", ()),
     "image/tiff": ("tif", ("tiff",)),
     "image/x-icon": ("ico", ()),
-    "image/heic": ("heic", ()),
+    "image/heic": ("heic", ("heif",)),
     "image/avif": ("avif", ()),
     "image/svg+xml": ("svg", ()),
     "audio/mpeg": ("mp3", ()),
@@ -71,7 +83,7 @@ ACCEPTED_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "audio/x-wav": ("wav", ()),
     "audio/x-flac": ("flac", ()),
     "audio/aac": ("aac", ()),
-    "video/mp4": ("mp4", ()),
+    "video/mp4": ("mp4", ("m4v",)),
     "video/webm": ("webm", ()),
     "video/quicktime": ("mov", ()),
     "text/plain": ("txt", ("text", "log")),
@@ -87,59 +99,6 @@ ACCEPTED_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "application/vnd.oasis.opendocument.presentation": ("odp", ()),
 }
 
-# filetype's names for the binary media we accept, mapped to ours
-_FILETYPE_ACCEPTED = {
-    "image/png": "image/png",
-    "image/apng": "image/png",
-    "image/jpeg": "image/jpeg",
-    "image/gif": "image/gif",
-    "image/webp": "image/webp",
-    "image/bmp": "image/bmp",
-    "image/tiff": "image/tiff",
-    "image/x-icon": "image/x-icon",
-    "image/heic": "image/heic",
-    "image/avif": "image/avif",
-    "audio/mpeg": "audio/mpeg",
-    "audio/mp4": "audio/mp4",
-    "audio/ogg": "audio/ogg",
-    "audio/x-wav": "audio/x-wav",
-    "audio/x-flac": "audio/x-flac",
-    "audio/aac": "audio/aac",
-    "video/mp4": "video/mp4",
-    "video/webm": "video/webm",
-    "video/quicktime": "video/quicktime",
-}
-
-_FILETYPE_EXECUTABLE = {
-    "application/x-msdownload",
-    "application/x-executable",
-    "application/x-shockwave-flash",
-    "application/x-google-chrome-extension",
-    "application/wasm",
-    "application/x-deb",
-    "application/x-rpm",
-    "application/x-nintendo-nes-rom",
-}
-
-_FILETYPE_ARCHIVE = {
-    "application/zip",
-    "application/x-tar",
-    "application/x-rar-compressed",
-    "application/gzip",
-    "application/x-bzip2",
-    "application/x-7z-compressed",
-    "application/x-xz",
-    "application/zstd",
-    "application/x-lz4",
-    "application/x-lzip",
-    "application/x-lzop",
-    "application/x-compress",
-    "application/x-brotli",
-    "application/x-unix-archive",
-    "application/vnd.ms-cab-compressed",
-    "application/epub+zip",
-}
-
 # Names a desktop would run or a browser would execute; refused whatever the bytes are.
 DANGEROUS_EXTENSIONS = frozenset(
     {
@@ -153,33 +112,116 @@ DANGEROUS_EXTENSIONS = frozenset(
         "img", "vhd", "vhdx", "docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppam", "sldm",
     }
 )  # fmt: skip
+# Archives inside a document: their contents cannot be vetted either.
+_ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z", "gz", "tgz", "tar", "bz2", "xz", "zst", "cab", "lzh", "arj"})
 
-# Mach-O (both byte orders, 32/64-bit), then Mach-O universal binary or Java class.
-_MACHO_MAGICS = (
-    b"\xfe\xed\xfa\xce",
-    b"\xfe\xed\xfa\xcf",
-    b"\xce\xfa\xed\xfe",
-    b"\xcf\xfa\xed\xfe",
-    b"\xca\xfe\xba\xbe",
+_EXECUTABLE = "Executable files are not accepted."
+_ARCHIVE = "Archives are not accepted; upload the files themselves."
+_SCRIPT = "Scripts are not accepted."
+_NOT_UTF8 = "Text files must be UTF-8 (without NUL or other control characters)."
+_UNKNOWN = "This type of file is not accepted."
+_POLYGLOT = "The file is also something else (a polyglot: {what}); it is not accepted."
+
+# Signatures at offset 0 that are refused, most specific first.
+_REFUSED_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"MZ", _EXECUTABLE),  # Windows PE and DOS programs
+    (b"\x7fELF", _EXECUTABLE),
+    (b"\xfe\xed\xfa\xce", _EXECUTABLE),  # Mach-O, both byte orders, 32/64-bit
+    (b"\xfe\xed\xfa\xcf", _EXECUTABLE),
+    (b"\xce\xfa\xed\xfe", _EXECUTABLE),
+    (b"\xcf\xfa\xed\xfe", _EXECUTABLE),
+    (b"\xca\xfe\xba\xbe", _EXECUTABLE),  # Mach-O universal binary or Java class
+    (b"\x00asm", _EXECUTABLE),  # WebAssembly
+    (b"dex\n", _EXECUTABLE),  # Android
+    (b"FWS", "Flash files are not accepted."),
+    (b"CWS", "Flash files are not accepted."),
+    (b"ZWS", "Flash files are not accepted."),
+    (b"Cr24", "Browser extensions are not accepted."),
+    (b"!<arch>\n", "Packages and libraries are not accepted."),  # .deb, static libraries
+    (b"\xed\xab\xee\xdb", "Packages and libraries are not accepted."),  # .rpm
+    (b"L\x00\x00\x00\x01\x14\x02\x00", "Shortcuts are not accepted."),  # Windows .lnk
+    (b"#!", _SCRIPT),  # shebang
+    (b"%!PS", "PostScript is a program; upload a PDF instead."),
+    (b"{\\rtf", "RTF documents are not accepted (they can embed objects); use PDF or OOXML."),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "Legacy Office and installer files (.doc, .xls, .ppt, .msi) are not accepted; use PDF or OOXML.",
+    ),
+    (b"PK\x05\x06", _ARCHIVE),  # empty ZIP
+    (b"PK\x07\x08", _ARCHIVE),  # spanned ZIP
+    (b"Rar!\x1a\x07", _ARCHIVE),
+    (b"7z\xbc\xaf\x27\x1c", _ARCHIVE),
+    (b"\x1f\x8b", _ARCHIVE),  # gzip
+    (b"\x1f\x9d", _ARCHIVE),  # compress
+    (b"\x1f\xa0", _ARCHIVE),
+    (b"\xfd7zXZ\x00", _ARCHIVE),
+    (b"\x28\xb5\x2f\xfd", _ARCHIVE),  # zstd
+    (b"\x04\x22\x4d\x18", _ARCHIVE),  # lz4
+    (b"LZIP", _ARCHIVE),
+    (b"\x89LZO", _ARCHIVE),
+    (b"MSCF", _ARCHIVE),  # Windows cabinet
+    (b"ISc(", _ARCHIVE),  # InstallShield cabinet
+    (b"xar!", _ARCHIVE),
+    (b"\xff\xfe\x00\x00", _NOT_UTF8),  # UTF-32 LE byte order mark
+    (b"\x00\x00\xfe\xff", _NOT_UTF8),  # UTF-32 BE
+    (b"\xff\xfe", _NOT_UTF8),  # UTF-16 LE
+    (b"\xfe\xff", _NOT_UTF8),  # UTF-16 BE
+    (b"+/v", _NOT_UTF8),  # UTF-7 byte order mark
 )
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
-# WHATWG MIME sniffing: what a browser would take for HTML when it sniffs.
-_HTML_START = re.compile(
-    rb"^\s*<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[\s>/]",
+# Signatures at offset 0 of accepted binary types that need nothing more than the magic.
+_ACCEPTED_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"ID3", "audio/mpeg"),  # MP3 with an ID3v2 tag
+    (b"OggS", "audio/ogg"),
+    (b"fLaC", "audio/x-flac"),
+)
+
+# ISO base media files: the `ftyp` box at offset 0 names the brand.
+_ISO_BRANDS: dict[bytes, str] = {
+    **dict.fromkeys((b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"), "image/heic"),
+    **dict.fromkeys((b"avif", b"avis"), "image/avif"),
+    **dict.fromkeys((b"M4A ", b"M4B "), "audio/mp4"),
+    b"qt  ": "video/quicktime",
+    **dict.fromkeys(
+        (b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"dash", b"mmp4"),
+        "video/mp4",
+    ),
+}
+_BMP_INFO_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
+
+# --- Markers that a second reader would act on ---------------------------------------------
+# Markup or script a browser would run, searched through a binary file. Kept to markers that
+# random compressed bytes practically never spell (a tag name and its delimiter).
+_BINARY_ACTIVE_MARKUP = re.compile(
+    rb"<(?:script|html|body|iframe|object|embed|applet|frameset)[\s>/]"
+    rb"|<!doctype\s+html|<\?php|(?:java|vb)script\s*:",
     re.IGNORECASE,
 )
-_XHTML_NS = re.compile(rb"http://www\.w3\.org/1999/xhtml", re.IGNORECASE)
-_SVG_DANGER = re.compile(
-    rb"<\s*script|<\s*foreignobject|<!entity|\son[a-z]+\s*=|javascript\s*:|<\s*iframe|<\s*embed|<\s*object",
+# The same in text, plus what only makes sense in markup: event handlers, meta refreshes, …
+_TEXT_ACTIVE_MARKUP = re.compile(
+    r"<(?:script|html|head|body|iframe|frame|frameset|object|embed|applet|meta|base|link|style|form"
+    r"|svg|math|template|portal|xml|xsl:[a-z-]+)[\s>/]"
+    r"|<!doctype\s+html"
+    r"|<[a-z][\w:-]*\s[^<>]{0,2000}?\bon[a-z]{3,30}\s*="
+    r"|(?:java|vb|live)script\s*:|data\s*:\s*text/html"
+    r"|<\?php|<%[=@!\s-]",
     re.IGNORECASE,
 )
-# Text that is really a program: refused even when named .txt or .csv.
+# Spreadsheet cells that start another program when the file is opened in Excel (DDE).
+# (`=cmd|' /C calc'!A0`: program|'topic'!item, or the DDE() function).
+_SPREADSHEET_DDE = re.compile(r"""[\w.]\s*\|\s*['"][^'"\n]{0,2000}['"]\s*!|\bDDE(?:AUTO)?\s*\(""", re.IGNORECASE)
+# Text that is really a program, recognised by how it starts.
 _SCRIPT_START = re.compile(
     r"""^\s*(?:
-        \#!                                   # shebang
+        \#!                                   # shebang (after a byte order mark)
       | @?echo\s+off\b                        # batch
-      | <\?php | <%                           # server-side templates
       | (?:var|let|const)\s+[A-Za-z_$][\w$]*\s*=      # JavaScript
       | function\s*[\w$]*\s*\(
       | \(\s*function\s*\(
@@ -191,10 +233,35 @@ _SCRIPT_START = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _SCRIPT_ANYWHERE = re.compile(r"WScript\.|CreateObject\s*\(|powershell(?:\.exe)?\s+-", re.IGNORECASE)
+# WHATWG MIME sniffing: what a browser would take for HTML when it sniffs.
+_HTML_START = re.compile(
+    r"^\s*<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[\s>/]",
+    re.IGNORECASE,
+)
 _MARKDOWN_HINTS = re.compile(
     r"^(?:\#{1,6}\s+\S|```|~~~|>\s|[-*+]\s+\S|\d+\.\s+\S)|\[[^\]]+\]\([^)]+\)|\*\*[^*]+\*\*",
     re.MULTILINE,
 )
+# Markdown quotes markup in code; only what a renderer would pass through as HTML counts.
+_MARKDOWN_CODE = re.compile(r"^(```|~~~).*?^\1|`[^`\n]+`", re.MULTILINE | re.DOTALL)
+# PDF actions that run code or carry files. Names may hide letters as #xx escapes.
+_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z0-9])")
+_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+# Control characters that never belong in text (tab, newlines and form feed do).
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# The image headers that make a file valid JavaScript as well (`GIF89a/*…*/=alert(1)`).
+_SCRIPT_COMMENT_OPENER = b"/*"
+
+_TEXT_FLAVOURS = {
+    "txt": "text/plain",
+    "text": "text/plain",
+    "log": "text/plain",
+    "md": "text/markdown",
+    "markdown": "text/markdown",
+    "csv": "text/csv",
+    "tsv": "text/csv",
+    "json": "application/json",
+}
 
 
 def refuse(message: str) -> UnsupportedFileType:
@@ -264,9 +331,13 @@ def _type_for_extension(extension: str) -> str | None:
     return None
 
 
+def _sniffed(content_type: str, extension: str | None = None) -> Sniffed:
+    return Sniffed(content_type, extension or ACCEPTED_TYPES[content_type][0])
+
+
 # --- Sniffing -------------------------------------------------------------------------
 def sniff_file(fileobj: IO[bytes], *, filename: str = "") -> Sniffed:
-    """The file's real type, or UnsupportedFileType. Leaves the position at 0."""
+    """The file's real type, or UnsupportedFileType (415). Leaves the position at 0."""
     extension = client_extension(filename)
     if extension in DANGEROUS_EXTENSIONS:
         raise refuse(f"Files ending in .{extension} are not accepted.")
@@ -275,10 +346,18 @@ def sniff_file(fileobj: IO[bytes], *, filename: str = "") -> Sniffed:
     fileobj.seek(0)
     if not head:
         raise refuse("The file is empty.")
-    result = _sniff_binary(head, fileobj)
-    if result is None:
-        result = _sniff_text(head, fileobj, extension=extension, complete=len(head) < HEAD_BYTES)
-    fileobj.seek(0)
+    try:
+        content_type = _type_at_offset_zero(head)
+        if content_type is None:
+            result = _sniff_text(fileobj, extension=extension)
+        elif content_type == "application/zip":
+            result = _sniff_zip(fileobj)
+            _refuse_hidden_content(fileobj, result.content_type)
+        else:
+            result = _sniffed(content_type)
+            _refuse_hidden_content(fileobj, content_type)
+    finally:
+        fileobj.seek(0)
     return result
 
 
@@ -286,29 +365,120 @@ def sniff_bytes(data: bytes, *, filename: str = "") -> Sniffed:
     return sniff_file(io.BytesIO(data), filename=filename)
 
 
-def _sniff_binary(head: bytes, fileobj: IO[bytes]) -> Sniffed | None:
-    if head.startswith((b"MZ", b"\x7fELF")) or head[:4] in _MACHO_MAGICS:
-        raise refuse("Executable files are not accepted.")
-    if head.startswith(_OLE_MAGIC):
-        raise refuse("Legacy Office and installer files (.doc, .xls, .ppt, .msi) are not accepted; use PDF or OOXML.")
-    if b"%PDF-" in head[:1024]:
-        return Sniffed("application/pdf", "pdf")
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _sniff_zip(fileobj)
-    kind = filetype.guess(head)
-    if kind is None:
+def _type_at_offset_zero(head: bytes) -> str | None:
+    """The binary type whose signature starts the file ("application/zip" for a
+    ZIP still to be opened), None for no signature (then it must be text), or
+    UnsupportedFileType for a refused signature."""
+    for magic, message in _REFUSED_SIGNATURES:
+        if head.startswith(magic):
+            raise refuse(message)
+    if head.startswith(b"PK\x03\x04"):
+        return "application/zip"
+    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":  # bzip2: level digit, then the block magic
+        raise refuse(_ARCHIVE)
+    if len(head) > 262 and head[257:262] == b"ustar":  # tar has no magic at 0; its header does
+        raise refuse(_ARCHIVE)
+    for magic, content_type in _ACCEPTED_SIGNATURES:
+        if head.startswith(magic):
+            return content_type
+    return _structured_type(head)
+
+
+def _structured_type(head: bytes) -> str | None:
+    """Types whose signature at offset 0 is a short magic plus a fixed structure."""
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        box_size = struct.unpack(">I", head[:4])[0]
+        content_type = _ISO_BRANDS.get(head[8:12])
+        if box_size < 12 or content_type is None:
+            raise refuse(f"Files of this media type ({head[8:12].decode('latin-1')!r}) are not accepted.")
+        return content_type
+    if head.startswith(b"RIFF") and len(head) >= 12:
+        riff_types = {b"WEBP": "image/webp", b"WAVE": "audio/x-wav"}
+        if head[8:12] not in riff_types:
+            raise refuse("Files of this media type (RIFF) are not accepted.")
+        return riff_types[head[8:12]]
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM, or Matroska which is not accepted
+        if b"\x42\x82\x84webm" not in head[:64]:
+            raise refuse("Matroska files are not accepted; use WebM or MP4.")
+        return "video/webm"
+    if head.startswith(b"BM") and len(head) >= 26:
+        if struct.unpack("<I", head[14:18])[0] in _BMP_INFO_HEADER_SIZES:
+            return "image/bmp"
         return None
-    if kind.mime in _FILETYPE_EXECUTABLE:
-        raise refuse("Executable files are not accepted.")
-    if kind.mime in _FILETYPE_ARCHIVE:
-        raise refuse("Archives are not accepted; upload the files themselves.")
-    accepted = _FILETYPE_ACCEPTED.get(kind.mime)
-    if accepted is None:
-        raise refuse(f"Files of type {kind.mime} are not accepted.")
-    return Sniffed(accepted, ACCEPTED_TYPES[accepted][0])
+    if head.startswith(b"\x00\x00\x01\x00") and len(head) >= 6 and struct.unpack("<H", head[4:6])[0] > 0:
+        return "image/x-icon"
+    if len(head) >= 4 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return _mpeg_audio_type(head)
+    return None
+
+
+def _mpeg_audio_type(head: bytes) -> str | None:
+    """An MPEG audio frame (MP3) or an ADTS frame (AAC) at offset 0."""
+    layer = (head[1] >> 1) & 0b11
+    if layer == 0 and head[1] & 0b11110110 == 0b11110000:
+        return "audio/aac"
+    bitrate, sample_rate = head[2] >> 4, (head[2] >> 2) & 0b11
+    version = (head[1] >> 3) & 0b11
+    if layer and version != 0b01 and bitrate not in (0, 15) and sample_rate != 0b11:
+        return "audio/mpeg"
+    return None
+
+
+def _chunks(fileobj: IO[bytes], *, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) windows over the file, each overlapping the previous one by SCAN_OVERLAP."""
+    fileobj.seek(start)
+    offset, tail = start, b""
+    while chunk := fileobj.read(SCAN_CHUNK_BYTES):
+        yield offset - len(tail), tail + chunk
+        offset += len(chunk)
+        tail = chunk[-SCAN_OVERLAP:]
+
+
+def _refuse_hidden_content(fileobj: IO[bytes], content_type: str) -> None:
+    """A binary file that another program would read as something dangerous is refused."""
+    fileobj.seek(0)
+    head = fileobj.read(PDF_HEADER_WINDOW)
+    if content_type != "application/pdf" and b"%PDF-" in head:
+        raise refuse(_POLYGLOT.format(what="a PDF"))
+    if content_type.startswith("image/") and _SCRIPT_COMMENT_OPENER in head[:16]:
+        raise refuse(_POLYGLOT.format(what="JavaScript"))
+    for _offset, window in _chunks(fileobj):
+        if _BINARY_ACTIVE_MARKUP.search(window):
+            raise refuse(_POLYGLOT.format(what="a web page or script"))
+        if re.search(rb"Rar!\x1a\x07|7z\xbc\xaf\x27\x1c", window):
+            raise refuse(_POLYGLOT.format(what="an archive"))
+        if content_type == "application/pdf" and _PDF_ACTIVE.search(_PDF_NAME_ESCAPE.sub(_unescape_pdf_name, window)):
+            raise refuse("PDFs with JavaScript, launch actions or embedded files are not accepted.")
+    if not content_type.startswith("application/vnd."):  # documents are ZIPs: their end record is expected
+        size = fileobj.seek(0, io.SEEK_END)
+        fileobj.seek(max(0, size - ZIP_END_WINDOW))
+        if b"PK\x05\x06" in fileobj.read():
+            raise refuse(_POLYGLOT.format(what="a ZIP archive"))
+    fileobj.seek(0)
+
+
+def _unescape_pdf_name(match: re.Match[bytes]) -> bytes:
+    return bytes([int(match.group(1), 16)])
+
+
+# --- Documents (ZIP containers) ---------------------------------------------------------
+_ODF_TYPES = frozenset(
+    {
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    }
+)
+_OOXML_PARTS = (
+    ("word/", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("xl/", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("ppt/", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+)
 
 
 def _sniff_zip(fileobj: IO[bytes]) -> Sniffed:
+    """A ZIP is accepted only as an OOXML or OpenDocument file without macros,
+    programs, pages or nested archives; any other ZIP (JAR, APK, …) is an archive."""
     fileobj.seek(0)
     try:
         with zipfile.ZipFile(fileobj) as archive:
@@ -321,160 +491,118 @@ def _sniff_zip(fileobj: IO[bytes]) -> Sniffed:
     lowered = [n.lower() for n in names]
     if any(n.endswith("vbaproject.bin") or n.startswith(("basic/", "scripts/")) for n in lowered):
         raise refuse("Documents with macros are not accepted.")
+    if "meta-inf/manifest.mf" in lowered or any(n.endswith(".class") or n == "classes.dex" for n in lowered):
+        raise refuse("Java and Android packages are not accepted.")
     # A document is a zip, so any archive with the right marker files would pass
     # as one and smuggle programs or pages past the "no archives" rule. Office
     # parts never have these extensions (".bin" is excepted: printer settings
     # and embedded OLE parts use it).
-    smuggled = [n for n in lowered if client_extension(n) in DANGEROUS_EXTENSIONS - {"bin"}]
+    smuggled = [n for n in lowered if client_extension(n) in (DANGEROUS_EXTENSIONS - {"bin"}) | _ARCHIVE_EXTENSIONS]
     if smuggled:
-        raise refuse("Documents that carry programs or web pages are not accepted.")
-    if mimetype in {
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        "application/vnd.oasis.opendocument.presentation",
-    }:
-        return Sniffed(mimetype, ACCEPTED_TYPES[mimetype][0])
+        raise refuse("Documents that carry programs, web pages or archives are not accepted.")
+    if mimetype in _ODF_TYPES:
+        return _sniffed(mimetype)
     if "[content_types].xml" in lowered:
-        for prefix, content_type in (
-            ("word/", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-            ("xl/", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            ("ppt/", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
-        ):
+        for prefix, content_type in _OOXML_PARTS:
             if any(n.startswith(prefix) for n in lowered):
-                return Sniffed(content_type, ACCEPTED_TYPES[content_type][0])
-    raise refuse("Archives are not accepted; upload the files themselves.")
+                return _sniffed(content_type)
+    raise refuse(_ARCHIVE)
 
 
-def _text_codec(head: bytes) -> tuple[str, int]:
-    """The text encoding (UTF-8 unless a UTF-16 byte order mark says otherwise) and the BOM length."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if head.startswith(bom):
-            return encoding, len(bom)
-    return "utf-8", 0
-
-
-def _decode_text(head: bytes, *, complete: bool) -> str | None:
-    codec, bom_length = _text_codec(head)
-    body = head[bom_length:]
-    if codec == "utf-8" and b"\x00" in body:
-        return None  # binary
+# --- Text ------------------------------------------------------------------------------
+def _decoded_windows(fileobj: IO[bytes]) -> Iterator[str]:
+    """The whole file as UTF-8 text in overlapping windows; refuses invalid UTF-8,
+    NUL and other control characters anywhere in it."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    fileobj.seek(0)
+    tail = ""
     try:
-        return codecs.getincrementaldecoder(codec)().decode(body, final=complete)
+        while True:
+            chunk = fileobj.read(SCAN_CHUNK_BYTES)
+            text = decoder.decode(chunk, final=not chunk)
+            if _TEXT_CONTROL.search(text):
+                raise refuse(_NOT_UTF8)
+            if text:
+                yield tail + text
+                tail = (tail + text)[-SCAN_OVERLAP:]
+            if not chunk:
+                return
     except UnicodeDecodeError:
-        return None
+        raise refuse(_NOT_UTF8) from None
 
 
-def _sniff_text(head: bytes, fileobj: IO[bytes], *, extension: str, complete: bool) -> Sniffed:
-    text = _decode_text(head, complete=complete)
-    if text is None or any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v" for ch in text[:4096]):
-        raise refuse("This type of file is not accepted.")
-    raw = text.lstrip("\ufeff").encode("utf-8", "replace")
-    if _HTML_START.match(raw):
+def _sniff_text(fileobj: IO[bytes], *, extension: str) -> Sniffed:
+    """Valid UTF-8 text: markup goes to the XML/SVG rules, everything else must be
+    free of programs and active markup; the flavour comes from the name or the content."""
+    size = fileobj.seek(0, io.SEEK_END)
+    windows = _decoded_windows(fileobj)
+    head = next(windows, "").lstrip("\ufeff")
+    if not head:
+        raise refuse("The file is empty.")
+    if _HTML_START.match(head):
         raise refuse("HTML files are not accepted.")
-    stripped = raw.lstrip()
-    if stripped.startswith((b"<?xml", b"<svg", b"<!DOCTYPE svg", b"<!doctype svg")) or (
-        stripped.startswith(b"<") and re.search(rb"<svg[\s>]", stripped[:4096], re.IGNORECASE)
-    ):
-        return _sniff_markup(stripped, fileobj)
-    if _SCRIPT_START.match(text) or _SCRIPT_ANYWHERE.search(text[:8192]):
-        raise refuse("Scripts are not accepted.")
-    if stripped[:1] in (b"{", b"[") and complete:
-        try:
-            json.loads(text.lstrip("\ufeff"))
-        except ValueError:
+    if "%PDF-" in head[:PDF_HEADER_WINDOW]:
+        raise refuse(_POLYGLOT.format(what="a PDF"))
+    stripped = head.lstrip()
+    if stripped.startswith("<"):
+        for _window in windows:  # the rest of the file must be valid text as well
             pass
-        else:
-            return Sniffed("application/json", "json")
-    if _looks_like_csv(text, complete=complete, hinted=extension in ("csv", "tsv")):
-        return Sniffed("text/csv", "csv" if extension != "tsv" else "tsv")
-    if extension in ("md", "markdown") or len(_MARKDOWN_HINTS.findall(text[:8192])) >= 2:
-        return Sniffed("text/markdown", "md")
-    return Sniffed("text/plain", "txt")
+        return _sniff_markup(stripped, fileobj)
+    if _SCRIPT_START.match(head):
+        raise refuse(_SCRIPT)
+    flavour = _TEXT_FLAVOURS.get(extension) or _flavour_from_content(head, fileobj)
+    # Code in Markdown is exempt when the file is read in one window (fences cannot be split).
+    exempt_code = flavour == "text/markdown" and size <= SCAN_CHUNK_BYTES
+    for window in _chain_first(head, windows):
+        scanned = _MARKDOWN_CODE.sub("", window) if exempt_code else window
+        if _TEXT_ACTIVE_MARKUP.search(scanned):
+            raise refuse("Text with HTML, script URLs or server-side code in it is not accepted.")
+        if _SCRIPT_ANYWHERE.search(window):
+            raise refuse(_SCRIPT)
+        if _SPREADSHEET_DDE.search(window):
+            raise refuse("Spreadsheet formulas that start other programs (DDE) are not accepted.")
+    if flavour == "application/json" and not _is_json(fileobj):
+        flavour = "text/plain"  # a .json that does not parse is stored as the text it is
+    if flavour == "text/csv":
+        return _sniffed(flavour, "tsv" if extension == "tsv" else "csv")
+    return _sniffed(flavour)
 
 
-def _sniff_markup(window: bytes, fileobj: IO[bytes]) -> Sniffed:
-    if re.search(rb"<\s*html[\s>]", window, re.IGNORECASE) or _XHTML_NS.search(window):
-        raise refuse("HTML files are not accepted.")
-    if re.search(rb"<svg[\s>]", window, re.IGNORECASE):
-        if _markup_matches(fileobj, _SVG_DANGER) or _svg_elements_dangerous(fileobj):
-            raise refuse("SVG images with scripts, event handlers or embedded content are not accepted.")
-        return Sniffed("image/svg+xml", "svg")
-    if re.search(rb"<!entity", window, re.IGNORECASE):
-        raise refuse("XML with entity declarations is not accepted.")
-    if window.startswith(b"<?xml"):
-        return Sniffed("application/xml", "xml")
-    raise refuse("This type of file is not accepted.")
+def _chain_first(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
 
 
-_SVG_DANGEROUS_ELEMENTS = frozenset({"script", "foreignobject", "iframe", "embed", "object", "handler", "listener"})
-_SCRIPT_URL = re.compile(r"(?:java|vb)script:", re.IGNORECASE)
-_INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
+def _flavour_from_content(head: str, fileobj: IO[bytes]) -> str:
+    if head.lstrip()[:1] in ("{", "[") and _is_json(fileobj):
+        return "application/json"
+    if _looks_like_csv(head[:HEAD_BYTES], complete=len(head) < HEAD_BYTES):
+        return "text/csv"
+    if len(_MARKDOWN_HINTS.findall(head[:8192])) >= 2:
+        return "text/markdown"
+    return "text/plain"
 
 
-def _svg_elements_dangerous(fileobj: IO[bytes]) -> bool:
-    """The regex above reads the raw text; this reads the SVG as a browser's
-    XML parser does, so namespace prefixes (`<x:script>`), character references
-    (`&#106;avascript:`) and animations that set an event handler or a
-    `javascript:` link cannot slip past it. Malformed XML is refused as well:
-    a file we cannot read is not a file we can vouch for."""
+def _is_json(fileobj: IO[bytes]) -> bool:
+    """Whether the file parses as JSON (files over JSON_PARSE_MAX_BYTES are taken at their word)."""
     fileobj.seek(0)
-    try:
-        # Safe to parse: entity declarations were refused above (the `_SVG_DANGER` scan of
-        # the whole file runs first) and expat never fetches external DTDs or entities.
-        for event, element in ElementTree.iterparse(fileobj, events=("start", "end")):  # noqa: S314
-            if event == "end":
-                element.clear()  # keep memory flat on large files
-                continue
-            if _local(element.tag) in _SVG_DANGEROUS_ELEMENTS:
-                return True
-            for name, value in element.attrib.items():
-                local = _local(name)
-                if local.startswith("on"):
-                    return True
-                if local == "attributename" and value.strip().lower().startswith("on"):
-                    return True
-                if _SCRIPT_URL.search(_INVISIBLE.sub("", value)):
-                    return True
-    except (ElementTree.ParseError, ValueError, UnicodeError):
-        raise refuse("The SVG image is not well-formed XML.") from None
-    finally:
-        fileobj.seek(0)
-    return False
-
-
-def _local(name: str) -> str:
-    """`{namespace}local` or `prefix:local` → `local`, lower-cased."""
-    return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
-
-
-def _markup_matches(fileobj: IO[bytes], pattern: re.Pattern[bytes]) -> bool:
-    """Search the whole file, not just its head: a script can hide at the end of a large SVG."""
+    data = fileobj.read(JSON_PARSE_MAX_BYTES + 1)
     fileobj.seek(0)
-    codec, bom_length = _text_codec(fileobj.read(4))
-    fileobj.seek(bom_length)
-    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
-    overlap = ""
+    if len(data) > JSON_PARSE_MAX_BYTES:
+        return data.lstrip(codecs.BOM_UTF8).lstrip()[:1] in (b"{", b"[")
     try:
-        while chunk := fileobj.read(256 * 1024):
-            text = overlap + decoder.decode(chunk)
-            if pattern.search(text.encode("utf-8")):
-                return True
-            overlap = text[-256:]
-        return bool(pattern.search((overlap + decoder.decode(b"", final=True)).encode("utf-8")))
-    finally:
-        fileobj.seek(0)
+        json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
-def _looks_like_csv(text: str, *, complete: bool, hinted: bool) -> bool:
+def _looks_like_csv(text: str, *, complete: bool) -> bool:
     lines = text.splitlines()
     if not complete and len(lines) > 1:
         lines = lines[:-1]  # the head may end mid-line
     lines = [line for line in lines if line.strip()][:50]
-    if len(lines) < (1 if hinted else 2):
+    if len(lines) < 2:
         return False
     for delimiter in (",", ";", "\t", "|"):
         if not all(delimiter in line for line in lines):
@@ -486,3 +614,87 @@ def _looks_like_csv(text: str, *, complete: bool, hinted: bool) -> bool:
         if len(widths) == 1 and widths.pop() >= 2:
             return True
     return False
+
+
+# --- Markup: SVG and XML -----------------------------------------------------------------
+_XML_ENCODING = re.compile(r"""^<\?xml[^>]*\bencoding\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_XML_RAW_DANGER = re.compile(rb"<!entity|<\?xml-stylesheet|<\s*script[\s>/]", re.IGNORECASE)
+_SVG_DANGER = re.compile(
+    rb"<\s*script|<\s*foreignobject|<!entity|<\?xml-stylesheet|\son[a-z]+\s*=|javascript\s*:"
+    rb"|<\s*iframe|<\s*embed|<\s*object",
+    re.IGNORECASE,
+)
+_SVG_NS = "http://www.w3.org/2000/svg"
+# Namespaces whose elements a browser would run or render as a page inside an XML document.
+_ACTIVE_NAMESPACES = frozenset(
+    {"http://www.w3.org/1999/xhtml", "http://www.w3.org/1999/XSL/Transform", "http://www.w3.org/2001/XInclude"}
+)
+_DANGEROUS_ELEMENTS = frozenset(
+    {"script", "foreignobject", "iframe", "embed", "object", "handler", "listener", "html", "body", "include"}
+)
+_SCRIPT_URL = re.compile(r"(?:java|vb)script:", re.IGNORECASE)
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def _sniff_markup(head: str, fileobj: IO[bytes]) -> Sniffed:
+    """UTF-8 markup: SVG without active content, or XML without entities, style
+    sheets, XHTML, XInclude or script. Anything else starting with '<' is refused."""
+    declared = _XML_ENCODING.match(head)
+    if declared and declared.group(1).strip().lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii"):
+        raise refuse("XML must be UTF-8 (the declaration names another encoding).")
+    if re.search(r"<\s*html[\s>]|http://www\.w3\.org/1999/xhtml", head, re.IGNORECASE):
+        raise refuse("HTML files are not accepted.")
+    is_svg = re.search(r"<svg[\s>]", head[:4096], re.IGNORECASE) is not None
+    if is_svg:
+        if _markup_matches(fileobj, _SVG_DANGER) or _xml_dangerous(fileobj, svg=True):
+            raise refuse("SVG images with scripts, event handlers or embedded content are not accepted.")
+        return _sniffed("image/svg+xml")
+    if not head.startswith("<?xml"):
+        raise refuse(_UNKNOWN)
+    if _markup_matches(fileobj, _XML_RAW_DANGER) or _xml_dangerous(fileobj, svg=False):
+        raise refuse("XML with entity declarations, style sheets, XHTML, XInclude or scripts is not accepted.")
+    return _sniffed("application/xml")
+
+
+def _xml_dangerous(fileobj: IO[bytes], *, svg: bool) -> bool:
+    """Read the markup as a browser's XML parser does, so namespace prefixes
+    (`<x:script>`), character references (`&#106;avascript:`) and animations
+    that set an event handler or a `javascript:` link cannot slip past the raw
+    scan. Malformed XML is refused as well: a file we cannot read is not a
+    file we can vouch for."""
+    fileobj.seek(0)
+    try:
+        # Safe to parse: entity declarations were refused by the raw scan of the whole
+        # file before this, and expat never fetches external DTDs or entities.
+        for event, element in ElementTree.iterparse(fileobj, events=("start", "end")):  # noqa: S314
+            if event == "end":
+                element.clear()  # keep memory flat on large files
+                continue
+            namespace = element.tag[1:].split("}", 1)[0] if element.tag.startswith("{") else ""
+            if namespace in _ACTIVE_NAMESPACES or _local(element.tag) in _DANGEROUS_ELEMENTS:
+                return True
+            if not svg and namespace == _SVG_NS:
+                return True  # SVG inside XML would be rendered by the browser's XML viewer
+            for name, value in element.attrib.items():
+                local = _local(name)
+                if svg and local.startswith("on"):
+                    return True
+                if svg and local == "attributename" and value.strip().lower().startswith("on"):
+                    return True
+                if _SCRIPT_URL.search(_INVISIBLE.sub("", value)):
+                    return True
+    except (ElementTree.ParseError, ValueError, UnicodeError):
+        raise refuse("The file is not well-formed XML.") from None
+    finally:
+        fileobj.seek(0)
+    return False
+
+
+def _local(name: str) -> str:
+    """`{namespace}local` or `prefix:local` → `local`, lower-cased."""
+    return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
+def _markup_matches(fileobj: IO[bytes], pattern: re.Pattern[bytes]) -> bool:
+    """Search the whole file, not just its head: a script can hide at the end of a large file."""
+    return any(pattern.search(window) for _offset, window in _chunks(fileobj))

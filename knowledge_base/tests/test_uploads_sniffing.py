@@ -55,13 +55,19 @@ PLAIN_ZIP = zip_bytes({"setup.exe": PE})
         (GIF, "x.txt", "image/gif", "gif"),
         (SVG, "logo.png", "image/svg+xml", "svg"),
         (b"Just some notes.\nSecond line.\n", "notes.pdf", "text/plain", "txt"),
-        (b"name,qty,price\naspirin,2,3.50\nibuprofen,1,4.20\n", "stock.txt", "text/csv", "csv"),
+        (b"name,qty,price\naspirin,2,3.50\nibuprofen,1,4.20\n", "stock", "text/csv", "csv"),
+        # Among harmless text flavours the name decides: a CSV-shaped .txt stays .txt,
+        # a one-column price list named .csv stays .csv.
+        (b"name,qty,price\naspirin,2,3.50\nibuprofen,1,4.20\n", "stock.txt", "text/plain", "txt"),
+        (b"price\n3.50\n4.20\n", "pricelist.csv", "text/csv", "csv"),
+        (b"a\tb\n1\t2\n", "export.tsv", "text/csv", "tsv"),
         (b"# Title\n\nSome **bold** text and [a link](https://example.com).\n", "x.dat", "text/markdown", "md"),
         (b"plain words", "readme.md", "text/markdown", "md"),
-        (b'{"a": [1, 2]}', "data.txt", "application/json", "json"),
+        (b'{"a": [1, 2]}', "data", "application/json", "json"),
+        (b'{"a": [1, 2]}', "data.txt", "text/plain", "txt"),
+        (b'{"a": [1, 2', "data.json", "text/plain", "txt"),
         (b"<?xml version='1.0'?><order><id>1</id></order>", "o.txt", "application/xml", "xml"),
         ("Grüße aus Köln".encode(), "", "text/plain", "txt"),
-        (b"\xff\xfe" + "a,b\n1,2\n".encode("utf-16-le"), "export.csv", "text/csv", "csv"),
         (DOCX, "letter.pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
         (XLSX, "sheet.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
         (ODT, "letter.odt", "application/vnd.oasis.opendocument.text", "odt"),
@@ -102,6 +108,7 @@ def test_type_comes_from_the_bytes(data, filename, content_type, extension):
         (b"Rar!\x1a\x07\x00" + b"\x00" * 32, "a.pdf"),
         (b"\x00\x01\x02\x03binary junk\x00\xff", "a.txt"),
         (b"", "empty.txt"),
+        (b"\xff\xfe" + "a,b\n1,2\n".encode("utf-16-le"), "export.csv"),  # text must be UTF-8
     ],
 )
 def test_dangerous_or_unknown_bytes_are_refused_whatever_the_name(data, filename):
@@ -187,3 +194,76 @@ def test_client_extension_ignores_trailing_dots_and_streams():
     assert client_extension("a.exe. . ") == "exe"
     assert client_extension("a.exe:stream") == "exe"
     assert client_extension("dir.d/file") == ""
+
+
+# --- Issue 10: signatures at offset 0 only; media recognised by our own table -----------------
+def iso_media(brand: bytes) -> bytes:
+    return struct.pack(">I", 24) + b"ftyp" + brand + b"\x00\x00\x02\x00" + brand + b"mp41" + b"\x00" * 32
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 24, "image/webp"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 24, "audio/x-wav"),
+        (b"BM" + b"\x00" * 12 + struct.pack("<I", 40) + b"\x00" * 40, "image/bmp"),
+        (b"II*\x00\x08\x00\x00\x00" + b"\x00" * 16, "image/tiff"),
+        (b"\x00\x00\x01\x00\x01\x00\x10\x10" + b"\x00" * 16, "image/x-icon"),
+        (iso_media(b"heic"), "image/heic"),
+        (iso_media(b"avif"), "image/avif"),
+        (iso_media(b"isom"), "video/mp4"),
+        (iso_media(b"M4A "), "audio/mp4"),
+        (iso_media(b"qt  "), "video/quicktime"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm" + b"\x00" * 16, "video/webm"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 32, "audio/mpeg"),
+        (b"\xff\xfb\x90\x64" + b"\x00" * 32, "audio/mpeg"),
+        (b"\xff\xf1\x50\x80" + b"\x00" * 32, "audio/aac"),
+        (b"OggS\x00\x02" + b"\x00" * 32, "audio/ogg"),
+        (b"fLaC\x00\x00\x00\x22" + b"\x00" * 32, "audio/x-flac"),
+    ],
+)
+def test_media_is_recognised_by_its_signature_at_offset_zero(data, content_type):
+    assert sniff_bytes(data, filename="").content_type == content_type
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"Notes first, then %PDF-1.4 where a PDF reader would still find it",
+        b"x" * 10 + PDF,
+        b"hello " + b"\x89PNG\r\n\x1a\n",
+    ],
+    ids=["pdf-marker-in-text", "pdf-after-junk", "png-after-text"],
+)
+def test_a_signature_further_in_makes_nothing_of_the_file(data):
+    # Either refused (a PDF reader would take it for a PDF; not UTF-8) or plain text: never the type
+    # whose marker it carries.
+    try:
+        sniffed = sniff_bytes(data, filename="notes")
+    except UnsupportedFileType:
+        return
+    assert sniffed.content_type == "text/plain"
+
+
+def test_a_text_file_can_be_large_and_is_checked_to_the_end():
+    data = b"line of text\n" * 200_000 + b"<script>alert(1)</script>\n"
+    with pytest.raises(UnsupportedFileType):
+        sniff_bytes(data, filename="big.txt")
+    assert sniff_bytes(b"line of text\n" * 200_000, filename="big.txt").content_type == "text/plain"
+
+
+def test_a_utf8_sequence_split_between_read_chunks_is_valid_text():
+    from knowledge_base.sniffing import SCAN_CHUNK_BYTES
+
+    data = b"a" * (SCAN_CHUNK_BYTES - 1) + "é".encode() + b"b" * 10
+    assert sniff_bytes(data, filename="notes.txt").content_type == "text/plain"
+
+
+def test_markdown_quoting_markup_in_code_spans_is_accepted_but_raw_markup_is_not():
+    assert sniff_bytes(b"Use `<iframe src=...>` to embed.\n", filename="a.md").content_type == "text/markdown"
+    with pytest.raises(UnsupportedFileType):
+        sniff_bytes(b"Use <iframe src=x></iframe> to embed.\n", filename="a.md")
+
+
+def test_deeply_nested_json_is_text_not_a_crash():
+    assert sniff_bytes(b"[" * 100_000, filename="data.json").content_type == "text/plain"

