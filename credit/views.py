@@ -27,6 +27,7 @@ from credit.selectors.transactions import transaction_get, transaction_list
 from credit.services import accounts as account_services
 from credit.services import ledger, payments
 from deelrx.errors import DomainError, NotFound
+from deelrx.security import stripe_csp
 from deelrx.tenancy.models import Role
 from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
 
@@ -97,6 +98,7 @@ def _transactionspaginate(request, account: CreditAccount):
     return filter_form if request.GET else TransactionFilterForm(), page
 
 
+@stripe_csp  # the card form: the one page whose CSP lets Stripe.js in
 def _render_detail(request, account: CreditAccount, *, transaction_form=None, settings_form=None):
     filter_form, page = _transactionspaginate(request, account)
     context = {
