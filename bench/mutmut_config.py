@@ -65,15 +65,10 @@ EQUIVALENT: list[Equivalent] = [
     # --- credit/services/ledger.py
     Equivalent(
         _L,
-        'CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).order_by().values("pk")[:1]',
-        'CreditTransaction.objects.filter(team=team, idempotency_key=idempotency_key).order_by().values("pk")[:2]',
-        "(team, idempotency_key) is unique (constraint): the subquery never has a second row to return.",
-    ),
-    Equivalent(
-        _L,
-        "account = next(iter(queryset.filter(team=team, customer_id=customer_id).order_by()[:1]), None)",
-        "account = next(iter(queryset.filter(team=team, customer_id=customer_id).order_by()[:2]), None)",
-        "(team, customer) is unique (constraint): at most one account matches; next() takes the first anyway.",
+        "@cache",
+        '"""One statement, written once: the account\'s row, locked, and with a key the',
+        "_lock_sql only memoises a string built from model metadata: without the cache the same SQL is built "
+        "on every call.",
     ),
     Equivalent(
         _L,
@@ -89,13 +84,6 @@ EQUIVALENT: list[Equivalent] = [
         'created_by=user if getattr(user, "is_authenticated", True) else None,',
         "Callers pass a User or AnonymousUser (both have is_authenticated) or None, which is stored as None "
         "whichever the default.",
-    ),
-    Equivalent(
-        _L,
-        "tx.save(force_insert=True)",
-        "tx.save(force_insert=False)",
-        "A new instance whose pk has a default is inserted directly by Django (Model._save_table forces the "
-        "INSERT): same statement either way.",
     ),
     # --- credit/services/idempotency.py
     Equivalent(

@@ -154,6 +154,7 @@ class IdempotencyKeyReused(Conflict):
 
 
 def _existing_for_key(account: CreditAccount, *, type, amount_cents) -> CreditTransaction | None:
+    """The ledger row that already holds the request's idempotency key, if any."""
     if account.keyed_tx_id is None:
         return None
     existing = CreditTransaction.objects.select_related("account").get(pk=account.keyed_tx_id)
@@ -198,34 +199,36 @@ def transaction_post(
         customer_id = customer.pk
     idempotency_key = (idempotency_key or "").strip()
     account = _lock_account(team=team, customer_id=customer_id, idempotency_key=idempotency_key)
-    if idempotency_key:
-        existing = _existing_for_key(account, type=type, amount_cents=amount_cents)
-        if existing is not None:
-            if on_posted is not None:
-                on_posted(existing)
-            return existing
-    effect = signed_amount(type, amount_cents)
-    _check_can_debit(account, effect)
-    if type == Type.CHARGE:
-        _check_limit(account, amount_cents=amount_cents, reserved_cents=account.pending_debits_cents)
+    tx = _existing_for_key(account, type=type, amount_cents=amount_cents)
+    if tx is None:
+        _check_can_debit(account, signed_amount(type, amount_cents))
+        if type == Type.CHARGE:
+            _check_limit(account, amount_cents=amount_cents, reserved_cents=account.pending_debits_cents)
+        tx = CreditTransaction(
+            team=team,
+            account=account,
+            type=type,
+            amount_cents=amount_cents,
+            status=status,
+            description=description or "",
+            due_date=due_date,
+            idempotency_key=idempotency_key,
+            stripe_payment_intent_id=stripe_payment_intent_id or "",
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        _write_new_row(account, tx)
+        _record_posted(tx, customer_id=customer_id, user=user)
+    if on_posted is not None:
+        on_posted(tx)
+    return tx
 
-    now = timezone.now()
-    tx = CreditTransaction(
-        team=team,
-        account=account,
-        type=type,
-        amount_cents=amount_cents,
-        status=status,
-        description=description or "",
-        due_date=due_date,
-        idempotency_key=idempotency_key,
-        stripe_payment_intent_id=stripe_payment_intent_id or "",
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-    )
+
+def _write_new_row(account: CreditAccount, tx: CreditTransaction) -> None:
+    """Insert the row and move the account's figures with it (caller holds the lock)."""
     fields = ["balance_cents", "updated_at"]
     completion = None
-    if status == Status.COMPLETED:
-        completion = _start_completion(account, tx, now, new_row=True, fields=fields)
+    if tx.status == Status.COMPLETED:
+        completion = _start_completion(account, tx, timezone.now(), new_row=True, fields=fields)
     else:
         figures.pending_changed(account, tx, added=True)
         fields.append("pending_debits_cents")
@@ -234,29 +237,29 @@ def transaction_post(
     except IntegrityError:
         # Same key committed meanwhile (the unique (team, idempotency_key) index
         # waited for it): nothing of this call is kept.
-        if not idempotency_key:
+        if not tx.idempotency_key:
             raise
         raise IdempotencyKeyReused() from None
     if completion is not None:
         figures.completion_finish(completion)
     db.update(account, fields)
+
+
+def _record_posted(tx: CreditTransaction, *, customer_id, user) -> None:
     record_event(
         event_type="credit.transaction.created",
-        team=team,
+        team=tx.team,
         user=user,
         data={
             "transaction_id": tx.pk,
-            "account_id": account.pk,
+            "account_id": tx.account_id,
             "customer_id": customer_id,
-            "type": type,
-            "amount_cents": amount_cents,
-            "status": status,
+            "type": tx.type,
+            "amount_cents": tx.amount_cents,
+            "status": tx.status,
             "balance_after_cents": tx.balance_after_cents,
         },
     )
-    if on_posted is not None:
-        on_posted(tx)
-    return tx
 
 
 def _start_completion(account: CreditAccount, tx: CreditTransaction, now, *, new_row: bool, fields: list):

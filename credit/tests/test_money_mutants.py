@@ -1002,3 +1002,25 @@ def test_overdue_by_account_gives_each_late_accounts_overdue_part_and_oldest_due
     assert rows == {
         late.pk: {"account_id": late.pk, "overdue_cents": 500, "oldest_due_date": TODAY - dt.timedelta(days=40)}
     }
+
+
+# --- The account lock: one statement, written once -------------------------------------------
+def test_the_lock_statement_without_row_locks_or_key_reads_no_ledger_row():
+    # SQLite has no FOR UPDATE; without a key the statement has nothing to look up.
+    sql = ledger._lock_sql(keyed=False, for_update=False)
+
+    assert sql.endswith("%(customer_id)s")
+    assert "NULL AS keyed_tx_id" in sql
+    assert "FOR UPDATE" in ledger._lock_sql(keyed=False, for_update=True)
+
+
+def test_a_posted_row_knows_its_team_without_another_query(account, team, django_assert_num_queries):
+    tx = ledger.transaction_post(team=team, customer=account.customer, type="payment", amount_cents=100, user=None)
+
+    with django_assert_num_queries(0):
+        assert tx.account.team == team
+
+
+def test_a_malformed_customer_id_is_not_found(account, team):
+    with pytest.raises(NotFound, match="Customer not found"):
+        ledger.transaction_post(team=team, customer_id="not-a-uuid", type="charge", amount_cents=100, user=None)
