@@ -14,11 +14,11 @@ from deelrx.audit.models import ActivityEvent
 DEMO_POLICY = "Dormant accounts"
 DEMO_EVENTS = [
     # (user key, event type, data, days ago)
-    ("maria", "customer.updated", {"changed": ["phone"]}, 1),
-    ("adam", "credit.account.updated", {"changed": ["credit_limit_cents"]}, 2),
+    ("maria", "tenancy.customer.updated", {"changed": ["phone"]}, 1),
+    ("adam", "credit.account.updated", {"changed": ["grace_period_days"]}, 2),
     ("olivia", "kb.article.published", {"title": "Returns policy"}, 3),
-    ("victor", "auth.login", {}, 5),
-    ("adam", "membership.added", {"username": "victor", "role": "viewer"}, 20),
+    ("maria", "tenancy.customer.created", {"name": "Grace Hopper"}, 5),
+    ("adam", "tenancy.membership.added", {"username": "victor", "role": "viewer"}, 20),
 ]
 
 

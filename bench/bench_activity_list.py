@@ -25,13 +25,13 @@ DEEP_PAGES = 5  # `next` followed this many times
 TARGET = 15.0
 SQLITE_TARGET = 25.0
 
-_TYPES = [
+_EVENT_TYPES = [
     "credit.transaction.created",
     "credit.account.updated",
     "kb.article.updated",
     "kb.article.published",
     "tenancy.customer.created",
-    "tenancy.membership.updated",
+    "tenancy.membership.added",
 ]
 REPEAT = 15  # cheap calls: a median over more runs steadies the ratio on a busy machine
 
@@ -57,7 +57,7 @@ def main() -> bool:
                 ActivityEvent(
                     team=team,
                     user=actors[i % len(actors)] if i % 7 else None,  # some system events
-                    event_type=_TYPES[i % len(_TYPES)],
+                    event_type=_EVENT_TYPES[i % len(_EVENT_TYPES)],
                     event_data={
                         "id": str(uuid.UUID(int=i)),
                         "amount_cents": i * 13 % 100_000,

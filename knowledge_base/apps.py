@@ -7,6 +7,9 @@ class KnowledgeBaseConfig(AppConfig):
 
     def ready(self) -> None:
         from deelrx.storage import register_blob_reference
+        from knowledge_base import events
+
+        events.register()
 
         # Moving an upload between stores (blob manager) repoints KbUpload.key/store.
         register_blob_reference("knowledge_base.KbUpload", "key", "store")

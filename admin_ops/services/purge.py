@@ -72,9 +72,9 @@ def _locked(purge: PurgeOperation) -> PurgeOperation:
     return PurgeOperation.objects.select_for_update().select_related("team").get(pk=purge.pk)
 
 
-def _event(purge: PurgeOperation, verb: str, *, user: User | None, **data: Any) -> None:
+def _event(purge: PurgeOperation, event_type: str, *, user: User | None, **data: Any) -> None:
     record_event(
-        event_type=f"purge.operation.{verb}",
+        event_type=event_type,
         team=purge.team,
         user=user,
         data={"purge_id": purge.pk, "status": purge.status, **data},
@@ -125,7 +125,7 @@ def purge_request(
     source = {"requested_by": "user"} if user is not None else {"requested_by": "system"}
     if policy is not None:
         source["policy_id"] = policy.pk
-    _event(purge, "requested", user=user, scope=clean_scope, scheduled_for=scheduled_for, **source)
+    _event(purge, "admin_ops.purge.requested", user=user, scope=clean_scope, scheduled_for=scheduled_for, **source)
     return purge
 
 
@@ -139,7 +139,7 @@ def purge_schedule(*, purge: PurgeOperation, user: User | None = None) -> PurgeO
     purge.scope = purge_registry.validate_scope(purge.scope)
     purge.status = S.SCHEDULED
     purge.save(update_fields=["scope", "status", "updated_at"])
-    _event(purge, "scheduled", user=user, scheduled_for=purge.scheduled_for)
+    _event(purge, "admin_ops.purge.scheduled", user=user, scheduled_for=purge.scheduled_for)
     return purge
 
 
@@ -202,7 +202,7 @@ def _record_export(
     }
     purge.status = S.EXPORT_READY
     purge.save(update_fields=["export_key", "export_expires_at", "progress", "status", "updated_at"])
-    _event(purge, "export_ready", user=user, export_key=key, rows=counts)
+    _event(purge, "admin_ops.purge.export_ready", user=user, export_key=key, rows=counts)
     return purge
 
 
@@ -225,7 +225,7 @@ def purge_acknowledge(*, purge: PurgeOperation, user: User, now: dt.datetime | N
     purge.acknowledged_by = user
     purge.acknowledged_at = now
     purge.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "updated_at"])
-    _event(purge, "acknowledged", user=user)
+    _event(purge, "admin_ops.purge.acknowledged", user=user)
     return purge
 
 
@@ -244,7 +244,7 @@ def purge_cancel(*, purge: PurgeOperation, user: User | None, reason: str = "") 
         purge.error = reason
     purge.save(update_fields=["status", "export_key", "export_expires_at", "error", "updated_at"])
     forget_exported_ids(purge_id=purge.pk)
-    _event(purge, "cancelled", user=user, reason=reason)
+    _event(purge, "admin_ops.purge.cancelled", user=user, reason=reason)
     if key:
         transaction.on_commit(lambda: delete_export(key))
     return purge
@@ -260,7 +260,7 @@ def purge_set_notes(*, purge: PurgeOperation, user: User, notes: str) -> PurgeOp
     if purge.notes != notes:
         purge.notes = notes
         purge.save(update_fields=["notes", "updated_at"])
-        _event(purge, "notes_changed", user=user)
+        _event(purge, "admin_ops.purge.notes_changed", user=user)
     return purge
 
 
@@ -291,7 +291,7 @@ def _start_execution(purge: PurgeOperation, *, now: dt.datetime) -> PurgeOperati
         purge.executed_at = now
         purge.progress = {**purge.progress, "counts": {}, "done": [], "after": {}, "pending_files": []}
         purge.save(update_fields=["status", "executed_at", "progress", "updated_at"])
-        _event(purge, "executing", user=None)
+        _event(purge, "admin_ops.purge.executing", user=None)
     return purge
 
 
@@ -505,7 +505,7 @@ def purge_execute(
         purge.save(
             update_fields=["status", "completed_at", "export_expires_at", "records_affected", "error", "updated_at"]
         )
-        _event(purge, "completed", user=None, records_affected=purge.records_affected)
+        _event(purge, "admin_ops.purge.completed", user=None, records_affected=purge.records_affected)
     logger.info("purge completed", extra={"purge_id": str(purge.pk), "records_affected": purge.records_affected})
     return purge
 
@@ -599,7 +599,7 @@ def purge_exports_delete_expired(*, now: dt.datetime | None = None, dry_run: boo
             purge.save(update_fields=["export_key", "updated_at"])
             # the id list indexes the export's rows; it goes with them
             forget_exported_ids(purge_id=purge.pk)
-            _event(purge, "export_deleted", user=None, export_key=key)
+            _event(purge, "admin_ops.purge.export_deleted", user=None, export_key=key)
             transaction.on_commit(lambda key=key: delete_export(key))
             deleted += 1
     return deleted

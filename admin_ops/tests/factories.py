@@ -9,6 +9,8 @@ from django.utils import timezone
 from admin_ops.models import PurgeOperation
 from deelrx.tenancy.tests.factories import TeamFactory
 
+# A registered event type that is not a purge's own: the rows a purge of activity events takes.
+USER_EVENT = "tenancy.customer.updated"
 OLD = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 RECENT = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 

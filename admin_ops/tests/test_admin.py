@@ -85,7 +85,7 @@ def test_purge_notes_are_editable_and_audited(admin_client_, team):
     purge.refresh_from_db()
     assert purge.notes == "checked"
     assert ActivityEvent.objects.filter(event_type="admin.purgeoperation.changed").exists()
-    assert ActivityEvent.objects.filter(event_type="purge.operation.notes_changed").exists()
+    assert ActivityEvent.objects.filter(event_type="admin_ops.purge.notes_changed").exists()
 
 
 def test_purge_notes_edit_never_writes_back_a_stale_status(superuser, team):

@@ -9,6 +9,7 @@ import pytest
 
 from admin_ops.models import PurgeOperation
 from admin_ops.services.purge import purge_advance_all
+from admin_ops.tests.factories import USER_EVENT
 from deelrx.audit.models import ActivityEvent
 from deelrx.audit.services import record_event
 from deelrx.jobs.models import JobRun
@@ -18,8 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_purge_request_acknowledge_complete(page, login, browser, live_server, owner, superuser, team, other_team):
     for i in range(3):
-        record_event(event_type=f"demo.{i}", team=team, user=owner)
-    foreign = record_event(event_type="demo.foreign", team=other_team)
+        record_event(event_type=USER_EVENT, team=team, user=owner)
+    foreign = record_event(event_type=USER_EVENT, team=other_team)
 
     login(owner)
     page.goto("/ops/purges/new/")
@@ -37,7 +38,7 @@ def test_purge_request_acknowledge_complete(page, login, browser, live_server, o
         page.get_by_role("link", name="Download export (ZIP)").click()
     archive = zipfile.ZipFile(download.value.path())
     exported_ids = {row["id"] for row in json.loads(archive.read("activity_events.json"))}
-    assert {e.pk for e in ActivityEvent.objects.filter(event_type__startswith="demo.", team=team)} <= exported_ids
+    assert {e.pk for e in ActivityEvent.objects.filter(event_type=USER_EVENT, team=team)} <= exported_ids
     assert foreign.pk not in exported_ids
 
     page.get_by_role("link", name="Acknowledge export…").click()
@@ -65,7 +66,7 @@ def test_purge_request_acknowledge_complete(page, login, browser, live_server, o
     page.reload()
     assert page.locator("#purge-status").inner_text() == "Completed"
     assert page.locator("#records-affected").is_visible()
-    assert not ActivityEvent.objects.filter(event_type__startswith="demo.", team=team).exists()
+    assert not ActivityEvent.objects.filter(event_type=USER_EVENT, team=team).exists()
     assert ActivityEvent.objects.filter(pk=foreign.pk).exists()
     # the rows deleted are exactly the rows exported
     assert not ActivityEvent.objects.filter(pk__in=exported_ids).exists()

@@ -56,7 +56,7 @@ def joined(user, team, when):
 
 
 def event(user, team, when, *, ip="10.0.0.1"):
-    e = ActivityEvent.objects.create(team=team, user=user, event_type="customer.updated", ip_address=ip)
+    e = ActivityEvent.objects.create(team=team, user=user, event_type="tenancy.customer.updated", ip_address=ip)
     QuerySet(model=ActivityEvent).filter(pk=e.pk).update(created_at=when)
     return e
 
@@ -214,13 +214,13 @@ def test_threshold_suspends_requests_purge_and_emails(policy, member, owner, tea
     assert purge.requested_by is None
     assert purge.requested_by_policy == policy
     assert purge.requester_display == "System (inactivity policy “Quarterly clean-up”)"
-    requested = ActivityEvent.objects.get(event_type="purge.operation.requested")
+    requested = ActivityEvent.objects.get(event_type="admin_ops.purge.requested")
     assert requested.user is None
     assert requested.event_data["requested_by"] == "system"
     assert requested.event_data["policy_id"] == str(policy.pk)
     assert purge.status == PurgeOperation.Status.REQUESTED
     assert any("suspended for inactivity" in m.subject for m in mail.outbox if m.to == [member.email])
-    assert ActivityEvent.objects.filter(event_type="membership.suspended", team=team).count() == 1
+    assert ActivityEvent.objects.filter(event_type="tenancy.membership.suspended", team=team).count() == 1
 
 
 def test_check_is_idempotent(policy, member, base):
@@ -353,7 +353,7 @@ def test_reinstatement_lifts_the_suspension_and_restarts_the_count(policy, membe
     assert not Membership.objects.get(user=member, team=team).is_suspended
     assert (reinstated.is_suspended, reinstated.warnings_sent, reinstated.purge_requested) == (False, [], False)
     assert reinstated.days_since_activity == 0
-    assert ActivityEvent.objects.filter(event_type="membership.reinstated", team=team).exists()
+    assert ActivityEvent.objects.filter(event_type="tenancy.membership.reinstated", team=team).exists()
     assert ActivityEvent.objects.filter(event_type="admin_ops.inactivity_tracker.reinstated").exists()
     # the next run does not suspend again: the count restarted at the reinstatement
     summary = inactivity_check(now=base + 31 * DAY)

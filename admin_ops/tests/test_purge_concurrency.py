@@ -20,7 +20,7 @@ from django.db import connection, connections, transaction
 
 from admin_ops.models import PurgeExportedRow, PurgeOperation
 from admin_ops.services import purge as purge_service
-from admin_ops.tests.factories import refresh
+from admin_ops.tests.factories import USER_EVENT, refresh
 from deelrx.audit.models import ActivityEvent
 from deelrx.audit.services import record_event
 from deelrx.errors import InvalidTransition
@@ -54,7 +54,7 @@ def run_threads(*targets):
 
 def _events(team, user, n):
     for i in range(n):
-        record_event(event_type=f"x.{i}", team=team, user=user)
+        record_event(event_type=USER_EVENT, team=team, user=user)
 
 
 def _export_ready(team, owner):
@@ -65,7 +65,7 @@ def _export_ready(team, owner):
 
 def _verbs(purge):
     return list(
-        ActivityEvent.objects.filter(event_type__startswith="purge.operation.", event_data__purge_id=str(purge.pk))
+        ActivityEvent.objects.filter(event_type__startswith="admin_ops.purge.", event_data__purge_id=str(purge.pk))
         .order_by("id")
         .values_list("event_type", flat=True)
     )
@@ -73,7 +73,7 @@ def _verbs(purge):
 
 def test_two_workers_execute_a_purge_once_with_exact_counts(monkeypatch, team, other_team, owner):
     _events(team, owner, 40)
-    foreign = record_event(event_type="x.foreign", team=other_team)
+    foreign = record_event(event_type=USER_EVENT, team=other_team)
     purge = _export_ready(team, owner)
     purge_service.purge_acknowledge(purge=purge, user=owner)
     real = purge_service.purge_execute
@@ -88,11 +88,11 @@ def test_two_workers_execute_a_purge_once_with_exact_counts(monkeypatch, team, o
     assert purge.status == S.COMPLETED
     assert purge.records_affected == {"activity_events": 40}
     assert purge.progress["counts"] == {"activity_events": 40}
-    assert not ActivityEvent.objects.filter(team=team, event_type__startswith="x.").exists()
+    assert not ActivityEvent.objects.filter(team=team, event_type=USER_EVENT).exists()
     assert ActivityEvent.objects.filter(pk=foreign.pk).exists()
     verbs = _verbs(purge)
-    assert verbs.count("purge.operation.executing") == 1
-    assert verbs.count("purge.operation.completed") == 1
+    assert verbs.count("admin_ops.purge.executing") == 1
+    assert verbs.count("admin_ops.purge.completed") == 1
     # one worker reports it done; the other found it moved (or helped and lost) and does not
     reported = [pk for r in results for pk in [*r["executed"], *r["resumed"]]]
     assert reported == [str(purge.pk)]
@@ -112,7 +112,7 @@ def test_two_workers_build_one_export(team, owner):
     directory = purge.export_key.rsplit("/", 1)[0]
     _, files = private_storage().listdir(directory)
     assert files == [purge.export_key.rsplit("/", 1)[1]]  # the loser's file was removed
-    assert _verbs(purge).count("purge.operation.export_ready") == 1
+    assert _verbs(purge).count("admin_ops.purge.export_ready") == 1
     # and so were the ids it recorded: only the kept export's remain
     recorded = PurgeExportedRow.objects.filter(purge=purge)
     assert set(recorded.values_list("export_id", flat=True)) == {uuid.UUID(purge.progress["export_id"])}
@@ -131,7 +131,7 @@ def test_cancel_racing_execution_never_leaves_a_half_purge(team, owner):
     )
 
     purge = refresh(purge)
-    remaining = ActivityEvent.objects.filter(team=team, event_type__startswith="x.").count()
+    remaining = ActivityEvent.objects.filter(team=team, event_type=USER_EVENT).count()
     if purge.status == S.CANCELLED:
         assert isinstance(executed, InvalidTransition)
         assert remaining == 12  # nothing deleted
@@ -163,7 +163,7 @@ def test_acknowledge_racing_cancel_ends_cancelled_with_nothing_deleted(team, own
     summary = purge_service.purge_advance_all()
     assert summary["executed"] == []
     assert summary["resumed"] == []
-    assert ActivityEvent.objects.filter(team=team, event_type__startswith="x.").count() == 4
+    assert ActivityEvent.objects.filter(team=team, event_type=USER_EVENT).count() == 4
 
 
 def test_a_row_committed_after_the_export_snapshot_is_not_deleted(team, owner):
@@ -179,7 +179,7 @@ def test_a_row_committed_after_the_export_snapshot_is_not_deleted(team, owner):
     def concurrent_writer():
         try:
             with transaction.atomic():
-                late["event"] = record_event(event_type="x.late", team=team, user=owner)
+                late["event"] = record_event(event_type=USER_EVENT, team=team, user=owner)
                 inserted.set()
                 assert exported.wait(timeout=30)
         finally:
@@ -275,7 +275,7 @@ def test_a_worker_killed_with_sigkill_mid_batch_resumes_with_exact_counts(settin
 
     purge = refresh(purge)
     assert purge.status == S.EXECUTING
-    remaining = ActivityEvent.objects.filter(team=team, event_type__startswith="x.").count()
+    remaining = ActivityEvent.objects.filter(team=team, event_type=USER_EVENT).count()
     assert purge.progress["counts"] == {"activity_events": 8}  # two committed batches of 4
     assert remaining == 30 - 8  # the third batch's deletions went with its transaction
 
@@ -284,4 +284,4 @@ def test_a_worker_killed_with_sigkill_mid_batch_resumes_with_exact_counts(settin
     purge = refresh(purge)
     assert purge.status == S.COMPLETED
     assert purge.records_affected == {"activity_events": 30}
-    assert not ActivityEvent.objects.filter(team=team, event_type__startswith="x.").exists()
+    assert not ActivityEvent.objects.filter(team=team, event_type=USER_EVENT).exists()

@@ -15,7 +15,15 @@ from django.utils import timezone
 from admin_ops import purge_registry
 from admin_ops.models import PurgeOperation
 from admin_ops.services import purge as purge_service
-from admin_ops.tests.factories import OLD, RECENT, PurgeOperationFactory, refresh, scope_2024, set_created_at
+from admin_ops.tests.factories import (
+    OLD,
+    RECENT,
+    USER_EVENT,
+    PurgeOperationFactory,
+    refresh,
+    scope_2024,
+    set_created_at,
+)
 from deelrx.audit.models import ActivityEvent
 from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -55,7 +63,7 @@ def test_request_records_event(team, owner):
     assert purge.status == S.REQUESTED
     assert purge.requested_by == owner
     assert purge.notes == "GDPR request"
-    event = ActivityEvent.objects.get(event_type="purge.operation.requested")
+    event = ActivityEvent.objects.get(event_type="admin_ops.purge.requested")
     assert event.team == team
     assert event.user == owner
     assert event.event_data["purge_id"] == str(purge.pk)
@@ -144,12 +152,12 @@ def test_full_lifecycle(team, owner, admin_user, old_customers):
     assert purge.records_affected["customers"] == 2
     assert set(Customer.objects.values_list("first_name", flat=True)) == {"Recent", "Foreign"}
     verbs = list(
-        ActivityEvent.objects.filter(event_type__startswith="purge.operation.")
+        ActivityEvent.objects.filter(event_type__startswith="admin_ops.purge.")
         .order_by("id")
         .values_list("event_type", flat=True)
     )
     assert verbs == [
-        f"purge.operation.{v}"
+        f"admin_ops.purge.{v}"
         for v in ("requested", "scheduled", "export_ready", "acknowledged", "executing", "completed")
     ]
 
@@ -237,7 +245,7 @@ def test_cancel_from_each_state(team, owner, status):
     purge = PurgeOperationFactory(team=team, status=status)
     purge = purge_service.purge_cancel(purge=purge, user=owner)
     assert purge.status == S.CANCELLED
-    assert ActivityEvent.objects.filter(event_type="purge.operation.cancelled").count() == 1
+    assert ActivityEvent.objects.filter(event_type="admin_ops.purge.cancelled").count() == 1
 
 
 def test_cancel_deletes_export(django_capture_on_commit_callbacks, team, owner, old_customers):
@@ -264,16 +272,16 @@ def test_scope_limited_to_team_and_date_range(team, other_team, owner, old_custo
 def test_rows_created_after_export_survive(team, owner, old_customers):
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     purge_service.purge_acknowledge(purge=purge, user=owner)
-    late = record_event(event_type="customer.updated", team=team, user=owner)
+    late = record_event(event_type="tenancy.customer.updated", team=team, user=owner)
     purge_service.purge_execute(purge=purge)
     assert ActivityEvent.objects.filter(pk=late.pk).exists()
     # the purge's own audit trail survives too
-    assert ActivityEvent.objects.filter(event_type="purge.operation.requested").exists()
+    assert ActivityEvent.objects.filter(event_type="admin_ops.purge.requested").exists()
 
 
 def test_activity_events_purge_by_user(team, owner, admin_user, member):
-    keep = record_event(event_type="x.kept", team=team, user=admin_user)
-    gone = record_event(event_type="x.gone", team=team, user=member)
+    keep = record_event(event_type=USER_EVENT, team=team, user=admin_user)
+    gone = record_event(event_type=USER_EVENT, team=team, user=member)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"], "criteria": {"user_id": member.pk}})
     purge_service.purge_acknowledge(purge=purge, user=owner)
     purge = purge_service.purge_execute(purge=purge)
@@ -323,7 +331,7 @@ def test_export_streams_in_chunks(monkeypatch, team, owner):
     from admin_ops.services import export
 
     for i in range(7):
-        record_event(event_type=f"x.{i}", team=team, user=owner)
+        record_event(event_type=USER_EVENT, team=team, user=owner)
     monkeypatch.setattr(export, "CHUNK_SIZE", 2)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     rows_json, rows_csv = _export_rows(_read_export(purge), "activity_events")
@@ -333,8 +341,8 @@ def test_export_streams_in_chunks(monkeypatch, team, owner):
 # --- Crash and resume -------------------------------------------------------------------------
 def test_crash_between_batches_resumes_with_exact_counts(monkeypatch, team, other_team, owner):
     for i in range(7):
-        record_event(event_type=f"x.{i}", team=team, user=owner)
-    foreign = record_event(event_type="x.foreign", team=other_team)
+        record_event(event_type=USER_EVENT, team=team, user=owner)
+    foreign = record_event(event_type=USER_EVENT, team=other_team)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     purge_service.purge_acknowledge(purge=purge, user=owner)
 
@@ -361,7 +369,7 @@ def test_crash_between_batches_resumes_with_exact_counts(monkeypatch, team, othe
     assert purge.status == S.COMPLETED
     assert purge.records_affected == {"activity_events": 7}
     assert ActivityEvent.objects.filter(pk=foreign.pk).exists()
-    assert not ActivityEvent.objects.filter(team=team, event_type__startswith="x.").exists()
+    assert not ActivityEvent.objects.filter(team=team, event_type=USER_EVENT).exists()
 
 
 # --- Files ------------------------------------------------------------------------------------
@@ -662,7 +670,7 @@ def test_retention_keeps_the_export_of_a_purge_still_to_run(django_capture_on_co
     # regression: with the job down past export_expires_at, retention removed the export of
     # an acknowledged purge, which then deleted its rows with no copy left
     for i in range(3):
-        record_event(event_type=f"x.{i}", team=team, user=owner)
+        record_event(event_type=USER_EVENT, team=team, user=owner)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     purge_service.purge_acknowledge(purge=purge, user=owner)
     key = purge.export_key
@@ -681,7 +689,7 @@ def test_retention_keeps_the_export_of_a_purge_still_to_run(django_capture_on_co
 
 
 def test_nothing_is_deleted_once_the_export_is_gone(team, owner):
-    record_event(event_type="x.kept", team=team, user=owner)
+    record_event(event_type=USER_EVENT, team=team, user=owner)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     purge_service.purge_acknowledge(purge=purge, user=owner)
     private_storage().delete(purge.export_key)  # removed from the store behind the app's back
@@ -693,7 +701,7 @@ def test_nothing_is_deleted_once_the_export_is_gone(team, owner):
         purge_service.purge_execute(purge=purge)
     assert exc.value.code == "export_missing"
     assert refresh(purge).status == S.ACKNOWLEDGED
-    assert ActivityEvent.objects.filter(event_type="x.kept").exists()
+    assert ActivityEvent.objects.filter(event_type=USER_EVENT).exists()
 
 
 def test_clearing_pending_files_keeps_those_another_worker_added(team, owner):
@@ -735,9 +743,9 @@ def test_a_row_in_scope_that_the_export_does_not_hold_is_not_deleted(team, owner
     row created before the cutoff that the export did not see. Selecting by the
     cutoff at execution (as purges used to) deleted it without any copy."""
     for i in range(3):
-        record_event(event_type=f"x.{i}", team=team, user=owner)
+        record_event(event_type=USER_EVENT, team=team, user=owner)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
-    unseen = record_event(event_type="x.unseen", team=team, user=owner)
+    unseen = record_event(event_type=USER_EVENT, team=team, user=owner)
     set_created_at(unseen, OLD)  # created long before the cutoff, committed after the export
     assert purge_registry.selection(
         "activity_events", team_id=team.pk, scope=purge.scope, cutoff=purge_service._cutoff(purge)
@@ -764,9 +772,9 @@ def test_activity_events_go_in_one_delete_statement_per_batch(team, owner):
     table = ActivityEvent._meta.db_table
 
     def run(n_events, batch_size):
-        ActivityEvent.objects.filter(team=team).exclude(event_type__startswith="purge.").purge_delete()
+        ActivityEvent.objects.filter(team=team).exclude(event_type__startswith="admin_ops.purge.").purge_delete()
         for i in range(n_events):
-            record_event(event_type=f"x.{i}", team=team, user=owner)
+            record_event(event_type=USER_EVENT, team=team, user=owner)
         purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
         purge_service.purge_acknowledge(purge=purge, user=owner)
         with CaptureQueriesContext(connection) as ctx:
@@ -831,7 +839,7 @@ def test_cancel_forgets_the_recorded_ids(team, owner, old_customers):
 def test_retention_forgets_the_recorded_ids_with_the_export(django_capture_on_commit_callbacks, team, owner):
     from admin_ops.models import PurgeExportedRow
 
-    record_event(event_type="x.1", team=team, user=owner)
+    record_event(event_type=USER_EVENT, team=team, user=owner)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     purge_service.purge_acknowledge(purge=purge, user=owner)
     purge = purge_service.purge_execute(purge=purge)
@@ -865,21 +873,21 @@ def test_an_export_from_before_recorded_ids_is_executed_by_its_cutoff(team, owne
     from admin_ops.models import PurgeExportedRow
 
     for i in range(3):
-        record_event(event_type=f"x.{i}", team=team, user=owner)
+        record_event(event_type=USER_EVENT, team=team, user=owner)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     purge_service.purge_acknowledge(purge=purge, user=owner)
     PurgeExportedRow.objects.filter(purge=purge).delete()
     progress = {k: v for k, v in refresh(purge).progress.items() if k != "export_id"}
     PurgeOperation.objects.filter(pk=purge.pk).update(progress=progress)
-    late = record_event(event_type="x.late", team=team, user=owner)  # after the cutoff: stays
+    late = record_event(event_type=USER_EVENT, team=team, user=owner)  # after the cutoff: stays
     purge = purge_service.purge_execute(purge=purge)
     assert purge.records_affected == {"activity_events": 3}
-    assert list(ActivityEvent.objects.filter(event_type__startswith="x.").values_list("pk", flat=True)) == [late.pk]
+    assert list(ActivityEvent.objects.filter(event_type=USER_EVENT).values_list("pk", flat=True)) == [late.pk]
 
 
 def test_a_resumed_purge_continues_after_the_last_committed_batch(monkeypatch, team, owner):
     for i in range(10):
-        record_event(event_type=f"x.{i}", team=team, user=owner)
+        record_event(event_type=USER_EVENT, team=team, user=owner)
     purge = _to_export_ready(team, owner, {"entities": ["activity_events"]})
     purge_service.purge_acknowledge(purge=purge, user=owner)
     real = purge_service.delete_batch

@@ -97,7 +97,7 @@ def test_expired_exports_are_deleted_and_cleared(team, django_capture_on_commit_
     assert not storage.exists(expired_key)
     assert fresh.export_key == fresh_key
     assert storage.exists(fresh_key)
-    event = ActivityEvent.objects.get(event_type="purge.operation.export_deleted")
+    event = ActivityEvent.objects.get(event_type="admin_ops.purge.export_deleted")
     assert event.team == team
     assert event.event_data["export_key"] == expired_key
 

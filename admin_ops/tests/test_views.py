@@ -333,7 +333,7 @@ def test_superuser_runs_a_job_now(client_as, superuser):
     assert b"admin-retention-enforce finished" in response.content
     run = JobRun.objects.get(job_name="admin-retention-enforce")
     assert (run.trigger, run.status) == ("manual", "succeeded")
-    assert ActivityEvent.objects.filter(event_type="admin_ops.job.run_requested", user=superuser).exists()
+    assert ActivityEvent.objects.filter(event_type="job.run.requested", user=superuser).exists()
     # the page shows the outcome
     assert b"succeeded" in client.get("/ops/jobs/").content
 

@@ -433,7 +433,7 @@ def _payment_intent_finished(intent: dict, event_id: str, *, status: str) -> str
         txn.save(update_fields=["stripe_payment_intent_id", "updated_at"])
     ledger.transaction_set_status(transaction=txn, status=status, user=None, by_provider=True)
     record_event(
-        event_type="credit.payment.webhook_" + status,
+        event_type=_WEBHOOK_EVENTS[status],
         team=txn.team,
         user=None,
         data={"transaction_id": txn.pk, "payment_intent_id": intent["id"], "stripe_event_id": event_id},
@@ -470,6 +470,12 @@ def _uuid_or_none(value) -> uuid.UUID | None:
     except ValueError:
         return None
 
+
+# The event each Stripe outcome records (`status` is the ledger status it settles to).
+_WEBHOOK_EVENTS = {
+    CreditTransaction.Status.COMPLETED: "credit.payment.webhook_completed",
+    CreditTransaction.Status.FAILED: "credit.payment.webhook_failed",
+}
 
 _WEBHOOK_HANDLERS = {
     "setup_intent.succeeded": _setup_intent_succeeded,

@@ -1,6 +1,7 @@
 """Writing the audit log: `record_event` (one row, inside the service's
 transaction) and `record_events` (a job's batch) are the one way every app
-writes to it."""
+writes to it. Both refuse a type the event registry does not know
+(`deelrx.audit.registry`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from deelrx import db
 from deelrx.audit.models import ActivityEvent
+from deelrx.audit.registry import require_registered
 from deelrx.middleware import current_request_meta
 
 
@@ -20,6 +22,7 @@ def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _event(*, event_type: str, team=None, team_id=None, user=None, data: dict[str, Any] | None = None) -> ActivityEvent:
+    require_registered(event_type)
     meta = current_request_meta()
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None

@@ -237,7 +237,7 @@ def job_run_request(*, name: str, user, dry_run: bool) -> dict[str, Any]:
     """Record that someone asked for a run now (audited); returns the task's options."""
     from deelrx.audit.services import record_event
 
-    record_event(event_type="admin_ops.job.run_requested", user=user, data={"job": name, "dry_run": dry_run})
+    record_event(event_type="job.run.requested", user=user, data={"job": name, "dry_run": dry_run})
     return {"dry_run": True} if dry_run else {}
 
 

@@ -5,3 +5,8 @@ class TenancyConfig(AppConfig):
     name = "deelrx.tenancy"
     label = "tenancy"
     verbose_name = "Tenancy"
+
+    def ready(self) -> None:
+        from deelrx.tenancy import events
+
+        events.register()

@@ -31,7 +31,7 @@ def team_create(*, name: str, creator: User) -> Team:
         raise ValidationFailed(details={"name": ["This field may not be blank."]})
     team = Team.objects.create(name=name, slug=_unique_team_slug(name))
     Membership.objects.create(user=creator, team=team, role=Role.OWNER)
-    record_event(event_type="team.created", team=team, user=creator, data={"name": name})
+    record_event(event_type="tenancy.team.created", team=team, user=creator, data={"name": name})
     return team
 
 
@@ -46,7 +46,7 @@ def membership_add(*, team: Team, actor: User, user: User, role: str) -> Members
     except IntegrityError:
         raise Conflict(f"{user.username} is already a member of this team.", code="already_member") from None
     record_event(
-        event_type="membership.added",
+        event_type="tenancy.membership.added",
         team=team,
         user=actor,
         data={"member_id": user.pk, "username": user.username, "role": role},
@@ -71,7 +71,7 @@ def membership_set_suspended(
     membership.suspended_reason = reason if suspended else ""
     membership.save(update_fields=["is_suspended", "suspended_at", "suspended_reason", "updated_at"])
     record_event(
-        event_type="membership.suspended" if suspended else "membership.reinstated",
+        event_type="tenancy.membership.suspended" if suspended else "tenancy.membership.reinstated",
         team=membership.team,
         user=actor,
         data={"member_id": membership.user_id, "reason": reason},
@@ -85,7 +85,7 @@ def customer_create(*, team: Team, actor: User, **fields) -> Customer:
     customer.full_clean()
     customer.save()
     record_event(
-        event_type="customer.created",
+        event_type="tenancy.customer.created",
         team=team,
         user=actor,
         data={"customer_id": customer.pk, "name": customer.full_name},
@@ -105,7 +105,7 @@ def customer_update(*, customer: Customer, actor: User, **fields) -> Customer:
         customer.full_clean()
         customer.save()
         record_event(
-            event_type="customer.updated",
+            event_type="tenancy.customer.updated",
             team=customer.team,
             user=actor,
             data={"customer_id": customer.pk, "changed": sorted(changed)},
@@ -116,7 +116,7 @@ def customer_update(*, customer: Customer, actor: User, **fields) -> Customer:
 @transaction.atomic
 def customer_delete(*, customer: Customer, actor: User) -> None:
     record_event(
-        event_type="customer.deleted",
+        event_type="tenancy.customer.deleted",
         team=customer.team,
         user=actor,
         data={"customer_id": customer.pk, "name": customer.full_name},

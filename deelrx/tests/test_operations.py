@@ -205,7 +205,7 @@ def test_job_events_are_not_stamped_with_the_callers_request(monkeypatch):
     from deelrx.middleware import RequestMeta, _current_request_meta
 
     def body(**kwargs):
-        record_event(event_type="test.job.event")
+        record_event(event_type="kb.links.checked")
         return {}
 
     monkeypatch.setattr(jobs.load_jobs()["admin-retention-enforce"], "func", body)
@@ -214,6 +214,6 @@ def test_job_events_are_not_stamped_with_the_callers_request(monkeypatch):
         jobs.execute_job("admin-retention-enforce", trigger="manual")
     finally:
         _current_request_meta.reset(token)
-    event = ActivityEvent.objects.get(event_type="test.job.event")
+    event = ActivityEvent.objects.get(event_type="kb.links.checked")
     assert event.ip_address is None
     assert event.user_agent == ""

@@ -135,7 +135,7 @@ def test_customer_crud_round_trip_records_events(api_as, member, admin_user, tea
     assert api_as(admin_user).delete(path).status_code == 204
     assert client.get(path).status_code == 404
     events = list(ActivityEvent.objects.filter(team=team).values_list("event_type", flat=True))
-    assert {"customer.created", "customer.updated", "customer.deleted"} <= set(events)
+    assert {"tenancy.customer.created", "tenancy.customer.updated", "tenancy.customer.deleted"} <= set(events)
 
 
 def test_customer_validation_error_shape(api_as, member, team):
@@ -278,7 +278,7 @@ def test_audit_event_carries_client_ip_and_user_agent(api_as, member, team):
         HTTP_USER_AGENT="pytest-agent/1.0",
         HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.1",
     )
-    event = ActivityEvent.objects.get(team=team, event_type="customer.created")
+    event = ActivityEvent.objects.get(team=team, event_type="tenancy.customer.created")
     assert event.user == member
     assert event.ip_address == "203.0.113.9"
     assert event.user_agent == "pytest-agent/1.0"
@@ -289,7 +289,7 @@ def test_activity_events_are_append_only(api_as, member, team):
     from deelrx.audit.models import AppendOnlyError
 
     api_as(member).post(f"/api/teams/{team.id}/customers/", {"first_name": "Ida"})
-    event = ActivityEvent.objects.get(team=team, event_type="customer.created")
+    event = ActivityEvent.objects.get(team=team, event_type="tenancy.customer.created")
     event.event_type = "tampered"
     with pytest.raises(AppendOnlyError):
         event.save()
@@ -327,4 +327,4 @@ def test_team_retention_of_zero_days_is_refused_by_the_database(team):
 )
 def test_junk_forwarded_for_is_not_written_to_the_audit_log(api_as, member, team, forwarded, expected):
     api_as(member).post(f"/api/teams/{team.id}/customers/", {"first_name": "Ida"}, HTTP_X_FORWARDED_FOR=forwarded)
-    assert ActivityEvent.objects.get(team=team, event_type="customer.created").ip_address == expected
+    assert ActivityEvent.objects.get(team=team, event_type="tenancy.customer.created").ip_address == expected

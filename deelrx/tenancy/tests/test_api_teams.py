@@ -18,7 +18,7 @@ def test_creator_becomes_owner_and_event_is_recorded(api_as, member):
     assert response.status_code == 201
     team_id = response.json()["id"]
     assert Membership.objects.get(team_id=team_id, user=member).role == Role.OWNER
-    assert ActivityEvent.objects.filter(team_id=team_id, event_type="team.created", user=member).exists()
+    assert ActivityEvent.objects.filter(team_id=team_id, event_type="tenancy.team.created", user=member).exists()
 
 
 def test_team_list_shows_only_own_teams(api_as, owner, outsider, team):

@@ -1,0 +1,139 @@
+"""Credit's audit event types (DESIGN §12), registered from CreditConfig.ready.
+Amounts are stored in cents and said as money; accounts and transactions by
+the first characters of their id (the details show the whole event)."""
+
+from __future__ import annotations
+
+from deelrx.audit.registry import EventType, money, register_event_types, short_id
+
+STRIPE = "Stripe"  # webhook events have no user: Stripe told us
+
+
+def _ids(data) -> dict:
+    return {
+        "account": short_id(data.get("account_id")),
+        "transaction": short_id(data.get("transaction_id")),
+        "customer": short_id(data.get("customer_id")),
+    }
+
+
+def _limit(data) -> dict:
+    return {**_ids(data), "old_limit": money(data.get("old")), "new_limit": money(data.get("new"))}
+
+
+def _transaction(data) -> dict:
+    kind = data.get("type")
+    return {**_ids(data), "amount": money(data.get("amount_cents")), "kind": kind and str(kind).replace("_", " ")}
+
+
+def _reason(data) -> dict:
+    return {**_ids(data), "because": f": {data['reason']}" if data.get("reason") else ""}
+
+
+EVENT_TYPES = [
+    EventType(
+        "credit.account.created",
+        "Credit account opened",
+        "{actor} opened a credit account ({currency}) for customer {customer}",
+        describe=lambda data: {**_ids(data), "currency": data.get("currency") and str(data["currency"]).upper()},
+    ),
+    EventType(
+        "credit.account.updated",
+        "Credit account settings changed",
+        "{actor} changed {changed} of credit account {account}",
+        describe=_ids,
+    ),
+    EventType(
+        "credit.account.status_changed",
+        "Credit account status changed",
+        "{actor} moved credit account {account} from {old} to {new}{because}",
+        describe=_reason,
+    ),
+    EventType(
+        "credit.account.late_recorded",
+        "Late payments recorded",
+        "{actor} recorded a debit past due on {date} for {count} credit account(s)",
+        describe=lambda data: {"count": len(data.get("account_ids") or [])},
+    ),
+    EventType(
+        "credit.limit.changed",
+        "Credit limit changed",
+        "{actor} changed the credit limit of account {account} from {old_limit} to {new_limit} ({source})",
+        describe=_limit,
+    ),
+    EventType(
+        "credit.limit.frozen",
+        "Credit limit frozen",
+        "{actor} froze the credit limit of account {account}{because}",
+        describe=_reason,
+    ),
+    EventType(
+        "credit.limit.unfrozen",
+        "Credit limit unfrozen",
+        "{actor} unfroze the credit limit of account {account}{because}",
+        describe=_reason,
+    ),
+    EventType(
+        "credit.transaction.created",
+        "Transaction recorded",
+        "{actor} recorded a {kind} of {amount} ({status}) on credit account {account}",
+        describe=_transaction,
+    ),
+    EventType(
+        "credit.transaction.status_changed",
+        "Transaction status changed",
+        "{actor} moved transaction {transaction} from {old} to {new}",
+        describe=_ids,
+    ),
+    EventType(
+        "credit.setup_intent.created",
+        "Card setup started",
+        "{actor} started saving a card for credit account {account}",
+        describe=_ids,
+    ),
+    EventType(
+        "credit.payment_method.saved",
+        "Card saved",
+        "{actor} confirmed the card saved for credit account {account}",
+        describe=_ids,
+        anonymous_actor=STRIPE,
+    ),
+    EventType(
+        "credit.payment.charge_attempted",
+        "Card charge attempted",
+        "{actor} charged the saved card for transaction {transaction} (attempt {attempt})",
+        describe=_ids,
+    ),
+    EventType(
+        "credit.payment.charge_result",
+        "Card charge answered",
+        "Stripe answered “{status}” to {actor}'s card charge for transaction {transaction}",
+        describe=_ids,
+    ),
+    EventType(
+        "credit.payment.webhook_completed",
+        "Card payment completed (Stripe)",
+        "{actor} reported the card payment of transaction {transaction} completed",
+        describe=_ids,
+        anonymous_actor=STRIPE,
+    ),
+    EventType(
+        "credit.payment.webhook_failed",
+        "Card payment failed (Stripe)",
+        "{actor} reported the card payment of transaction {transaction} failed",
+        describe=_ids,
+        anonymous_actor=STRIPE,
+    ),
+    EventType(
+        "credit.payment.webhook_mismatch",
+        "Card payment differs from the ledger (Stripe)",
+        "{actor} reported “{stripe_status}” for transaction {transaction}, which the ledger has as "
+        "{ledger_status}: check it by hand",
+        describe=_ids,
+        anonymous_actor=STRIPE,
+    ),
+]
+
+
+def register() -> None:
+    register_event_types("credit", "Credit", EVENT_TYPES)

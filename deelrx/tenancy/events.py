@@ -1,0 +1,35 @@
+"""The audit event types of teams, memberships and customers (DESIGN §12),
+registered from TenancyConfig.ready."""
+
+from __future__ import annotations
+
+from deelrx.audit.registry import EventType, register_event_types, short_id
+
+
+def _reason(data) -> dict:
+    return {"because": f": {data['reason']}" if data.get("reason") else ""}
+
+
+EVENT_TYPES = [
+    EventType("tenancy.team.created", "Team created", "{actor} created the team “{name}”"),
+    EventType("tenancy.membership.added", "Member added", "{actor} added {username} to the team as {role}"),
+    EventType(
+        "tenancy.membership.suspended",
+        "Member suspended",
+        "{actor} suspended member #{member_id}{because}",
+        describe=_reason,
+    ),
+    EventType("tenancy.membership.reinstated", "Member reinstated", "{actor} reinstated member #{member_id}"),
+    EventType("tenancy.customer.created", "Customer created", "{actor} created the customer {name}"),
+    EventType(
+        "tenancy.customer.updated",
+        "Customer updated",
+        "{actor} changed {changed} of customer {customer}",
+        describe=lambda data: {"customer": short_id(data.get("customer_id"))},
+    ),
+    EventType("tenancy.customer.deleted", "Customer deleted", "{actor} deleted the customer {name}"),
+]
+
+
+def register() -> None:
+    register_event_types("tenancy", "Teams and customers", EVENT_TYPES)

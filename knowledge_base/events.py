@@ -1,0 +1,56 @@
+"""The knowledge base's audit event types (DESIGN §12), registered from
+KnowledgeBaseConfig.ready. The app's prefix is `kb`, as in DESIGN §12/§13."""
+
+from __future__ import annotations
+
+from deelrx.audit.registry import EventType, register_event_types, short_id
+
+
+def _note(data) -> dict:
+    return {"with_note": f": “{data['note']}”" if data.get("note") else ""}
+
+
+EVENT_TYPES = [
+    EventType("kb.article.created", "Article created", "{actor} created the article “{title}”"),
+    EventType("kb.article.updated", "Article edited", "{actor} edited {changed} of the article “{title}”"),
+    EventType(
+        "kb.article.submitted", "Article submitted for review", "{actor} submitted the article “{title}” for review"
+    ),
+    EventType("kb.article.published", "Article published", "{actor} published the article “{title}”"),
+    EventType(
+        "kb.article.changes_requested",
+        "Article sent back to draft",
+        "{actor} sent the article “{title}” back to draft{with_note}",
+        describe=_note,
+    ),
+    EventType("kb.article.archived", "Article archived", "{actor} archived the article “{title}”"),
+    EventType("kb.article.unpublished", "Article unpublished", "{actor} unpublished the article “{title}”"),
+    EventType("kb.article.restored", "Article restored", "{actor} restored the archived article “{title}” to draft"),
+    EventType("kb.article.deleted", "Article deleted", "{actor} deleted the article “{title}” ({status})"),
+    EventType(
+        "kb.feedback.created",
+        "Feedback given",
+        "{actor} found article {article} {verdict}",
+        describe=lambda data: {
+            "article": short_id(data.get("article_id")),
+            "verdict": {True: "helpful", False: "not helpful"}.get(data.get("helpful")),
+        },
+        anonymous_actor="A reader",
+    ),
+    EventType("kb.upload.created", "File uploaded", "{actor} uploaded “{original_name}” to the {store} store"),
+    EventType("kb.upload.deleted", "Upload deleted", "{actor} deleted the upload “{original_name}”"),
+    EventType(
+        "kb.upload.orphan_deleted",
+        "Unused uploads deleted",
+        "{actor} deleted {count} upload(s) that no article uses",
+    ),
+    EventType(
+        "kb.links.checked",
+        "Links checked",
+        "{actor} checked {links} link(s) in published articles: {broken} broken, {newly_broken} newly",
+    ),
+]
+
+
+def register() -> None:
+    register_event_types("kb", "Knowledge base", EVENT_TYPES)
