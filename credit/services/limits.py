@@ -10,15 +10,17 @@
   limit lowered to the current balance (no new charges) and `limit_frozen`
   set, which stops automatic raises. When nothing is past due any more the
   freeze is lifted (the limit is not raised back; good behaviour earns raises).
-- Every limit change goes through `credit_limit_change(source="automatic")`,
-  so it is in the limit history and the audit log.
+- Every limit change is written like `credit_limit_change(source="automatic")`
+  (`credit_limits_change_automatically`), so it is in the limit history and
+  the audit log.
 - Idempotent: an account with an automatic limit change made for a day less
   than 7 days before `today` (`CreditLimitChange.effective_on`, or a later
   day) is not raised again, so a second run in the same week changes nothing.
 - Set-based and streaming: each step walks its accounts per team in batches
   (`account_batches`), each batch locked and changed with a handful of
-  statements in its own transaction (limits in one UPDATE, history and audit
-  events in one INSERT each). Progress is logged every batch.
+  statements in its own transaction (the new limits and their history rows in
+  one statement, the audit events in one INSERT). Only the columns a decision
+  needs are read, as tuples, never model objects. Progress is logged every batch.
 - "As of" `today`: every window (the 6-day cooldown, the 183-day late-payment
   lookback over `last_overdue_on` and overdue reminders) is measured from the
   `today` argument, never from the clock, so a run for another day behaves as
@@ -31,7 +33,7 @@ import logging
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from credit import figures
@@ -60,7 +62,8 @@ def _set_frozen(*, team_id: int, reasons: dict, frozen: bool) -> None:
             {
                 "event_type": "credit.limit.frozen" if frozen else "credit.limit.unfrozen",
                 "team_id": team_id,
-                "data": {"account_id": pk, "reason": reason},
+                # a string already: what the audit log stores, without a JSON round trip per id
+                "data": {"account_id": str(pk), "reason": reason},
             }
             for pk, reason in reasons.items()
         ]
@@ -68,58 +71,72 @@ def _set_frozen(*, team_id: int, reasons: dict, frozen: bool) -> None:
 
 
 def raise_candidates(*, today: date):
-    """Active, unfrozen accounts above 80% use, with nothing past due, no late
-    history and no recent automatic change.
+    """Active, unfrozen accounts above 80% use, with nothing past due and no
+    late payment recorded on the account (`last_overdue_on`) in the lookback.
 
+    The conditions on the account row only: a batch of them is then checked
+    against the history in other tables (`_raise_blocked`), once locked.
     Windows are counted in days back from `today` (lower bounds only: history
     recorded for a later day, e.g. by a run for a later date, also counts).
     """
     numerator, denominator = UTILISATION_THRESHOLD
     late_since = today - timedelta(days=LATE_LOOKBACK_DAYS)
-    late_reminder = PaymentReminder.objects.filter(
-        transaction__account_id=OuterRef("pk"),
-        stage__startswith="overdue",
-        # sent_at is a real timestamp: from the start of the first day of the window, local time.
-        sent_at__gte=timezone.make_aware(datetime.combine(late_since, time.min)),
-    )
-    # A change made for day D blocks raises until D + 7 (D + 6 still inside the cooldown).
-    # Rows written without `effective_on` (before the field existed) fall back to their local
-    # creation date: created on or after the local midnight starting that day. Two plain
-    # conditions rather than one computed date, so that an index answers each.
-    cooldown_from = today - timedelta(days=RAISE_COOLDOWN_DAYS)
-    recent_change = CreditLimitChange.objects.filter(
-        Q(effective_on__gte=cooldown_from)
-        | Q(effective_on__isnull=True, created_at__gte=timezone.make_aware(datetime.combine(cooldown_from, time.min))),
-        account_id=OuterRef("pk"),
-        source=CreditLimitChange.Source.AUTOMATIC,
-    )
     return (
         CreditAccount.objects.filter(status=CreditAccount.Status.ACTIVE, limit_frozen=False, credit_limit_cents__gt=0)
         .exclude(oldest_unpaid_due_date__lt=today)
         .exclude(last_overdue_on__gte=late_since)
         .alias(scaled_balance=F("balance_cents") * denominator, scaled_limit=F("credit_limit_cents") * numerator)
         .filter(scaled_balance__gt=F("scaled_limit"))
-        .exclude(Exists(late_reminder))
-        .exclude(Exists(recent_change))
     )
 
 
-def raised_limit(account: CreditAccount, policy: CreditTeamPolicy | None) -> int:
+def _raise_blocked(account_ids: list, *, today: date) -> set:
+    """Of these accounts, those a raise must wait for: an overdue reminder in the
+    late-payment lookback, or an automatic limit change made for a day in the
+    cooldown. Two lookups by the batch's ids (a fixed cost per batch, whatever
+    the statistics of those tables say; as one anti-join per candidate page, a
+    change table grown by this very run and not analysed yet was scanned once
+    per account)."""
+    late_since = today - timedelta(days=LATE_LOOKBACK_DAYS)
+    reminded = PaymentReminder.objects.filter(
+        transaction__account_id__in=account_ids,
+        stage__startswith="overdue",
+        # sent_at is a real timestamp: from the start of the first day of the window, local time.
+        sent_at__gte=timezone.make_aware(datetime.combine(late_since, time.min)),
+    ).values_list("transaction__account_id", flat=True)
+    # A change made for day D blocks raises until D + 7 (D + 6 still inside the cooldown).
+    # Rows written without `effective_on` (before the field existed) fall back to their local
+    # creation date: created on or after the local midnight starting that day. Two plain
+    # conditions rather than one computed date, so that an index answers each.
+    cooldown_from = today - timedelta(days=RAISE_COOLDOWN_DAYS)
+    changed = CreditLimitChange.objects.filter(
+        Q(effective_on__gte=cooldown_from)
+        | Q(effective_on__isnull=True, created_at__gte=timezone.make_aware(datetime.combine(cooldown_from, time.min))),
+        account_id__in=account_ids,
+        source=CreditLimitChange.Source.AUTOMATIC,
+    ).values_list("account_id", flat=True)
+    return {*reminded, *changed}
+
+
+def raised_limit(limit_cents: int, policy: CreditTeamPolicy | None) -> int:
     cap = policy.auto_limit_cap_cents if policy else DEFAULT_CAP_CENTS
     bps = policy.auto_raise_bps if policy else DEFAULT_RAISE_BPS
-    raised = account.credit_limit_cents + account.credit_limit_cents * bps // 10_000
-    return max(account.credit_limit_cents, min(raised, cap, MAX_AMOUNT_CENTS))
+    raised = limit_cents + limit_cents * bps // 10_000
+    return max(limit_cents, min(raised, cap, MAX_AMOUNT_CENTS))
 
 
-def _locked(accounts, *, dry_run: bool) -> list[CreditAccount]:
+def _locked(accounts, *, ids: list, dry_run: bool, fields: tuple[str, ...]) -> list:
+    """The batch's accounts still matching `accounts`, locked, as named tuples of `fields`."""
+    accounts = accounts.filter(pk__in=ids)
     if not dry_run:
         accounts = accounts.select_for_update(of=("self",))
-    return list(accounts.order_by("pk"))
+    return list(accounts.order_by("pk").values_list(*fields, named=True))
 
 
 def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> None:
     """Late payers: lower the limit to the balance and freeze it."""
-    accounts = _locked(past_due(today=today, statuses=LATE_STATUSES).filter(pk__in=ids), dry_run=dry_run)
+    fields = ("pk", "credit_limit_cents", "balance_cents", "limit_frozen", "oldest_unpaid_due_date", "currency")
+    accounts = _locked(past_due(today=today, statuses=LATE_STATUSES), ids=ids, dry_run=dry_run, fields=fields)
     if not dry_run:
         late_history_record(team_id=team_id, account_ids=[a.pk for a in accounts], today=today)
     accounts = [a for a in accounts if not a.limit_frozen]
@@ -134,7 +151,11 @@ def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary:
         reason = f"Automatic: {money_text(overdue.get(account.pk, 0), account.currency)} past due for {days} days."
         new_limit = max(account.balance_cents, 0)
         if new_limit < account.credit_limit_cents:
-            changes.append(LimitChange.of(account, new=new_limit, reason=reason))
+            changes.append(
+                LimitChange(
+                    account_id=account.pk, team_id=team_id, old=account.credit_limit_cents, new=new_limit, reason=reason
+                )
+            )
         freeze[account.pk] = reason
     summary["lowered"] += len(changes)
     summary["frozen"] += len(freeze)
@@ -145,16 +166,27 @@ def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary:
 
 def _raise_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> None:
     """Good payers: raise by the team's policy, up to its cap."""
-    accounts = _locked(raise_candidates(today=today).filter(pk__in=ids), dry_run=dry_run)
+    fields = ("pk", "credit_limit_cents", "balance_cents")
+    accounts = _locked(raise_candidates(today=today), ids=ids, dry_run=dry_run, fields=fields)
+    # checked once the batch is locked: a concurrent run's raise has committed by then
+    blocked = _raise_blocked([a.pk for a in accounts], today=today)
     policy = CreditTeamPolicy.objects.filter(team_id=team_id).first()
     changes = []
     for account in accounts:
-        new_limit = raised_limit(account, policy)
+        if account.pk in blocked:
+            continue
+        new_limit = raised_limit(account.credit_limit_cents, policy)
         if new_limit <= account.credit_limit_cents:
             summary["at_cap"] += 1
             continue
-        reason = f"Automatic: {account.utilisation:.0%} of the limit in use, paid on time for 6 months."
-        changes.append(LimitChange.of(account, new=new_limit, reason=reason))
+        # CreditAccount.utilisation: balance and limit are both positive here
+        utilisation = account.balance_cents / account.credit_limit_cents
+        reason = f"Automatic: {utilisation:.0%} of the limit in use, paid on time for 6 months."
+        changes.append(
+            LimitChange(
+                account_id=account.pk, team_id=team_id, old=account.credit_limit_cents, new=new_limit, reason=reason
+            )
+        )
     summary["raised"] += len(changes)
     if not dry_run:
         credit_limits_change_automatically(changes, effective_on=today)
@@ -162,7 +194,7 @@ def _raise_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary
 
 def _thaw_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> None:
     """Frozen accounts with nothing past due any more: lift the freeze."""
-    accounts = _locked(_thaw_candidates(today).filter(pk__in=ids), dry_run=dry_run)
+    accounts = _locked(_thaw_candidates(today), ids=ids, dry_run=dry_run, fields=("pk",))
     summary["unfrozen"] += len(accounts)
     if not dry_run:
         reasons = {a.pk: "Automatic: nothing is past due any more." for a in accounts}
