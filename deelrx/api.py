@@ -284,6 +284,37 @@ def error_responses(*statuses: int) -> dict:
     return dict.fromkeys(statuses, ErrorResponseSerializer)
 
 
+_COMMON_ERRORS = {
+    400: "Malformed input: a parse error, or text the API refuses anywhere (deelrx.inputs).",
+    401: "No valid session or token.",
+    406: "The Accept header asks for a format the API does not produce.",
+    413: "The body is larger than the server accepts.",
+    415: "The body is in a format the endpoint does not read.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+}
+
+
+def schema_common_errors(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: the errors any operation can answer whatever
+    its view documents — 400 (input refused at the boundary) and 406 everywhere, 401 and
+    429 where a caller must authenticate, 413 and 415 where there is a request body."""
+    if "ErrorResponse" not in result.get("components", {}).get("schemas", {}):
+        return result
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            codes = [400, 406]
+            if {} not in operation.get("security", [{}]):
+                codes += [401, 429]
+            if "requestBody" in operation:
+                codes += [413, 415]
+            for code in codes:
+                operation["responses"].setdefault(str(code), {"content": content, "description": _COMMON_ERRORS[code]})
+    return result
+
+
 TEAM_ID_PARAMETER = OpenApiParameter("team_id", int, OpenApiParameter.PATH, description="Team id")
 
 

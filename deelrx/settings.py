@@ -351,6 +351,8 @@ SPECTACULAR_SETTINGS = {
         "ArticleStatusEnum": "knowledge_base.models.KbArticle.Status",
         "PurgeStatusEnum": "admin_ops.models.PurgeOperation.Status",
     },
+    # The error answers any operation can give (bad input, no token, throttled, …), documented once.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "deelrx.api.schema_common_errors"],
 }
 
 # --- Tenancy ------------------------------------------------------------------

@@ -111,7 +111,7 @@ class PurgeDetailSerializer(PurgeOutputSerializer):
     class Meta(PurgeOutputSerializer.Meta):
         fields = [*PurgeOutputSerializer.Meta.fields, "export_url", "progress"]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_export_url(self, obj) -> str | None:
         if not export_available(obj):
             return None

@@ -1,3 +1,4 @@
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -47,6 +48,17 @@ class ArticleOutputSerializer(serializers.ModelSerializer):
         if not self.context.get("q"):
             self.fields.pop("snippet", None)
         return super().to_representation(instance)
+
+
+class ArticleOutputSchema(OpenApiSerializerExtension):
+    """`snippet` is in search results only: documented, but not a required property."""
+
+    target_class = ArticleOutputSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["required"] = [name for name in schema.get("required", []) if name != "snippet"]
+        return schema
 
 
 class _ArticleFieldsSerializer(serializers.Serializer):
