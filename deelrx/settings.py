@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "csp",
+    "axes",
     "anymail",
     "deelrx",
     "deelrx.tenancy",
@@ -99,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "deelrx.tenancy.middleware.CurrentTeamMiddleware",
+    # After authentication: turns django-axes' lockout into the 429 answer (deelrx.tenancy.auth).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "deelrx.urls"
@@ -137,6 +140,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username or ip before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Lockout (deelrx.tenancy.auth): LOGIN_FAILURE_LIMIT failures per username or per client ip lock that
+# username or ip for LOGIN_COOLOFF_MINUTES; a success resets the count; admins unlock sooner.
+AXES_FAILURE_LIMIT = _read("LOGIN_FAILURE_LIMIT", env.int, default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=_read("LOGIN_COOLOFF_MINUTES", env.int, default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "deelrx.tenancy.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "deelrx.middleware.client_ip"  # the audit log's ip, one rule for both
+AXES_VERBOSE = False
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link works for a day (Django's default is three)
+PASSWORD_RESET_PER_IP_PER_HOUR = _read("PASSWORD_RESET_PER_IP_PER_HOUR", env.int, default=10)
+PASSWORD_RESET_PER_EMAIL_PER_HOUR = _read("PASSWORD_RESET_PER_EMAIL_PER_HOUR", env.int, default=3)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -329,6 +346,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": _read("API_THROTTLE_ANON", env.str, default="120/min"),
         "user": _read("API_THROTTLE_USER", env.str, default="1200/min"),
+        "auth_token": _read("API_THROTTLE_AUTH_TOKEN", env.str, default="10/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),

@@ -5,9 +5,12 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deelrx import health, views
+from deelrx.tenancy import auth
 from deelrx.tenancy import views as tenancy_views
+from deelrx.tenancy.api.auth_views import TokenObtainApi
 
 api_patterns = [
+    path("auth/token/", TokenObtainApi.as_view(), name="api-auth-token"),
     path("", include("deelrx.tenancy.api.urls")),
     path("", include("credit.api.urls")),
     path("help/", include("knowledge_base.api.urls")),
@@ -23,6 +26,14 @@ urlpatterns = [
     path("team/switch/", views.switch_team, name="switch-team"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/", include(api_patterns)),
@@ -31,6 +42,8 @@ urlpatterns = [
     path("kb/", include("knowledge_base.urls")),
     path("help/", include("knowledge_base.public_urls")),
     path("ops/", include("admin_ops.urls")),
+    # The admin's "Forgotten your password?" link leads to the same flow.
+    path("django-admin/password_reset/", auth.PasswordResetView.as_view(), name="admin_password_reset"),
     path("django-admin/", admin.site.urls),
 ]
 

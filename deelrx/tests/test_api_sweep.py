@@ -1,8 +1,8 @@
 """A sweep over every endpoint under /api/: the rules of DESIGN §4-5 hold for
 all of them, including endpoints added after this test was written.
 
-- anonymous callers get 401 (except the signature-checked Stripe webhook and
-  the schema/docs), in the error shape;
+- anonymous callers get 401 (except the signature-checked Stripe webhook,
+  the token endpoint and the schema/docs), in the error shape;
 - a member of another team gets 404 for another team's real objects;
 - unknown object ids are 404;
 - a non-integer team id is 404.
@@ -24,7 +24,8 @@ from knowledge_base.tests.factories import KbArticleFactory
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC_ENDPOINTS = {"api/stripe/webhook/", "api/schema/", "api/docs/"}
+# The token endpoint takes credentials instead (deelrx/tests/test_login_protection.py).
+PUBLIC_ENDPOINTS = {"api/stripe/webhook/", "api/schema/", "api/docs/", "api/auth/token/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
