@@ -216,15 +216,17 @@ def transaction_post(
             stripe_payment_intent_id=stripe_payment_intent_id or "",
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        _write_new_row(account, tx)
-        _record_posted(tx, customer_id=customer_id, user=user)
+        _write_new_row(account, tx, customer_id=customer_id, user=user)
     if on_posted is not None:
         on_posted(tx)
     return tx
 
 
-def _write_new_row(account: CreditAccount, tx: CreditTransaction) -> None:
-    """Insert the row and move the account's figures with it (caller holds the lock)."""
+def _write_new_row(account: CreditAccount, tx: CreditTransaction, *, customer_id, user) -> None:
+    """Insert the row, move the account's figures with it and record the event
+    (the caller holds the account's lock). The writes reach the server in one
+    round trip, unless settling must walk the ledger (a cursor, which a pipeline
+    cannot hold)."""
     fields = ["balance_cents", "updated_at"]
     completion = None
     if tx.status == Status.COMPLETED:
@@ -233,16 +235,18 @@ def _write_new_row(account: CreditAccount, tx: CreditTransaction) -> None:
         figures.pending_changed(account, tx, added=True)
         fields.append("pending_debits_cents")
     try:
-        db.insert(tx)
+        with db.pipelined(enabled=completion is None or not completion.needs_walk):
+            db.insert(tx)
+            if completion is not None:
+                figures.completion_finish(completion)
+            db.update(account, fields)
+            _record_posted(tx, customer_id=customer_id, user=user)
     except IntegrityError:
         # Same key committed meanwhile (the unique (team, idempotency_key) index
         # waited for it): nothing of this call is kept.
         if not tx.idempotency_key:
             raise
         raise IdempotencyKeyReused() from None
-    if completion is not None:
-        figures.completion_finish(completion)
-    db.update(account, fields)
 
 
 def _record_posted(tx: CreditTransaction, *, customer_id, user) -> None:

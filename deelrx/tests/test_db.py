@@ -78,3 +78,36 @@ def test_the_redis_cache_client_reuses_one_client_per_pool():
 
     assert client.get_client(write=True) is client.get_client(write=False)
     assert isinstance(client, RedisCacheClient)
+
+
+def test_pipelined_writes_arrive_together_and_a_read_inside_gets_its_answer(team, account):
+    account.balance_cents = 5
+    with transaction.atomic(), db.pipelined():
+        db.update(account, ["balance_cents"])
+        event = ActivityEvent(team=team, event_type="credit.transaction.created")
+        db.insert(event)  # RETURNING: the read that sends what is queued
+
+    assert event.pk is not None
+    assert CreditAccount.objects.get(pk=account.pk).balance_cents == 5
+
+
+def test_a_pipelined_error_is_djangos_and_rolls_the_block_back(team, account):
+    expires = timezone.now() + dt.timedelta(hours=1)
+    account.balance_cents = 9
+
+    def write_twice():
+        with transaction.atomic(), db.pipelined():
+            db.update(account, ["balance_cents"])
+            db.insert(IdempotencyRecord(team=team, key="k", fingerprint="f", expires_at=expires))
+            db.insert(IdempotencyRecord(team=team, key="k", fingerprint="g", expires_at=expires))
+
+    with pytest.raises(IntegrityError):
+        write_twice()
+
+    assert CreditAccount.objects.get(pk=account.pk).balance_cents == 0
+    assert not IdempotencyRecord.objects.filter(team=team).exists()
+
+
+def test_a_disabled_pipeline_allows_server_side_cursors(team, account):
+    with transaction.atomic(), db.pipelined(enabled=False):
+        assert list(CreditAccount.objects.filter(pk=account.pk).values_list("pk", flat=True).iterator()) == [account.pk]
