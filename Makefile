@@ -32,7 +32,7 @@ run: install
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: install-dev
+test: install-dev e2e-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
@@ -56,5 +56,12 @@ bench: install-dev
 mutate: install-dev
 	$(PY) -m bench.mutate $(MUTATE_ARGS)
 
+# axe-core (npm) for the accessibility check of the e2e tests; without npm that test is skipped.
+e2e-deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the axe-core accessibility test will be skipped"; fi
+
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache node_modules
