@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from credit.models import (
@@ -241,6 +242,17 @@ def _status_event(account_id, *, team_id: int, old: str, new: str, reason: str, 
     }
 
 
+def batch_ids(ids: list):
+    """A job's batch of ids (accounts, transactions: UUIDs) as the right-hand side of `pk__in=` / `account_id__in=`.
+    On PostgreSQL one text parameter that the server splits (`IN (SELECT
+    unnest(…))`, planned as 1,000 primary-key probes): a list of 1,000 UUIDs costs
+    the ORM and the driver some 40 ms to adapt, in every statement of every batch.
+    Elsewhere the list itself."""
+    if connection.vendor != "postgresql" or not ids:
+        return list(ids)
+    return RawSQL("SELECT unnest(string_to_array(%s, ',')::uuid[])", [",".join(str(pk) for pk in ids)])
+
+
 @dataclass(frozen=True)
 class StatusMove:
     account_id: uuid.UUID
@@ -261,7 +273,7 @@ def accounts_move_status(moves: list[StatusMove]) -> None:
             raise ValueError("Closing or reopening is account_set_status' decision.")
         targets.setdefault(move.new, []).append(move.account_id)
     for status, ids in targets.items():
-        CreditAccount.objects.filter(pk__in=ids).update(status=status, status_changed_at=now, updated_at=now)
+        CreditAccount.objects.filter(pk__in=batch_ids(ids)).update(status=status, status_changed_at=now, updated_at=now)
     record_events(
         [_status_event(m.account_id, team_id=m.team_id, old=m.old, new=m.new, reason=m.reason) for m in moves]
     )

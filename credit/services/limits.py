@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from credit import figures
 from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditLimitChange, CreditTeamPolicy, PaymentReminder
-from credit.services.accounts import LimitChange, credit_limits_change_automatically
+from credit.services.accounts import LimitChange, batch_ids, credit_limits_change_automatically
 from credit.services.overdue import account_batches, late_history_record, money_text, past_due
 from deelrx.audit.services import record_events
 
@@ -56,7 +56,7 @@ def _set_frozen(*, team_id: int, reasons: dict, frozen: bool) -> None:
     """Freeze (or thaw) a batch of locked accounts: one UPDATE, one INSERT of events."""
     if not reasons:
         return
-    CreditAccount.objects.filter(pk__in=list(reasons)).update(limit_frozen=frozen, updated_at=timezone.now())
+    CreditAccount.objects.filter(pk__in=batch_ids(list(reasons))).update(limit_frozen=frozen, updated_at=timezone.now())
     record_events(
         [
             {
@@ -99,7 +99,7 @@ def _raise_blocked(account_ids: list, *, today: date) -> set:
     per account)."""
     late_since = today - timedelta(days=LATE_LOOKBACK_DAYS)
     reminded = PaymentReminder.objects.filter(
-        transaction__account_id__in=account_ids,
+        transaction__account_id__in=batch_ids(account_ids),
         stage__startswith="overdue",
         # sent_at is a real timestamp: from the start of the first day of the window, local time.
         sent_at__gte=timezone.make_aware(datetime.combine(late_since, time.min)),
@@ -112,7 +112,7 @@ def _raise_blocked(account_ids: list, *, today: date) -> set:
     changed = CreditLimitChange.objects.filter(
         Q(effective_on__gte=cooldown_from)
         | Q(effective_on__isnull=True, created_at__gte=timezone.make_aware(datetime.combine(cooldown_from, time.min))),
-        account_id__in=account_ids,
+        account_id__in=batch_ids(account_ids),
         source=CreditLimitChange.Source.AUTOMATIC,
     ).values_list("account_id", flat=True)
     return {*reminded, *changed}
@@ -127,7 +127,7 @@ def raised_limit(limit_cents: int, policy: CreditTeamPolicy | None) -> int:
 
 def _locked(accounts, *, ids: list, dry_run: bool, fields: tuple[str, ...]) -> list:
     """The batch's accounts still matching `accounts`, locked, as named tuples of `fields`."""
-    accounts = accounts.filter(pk__in=ids)
+    accounts = accounts.filter(pk__in=batch_ids(ids))
     if not dry_run:
         accounts = accounts.select_for_update(of=("self",))
     return list(accounts.order_by("pk").values_list(*fields, named=True))
@@ -142,7 +142,7 @@ def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary:
     accounts = [a for a in accounts if not a.limit_frozen]
     overdue = dict(
         figures.overdue_by_account(today=today)
-        .filter(account_id__in=[a.pk for a in accounts])
+        .filter(account_id__in=batch_ids([a.pk for a in accounts]))
         .values_list("account_id", "overdue_cents")
     )
     changes, freeze = [], {}

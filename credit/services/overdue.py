@@ -13,7 +13,9 @@ suspended/defaulted are not reported again.
 Set-based and streaming: per team, accounts are taken in batches by id
 (`account_batches`), each batch locked, decided and updated with a handful of
 statements in its own transaction, its audit events inserted together, and
-its notice sent after the commit. Progress is logged every batch.
+its notice sent after the commit. Only the columns a decision or the notice
+needs are read, as tuples (`batch_ids` passes a batch's ids to each statement).
+Progress is logged every batch.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from credit import figures
 from credit.models import CreditAccount, CreditTransaction
-from credit.services.accounts import StatusMove, accounts_move_status
+from credit.services.accounts import StatusMove, accounts_move_status, batch_ids
 from deelrx.audit.services import record_events
 from deelrx.email import EmailSender
 from deelrx.tenancy.models import Team
@@ -92,13 +94,24 @@ def late_history_record(*, team_id: int, account_ids: list, today: date) -> int:
     (`last_overdue_on`): the late-payment history the limit-adjustment job
     reads, so that a charge paid late still counts as late after it is paid.
     One UPDATE and one audit event for the batch. Returns how many changed."""
-    changed = list(
-        CreditAccount.objects.filter(pk__in=account_ids)
-        .filter(Q(last_overdue_on__isnull=True) | Q(last_overdue_on__lt=today))
-        .values_list("pk", flat=True)
-    )
-    if changed:
+    if connection.vendor == "postgresql":
+        # one statement: the UPDATE says which rows it changed
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {CreditAccount._meta.db_table} SET last_overdue_on = %s"  # noqa: S608 (the model's table)
+                " WHERE id IN (SELECT unnest(string_to_array(%s, ',')::uuid[]))"
+                " AND (last_overdue_on IS NULL OR last_overdue_on < %s) RETURNING id",
+                [today, ",".join(str(pk) for pk in account_ids), today],
+            )
+            changed = [row[0] for row in cursor.fetchall()]
+    else:
+        changed = list(
+            CreditAccount.objects.filter(pk__in=account_ids)
+            .filter(Q(last_overdue_on__isnull=True) | Q(last_overdue_on__lt=today))
+            .values_list("pk", flat=True)
+        )
         CreditAccount.objects.filter(pk__in=changed).update(last_overdue_on=today)
+    if changed:
         record_events(
             [
                 {
@@ -125,12 +138,24 @@ _FORWARD = {
 }
 
 
+NOTICE_FIELDS = (
+    "pk",
+    "status",
+    "grace_period_days",
+    "oldest_unpaid_due_date",
+    "currency",
+    "balance_cents",
+    "customer__first_name",
+    "customer__last_name",
+)
+
+
 def _overdue_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> list[dict]:
     """Decide and apply one batch (the caller's transaction); returns the notice rows."""
-    accounts = past_due(today=today).filter(pk__in=ids).select_related("customer")
+    accounts = past_due(today=today).filter(pk__in=batch_ids(ids))
     if not dry_run:
         accounts = accounts.select_for_update(of=("self",))
-    accounts = list(accounts.order_by("pk"))
+    accounts = list(accounts.order_by("pk").values_list(*NOTICE_FIELDS, named=True))
     summary["overdue_accounts"] += len(accounts)
     if not dry_run:
         late_history_record(team_id=team_id, account_ids=[a.pk for a in accounts], today=today)
@@ -145,7 +170,7 @@ def _overdue_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summa
         return []
     overdue = dict(
         figures.overdue_by_account(today=today)
-        .filter(account_id__in=[a.pk for a, _, _ in moves])
+        .filter(account_id__in=batch_ids([a.pk for a, _, _ in moves]))
         .values_list("account_id", "overdue_cents")
     )
     notice = []
@@ -160,8 +185,7 @@ def _overdue_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summa
         )
         notice.append(
             {
-                "account": account,
-                "customer": account.customer,
+                "customer": {"first_name": account.customer__first_name, "last_name": account.customer__last_name},
                 "old_status": account.status,
                 "new_status": target,
                 "days_overdue": days,
