@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from deelrx.audit.registry import EventType, register_event_types, short_id
+from django.urls import reverse
+
+from deelrx.audit.registry import Audience, EventType, register_event_types, short_id
+
+MANAGERS = ("owner", "admin")
+
+
+def _purge_link(data, team_id) -> str:
+    return reverse("admin_ops:purge-detail", args=[data["purge_id"]]) if data.get("purge_id") else ""
+
+
+# Who is notified (DESIGN §13): a purge's export, completion or failure → its requester and the
+# team's admins and owners; an inactivity warning → the members warned.
+TO_PURGE_PEOPLE = Audience(roles=MANAGERS, data_users=("requested_by_id",), link=_purge_link)
+TO_WARNED = Audience(data_users=("warned",), when=lambda data, by_system: bool(data.get("warned")))
 
 
 def _purge(data) -> dict:
@@ -43,6 +57,7 @@ EVENT_TYPES = [
         "{actor} applied an inactivity policy: {warned_count} warned, {suspended_count} suspended, "
         "{purge_count} purge(s) requested",
         describe=_applied,
+        notify=TO_WARNED,
     ),
     EventType(
         "admin_ops.inactivity_tracker.reinstated",
@@ -68,6 +83,7 @@ EVENT_TYPES = [
         "Purge export ready",
         "{actor} exported {rows_total} row(s) for purge {purge}; it awaits acknowledgement",
         describe=lambda data: {**_purge(data), "rows_total": _total(data.get("rows"))},
+        notify=TO_PURGE_PEOPLE,
     ),
     EventType(
         "admin_ops.purge.acknowledged",
@@ -93,6 +109,14 @@ EVENT_TYPES = [
         "Purge completed",
         "{actor} completed purge {purge}: {deleted} row(s) deleted",
         describe=lambda data: {**_purge(data), "deleted": _total(data.get("records_affected"))},
+        notify=TO_PURGE_PEOPLE,
+    ),
+    EventType(
+        "admin_ops.purge.failed",
+        "Purge step failed",
+        "{actor} could not move purge {purge} on ({step}): {error}",
+        describe=_purge,
+        notify=TO_PURGE_PEOPLE,
     ),
     EventType(
         "admin_ops.purge.export_deleted",

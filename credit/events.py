@@ -4,7 +4,9 @@ the first characters of their id (the details show the whole event)."""
 
 from __future__ import annotations
 
-from deelrx.audit.registry import EventType, money, register_event_types, short_id
+from django.urls import reverse
+
+from deelrx.audit.registry import Audience, EventType, money, register_event_types, short_id
 
 STRIPE = "Stripe"  # webhook events have no user: Stripe told us
 
@@ -30,6 +32,15 @@ def _reason(data) -> dict:
     return {**_ids(data), "because": f": {data['reason']}" if data.get("reason") else ""}
 
 
+# Who is notified (DESIGN §13): an account suspended or defaulted by the overdue job → the team's
+# admins and owners. Other moves are a person's own doing; a charge notifies nobody (and so costs
+# the charge path no query).
+TO_MANAGERS_OF_OVERDUE = Audience(
+    roles=("owner", "admin"),
+    when=lambda data, by_system: by_system and data.get("new") in ("suspended", "defaulted"),
+    link=lambda data, team_id: reverse("credit:account-detail", args=[data["account_id"]]),
+)
+
 EVENT_TYPES = [
     EventType(
         "credit.account.created",
@@ -48,6 +59,7 @@ EVENT_TYPES = [
         "Credit account status changed",
         "{actor} moved credit account {account} from {old} to {new}{because}",
         describe=_reason,
+        notify=TO_MANAGERS_OF_OVERDUE,
     ),
     EventType(
         "credit.account.late_recorded",

@@ -12,6 +12,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from deelrx.realtime import check_channel_layer
 from deelrx.storage import STORE_TYPES, build_key, get_storage
 
 
@@ -71,6 +72,7 @@ def run_readiness_checks() -> dict[str, dict]:
         "database": _timed(check_database),
         "cache": _timed(check_cache),
         "broker": _timed(check_broker),
+        "channel_layer": _timed(check_channel_layer),
     }
     for store in STORE_TYPES:
         checks[f"storage_{store}"] = _timed(lambda store=store: check_store(store))

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "anymail",
+    "channels",
     "deelrx",
     "deelrx.tenancy",
     "deelrx.audit",
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
     "admin_ops",
     "credit",
     "knowledge_base",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -106,6 +108,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "deelrx.urls"
 WSGI_APPLICATION = "deelrx.wsgi.application"
+# HTTP and WebSocket (DESIGN §13): deelrx/asgi.py, served by uvicorn.
+ASGI_APPLICATION = "deelrx.asgi.application"
 
 TEMPLATES = [
     {
@@ -176,6 +180,17 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# WebSocket groups across processes through Redis; in one process (`make run` on a bare machine) in memory.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "deelrx:ws", "expiry": 60, "capacity": 500},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Results live in Redis for a day so "run now" and tests can wait on a task.
@@ -393,6 +408,13 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+
+def _websocket_origin(site_url: str) -> str:
+    scheme, _, rest = site_url.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest.split('/', 1)[0]}"
+
+
 # Content-Security-Policy on every response (django-csp 4): scripts and styles from our origin or
 # carrying the request's nonce (`{{ request.csp_nonce }}`); no inline handlers, no eval. Stripe.js is
 # allowed only on the card form's page (deelrx.security.stripe_csp). Images and media may come from
@@ -405,7 +427,8 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:", "https:"],
         "media-src": ["'self'", "https:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'"],
+        # 'self' covers same-origin ws:/wss: in CSP 3 browsers; older ones need the socket's origin named.
+        "connect-src": ["'self'", _websocket_origin(SITE_URL)],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

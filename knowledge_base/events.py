@@ -3,7 +3,26 @@ KnowledgeBaseConfig.ready. The app's prefix is `kb`, as in DESIGN §12/§13."""
 
 from __future__ import annotations
 
-from deelrx.audit.registry import EventType, register_event_types, short_id
+from django.urls import reverse
+
+from deelrx.audit.registry import Audience, EventType, register_event_types, short_id
+
+MANAGERS = ("owner", "admin")  # who reviews and publishes (DESIGN §4)
+
+
+def _article_link(data, team_id) -> str:
+    return reverse("knowledge_base:article-detail", args=[data["article_id"]]) if data.get("article_id") else ""
+
+
+# Who is notified (DESIGN §13): a submitted article → the team's admins and owners; published or
+# sent back → its author; newly broken links → admins and owners.
+TO_REVIEWERS = Audience(roles=MANAGERS, link=_article_link)
+TO_AUTHOR = Audience(data_users=("author_id",), link=_article_link)
+TO_LINK_OWNERS = Audience(
+    roles=MANAGERS,
+    when=lambda data, by_system: bool(data.get("newly_broken")),
+    link=lambda data, team_id: reverse("knowledge_base:link-report"),
+)
 
 
 def _note(data) -> dict:
@@ -14,14 +33,18 @@ EVENT_TYPES = [
     EventType("kb.article.created", "Article created", "{actor} created the article “{title}”"),
     EventType("kb.article.updated", "Article edited", "{actor} edited {changed} of the article “{title}”"),
     EventType(
-        "kb.article.submitted", "Article submitted for review", "{actor} submitted the article “{title}” for review"
+        "kb.article.submitted",
+        "Article submitted for review",
+        "{actor} submitted the article “{title}” for review",
+        notify=TO_REVIEWERS,
     ),
-    EventType("kb.article.published", "Article published", "{actor} published the article “{title}”"),
+    EventType("kb.article.published", "Article published", "{actor} published the article “{title}”", notify=TO_AUTHOR),
     EventType(
         "kb.article.changes_requested",
         "Article sent back to draft",
         "{actor} sent the article “{title}” back to draft{with_note}",
         describe=_note,
+        notify=TO_AUTHOR,
     ),
     EventType("kb.article.archived", "Article archived", "{actor} archived the article “{title}”"),
     EventType("kb.article.unpublished", "Article unpublished", "{actor} unpublished the article “{title}”"),
@@ -48,6 +71,7 @@ EVENT_TYPES = [
         "kb.links.checked",
         "Links checked",
         "{actor} checked {links} link(s) in published articles: {broken} broken, {newly_broken} newly",
+        notify=TO_LINK_OWNERS,
     ),
 ]
 

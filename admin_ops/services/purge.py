@@ -77,8 +77,18 @@ def _event(purge: PurgeOperation, event_type: str, *, user: User | None, **data:
         event_type=event_type,
         team=purge.team,
         user=user,
-        data={"purge_id": purge.pk, "status": purge.status, **data},
+        # the requester: told of the export, the completion and a failure (DESIGN §13)
+        data={"purge_id": purge.pk, "status": purge.status, "requested_by_id": purge.requested_by_id, **data},
     )
+
+
+@transaction.atomic
+def purge_failure_record(*, purge_id, step: str, error: str) -> None:
+    """A step of the purge job failed (the job retries on its next run): audited, so
+    that the requester and the team's managers are told (`admin_ops.purge.failed`)."""
+    purge = PurgeOperation.objects.select_related("team").filter(pk=purge_id).first()
+    if purge is not None:
+        _event(purge, "admin_ops.purge.failed", user=None, step=step, error=error[:500])
 
 
 def _require_manager(user: User, team: Team) -> None:
@@ -561,6 +571,10 @@ def purge_advance_all(*, dry_run: bool = False, now: dt.datetime | None = None) 
             except Exception as exc:  # one broken purge must not stall the others
                 summary["errors"][str(pk)] = f"{exc.__class__.__name__}: {exc}"
                 logger.exception("purge step failed", extra={"purge_id": str(pk), "step": step})
+                try:
+                    purge_failure_record(purge_id=pk, step=step, error=summary["errors"][str(pk)])
+                except Exception:
+                    logger.exception("purge failure not recorded", extra={"purge_id": str(pk)})
                 continue
             summary[step].append(str(pk))
     summary["counts"] = {k: len(v) for k, v in summary.items() if isinstance(v, list)}

@@ -32,6 +32,29 @@ class UnknownEventType(ValueError):
 
 
 @dataclass(frozen=True)
+class Audience:
+    """Who is told of an event of this type by default (DESIGN §13), declared with
+    the type so that the platform never imports the app that notifies. The
+    notifications app reads it; the actor is never among the recipients, and only
+    members of the event's team are (superusers for team-less platform events).
+
+    - `roles`: the event team's members with one of these roles;
+    - `data_users`: keys of the event's data holding a user id or a list of them
+      (the article's author, the purge's requester, the members warned);
+    - `superusers`: every active superuser;
+    - `when(data, by_system)`: only events that pass (e.g. an account moved to
+      suspended by the overdue job, not by a person);
+    - `link(data, team_id)`: the page the notification opens, or "".
+    """
+
+    roles: tuple[str, ...] = ()
+    data_users: tuple[str, ...] = ()
+    superusers: bool = False
+    when: Callable[[Mapping[str, Any], bool], bool] | None = None
+    link: Callable[[Mapping[str, Any], int | None], str] | None = None
+
+
+@dataclass(frozen=True)
 class EventType:
     name: str  # "<app>.<entity>.<verb>"
     label: str  # short, for choice lists: "Article published"
@@ -39,6 +62,7 @@ class EventType:
     # derived placeholder values from the event's data (e.g. money from cents)
     describe: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     anonymous_actor: str = SYSTEM_ACTOR  # who {actor} is when no user is recorded
+    notify: Audience | None = None  # default recipients of a notification (DESIGN §13); None: nobody
 
     @property
     def app(self) -> str:
@@ -83,6 +107,11 @@ def is_registered(name: str) -> bool:
 
 def require_registered(name: str) -> None:
     get_event_type(name)
+
+
+def notified_event_types() -> list[EventType]:
+    """The types that notify someone by default (their preferences are per type)."""
+    return [t for t in event_types() if t.notify is not None]
 
 
 def event_types() -> list[EventType]:

@@ -23,6 +23,7 @@ from typing import Any
 from celery import shared_task
 from celery.schedules import crontab
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -179,6 +180,7 @@ def execute_job(name: str, *, trigger: str, **kwargs) -> dict[str, Any]:
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "error", "finished_at"])
         logger.exception("job failed", extra={"job": name})
+        _record_failure(name, run)
         raise
     run.status = JobRun.Status.SUCCEEDED
     run.summary = summary
@@ -189,6 +191,18 @@ def execute_job(name: str, *, trigger: str, **kwargs) -> dict[str, Any]:
         extra={"job": name, "summary": summary, "seconds": round(time.monotonic() - started, 3)},
     )
     return summary
+
+
+def _record_failure(name: str, run) -> None:
+    """Audit a failed run (`job.run.failed`: the superusers are notified). The job's
+    own exception is what matters: a failure to record it is only logged."""
+    from deelrx.audit.services import record_event
+
+    try:
+        with transaction.atomic():
+            record_event(event_type="job.run.failed", data={"job": name, "run_id": run.pk, "error": run.error[:500]})
+    except Exception:
+        logger.exception("job failure not recorded", extra={"job": name})
 
 
 @contextlib.contextmanager

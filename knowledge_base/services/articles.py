@@ -204,7 +204,14 @@ def _lock(article: KbArticle) -> KbArticle:
 
 
 def _event_data(article: KbArticle, **extra: Any) -> dict[str, Any]:
-    return {"article_id": str(article.pk), "title": article.title, "slug": article.slug, **extra}
+    # the author: who is notified when the article is published or sent back (DESIGN §13)
+    return {
+        "article_id": str(article.pk),
+        "title": article.title,
+        "slug": article.slug,
+        "author_id": article.author_id,
+        **extra,
+    }
 
 
 # --- Writes -------------------------------------------------------------------------
