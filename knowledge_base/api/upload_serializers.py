@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deelrx.inputs import ID_BOUNDS
 from deelrx.storage import UPLOAD_CONTEXTS
 from knowledge_base.models import KbUpload
 from knowledge_base.services.uploads import upload_url
@@ -17,7 +18,7 @@ class BlankableUUIDField(serializers.UUIDField):
 
 class UploadInputSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The file; its type is sniffed from the bytes.")
-    team_id = serializers.IntegerField(help_text="Your team (member role or higher).")
+    team_id = serializers.IntegerField(**ID_BOUNDS, help_text="Your team (member role or higher).")
     article_id = BlankableUUIDField(required=False, allow_null=True, help_text="An article of the same team.")
     context = serializers.ChoiceField(
         choices=UPLOAD_CONTEXTS,
