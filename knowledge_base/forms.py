@@ -81,7 +81,8 @@ class TransitionForm(forms.Form):
 
 class AttachmentForm(forms.Form):
     file = forms.FileField()
-    context = forms.ChoiceField(choices=ATTACHMENT_CONTEXTS, initial="kb-article", label="Visibility")
+    # The editor sets the initial choice from the article (internal → private); private is the safe default.
+    context = forms.ChoiceField(choices=ATTACHMENT_CONTEXTS, initial="user-upload", label="Visibility")
 
 
 class FeedbackForm(forms.Form):

@@ -132,17 +132,31 @@ class _LinkCollector(HTMLParser):
                 self.urls.append(value.strip())
 
 
+def _rendered_urls(markdown_or_html: str) -> list[str]:
+    collector = _LinkCollector()
+    collector.feed(render_markdown(markdown_or_html))
+    collector.close()
+    return collector.urls
+
+
 def extract_links(markdown_or_html: str) -> list[str]:
     """Absolute http(s) links and image sources of an article, in order, once each.
 
     Accepts Markdown or HTML (HTML passes through Markdown unchanged), and reads
     the sanitised rendering, so it lists exactly what readers can click.
     """
-    collector = _LinkCollector()
-    collector.feed(render_markdown(markdown_or_html))
-    collector.close()
     seen: dict[str, None] = {}
-    for url in collector.urls:
+    for url in _rendered_urls(markdown_or_html):
         if url.lower().startswith(("http://", "https://")) and len(url) <= 2000:
+            seen.setdefault(url, None)
+    return list(seen)
+
+
+def extract_site_links(markdown_or_html: str) -> list[str]:
+    """Root-relative links of an article ("/help/acme/returns/"), in order, once
+    each: links into this site, which the link check resolves in the database."""
+    seen: dict[str, None] = {}
+    for url in _rendered_urls(markdown_or_html):
+        if url.startswith("/") and not url.startswith("//") and len(url) <= 2000:
             seen.setdefault(url, None)
     return list(seen)

@@ -29,7 +29,7 @@ from knowledge_base.forms import ArticleForm, AttachmentForm, FeedbackForm, Help
 from knowledge_base.models import KbArticle, KbUpload
 from knowledge_base.rendering import render_markdown, sanitize_html
 from knowledge_base.selectors import articles as article_selectors
-from knowledge_base.selectors.dashboard import broken_link_list, category_list
+from knowledge_base.selectors.dashboard import broken_link_list, category_list, links_last_checked
 from knowledge_base.selectors.search import snippet_html
 from knowledge_base.selectors.uploads import uploads_for_article
 from knowledge_base.services import articles as article_services
@@ -260,8 +260,12 @@ def review_queue(request):
 
 @team_view()
 def link_report(request):
-    checks = broken_link_list(team=request.team_access.team)
-    return render(request, "knowledge_base/link_report.html", {"page": paginate(request, checks, per_page=PAGE_SIZE)})
+    team = request.team_access.team
+    context = {
+        "page": paginate(request, broken_link_list(team=team), per_page=PAGE_SIZE),
+        "last_checked": links_last_checked(team=team),
+    }
+    return render(request, "knowledge_base/link_report.html", context)
 
 
 # --- Public help center (/help/) ----------------------------------------------------

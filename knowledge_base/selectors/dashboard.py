@@ -8,8 +8,11 @@ number of articles (one grouped count, one count, one top-N).
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from datetime import datetime
 
+from django.db.models import Count, Max, QuerySet
+
+from deelrx.jobs.models import JobRun
 from deelrx.tenancy.models import Team
 from knowledge_base.models import KbArticle, KbLinkCheck
 
@@ -23,6 +26,20 @@ def broken_link_list(*, team: Team) -> QuerySet[KbLinkCheck]:
         .select_related("article")
         .order_by("-checked_at", "article_id", "url")
     )
+
+
+def links_last_checked(*, team: Team) -> datetime | None:
+    """When the team's links were last checked: the newest stored result of the
+    team, or the last finished real run of kb-links-verify (a team without links
+    stores no result). None means "never checked", not "nothing broken"."""
+    stored = KbLinkCheck.objects.filter(article__team=team).aggregate(last=Max("checked_at"))["last"]
+    last_run = (
+        JobRun.objects.filter(job_name="kb-links-verify", status=JobRun.Status.SUCCEEDED, dry_run=False)
+        .order_by("-started_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    return max((moment for moment in (stored, last_run) if moment is not None), default=None)
 
 
 def category_list(*, team: Team) -> list[str]:

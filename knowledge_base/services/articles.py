@@ -263,7 +263,6 @@ def article_create(
     return article
 
 
-@transaction.atomic
 def _clean_edit(article: KbArticle, fields: dict[str, Any]) -> dict[str, Any]:
     """The edited fields, trimmed and checked (a blank slug keeps the current one)."""
     fields = dict(fields)
@@ -294,6 +293,7 @@ def _clean_edit(article: KbArticle, fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+@transaction.atomic
 def article_update(*, article: KbArticle, user: User, note: str = "", **fields: Any) -> KbArticle:
     """Edit the content fields; each edit that changes something saves a revision.
 
@@ -376,13 +376,13 @@ def article_transition(*, article: KbArticle, user: User, status: str, note: str
     return article
 
 
-@transaction.atomic
 def can_delete_article(access: TeamAccess, article: KbArticle, user: User) -> bool:
     """The deletion rule: admins/owners any article, a member the draft they wrote."""
     own_draft = article.status == Status.DRAFT and article.author_id == user.pk and access.has_role(Role.MEMBER)
     return access.has_role(Role.ADMIN) or own_draft
 
 
+@transaction.atomic
 def article_delete(*, article: KbArticle, user: User) -> None:
     """Admins/owners delete any article; the author may delete their own draft.
     Uploads stay (article set to NULL) for kb-cleanup-orphaned to collect."""

@@ -1,4 +1,7 @@
-"""kb-links-verify: check every http(s) link of published articles.
+"""kb-links-verify: check every http(s) link of published articles, and every
+link into this site's help center and staff article pages (those in the
+database, see knowledge_base.services.internal_links: a missing page or an
+article readers cannot open is broken too).
 
 Each distinct URL is checked once per run, however many articles use it:
 HEAD first, GET when the server refuses HEAD (403/405/501), redirects
@@ -45,7 +48,13 @@ from deelrx.email import EmailSender
 from deelrx.tenancy.models import Team
 from deelrx.tenancy.selectors import team_admin_emails
 from knowledge_base.models import KbArticle, KbLinkCheck
-from knowledge_base.rendering import extract_links
+from knowledge_base.rendering import extract_links, extract_site_links
+from knowledge_base.services.internal_links import (
+    STAFF_PAGE_IN_PUBLIC_ARTICLE,
+    check_site_links,
+    is_checked_here,
+    is_staff_link,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -245,13 +254,23 @@ def _published_links() -> tuple[dict[Any, dict[str, Any]], dict[Any, list[str]]]
     links: dict[Any, list[str]] = {}
     queryset = (
         KbArticle.objects.filter(status=KbArticle.Status.PUBLISHED)
-        .only("id", "team_id", "title", "content")
+        .only("id", "team_id", "title", "content", "is_public")
         .order_by("team_id", "id")
     )
     for article in queryset.iterator(chunk_size=500):
-        articles[article.pk] = {"team_id": article.team_id, "title": article.title}
-        links[article.pk] = [u for u in extract_links(article.content) if len(u) <= URL_MAX_LENGTH]
+        articles[article.pk] = {"team_id": article.team_id, "title": article.title, "is_public": article.is_public}
+        site_links = [u for u in extract_site_links(article.content) if is_checked_here(u)]
+        links[article.pk] = [u for u in [*extract_links(article.content), *site_links] if len(u) <= URL_MAX_LENGTH]
     return articles, links
+
+
+def _check_all(urls: list[str]) -> dict[str, LinkResult]:
+    """External links over HTTP; links into this site in the database."""
+    internal = [url for url in urls if is_checked_here(url)]
+    results = check_urls([url for url in urls if not is_checked_here(url)])
+    for url, found in check_site_links(internal).items():
+        results[url] = LinkResult(url, found.ok, found.status_code, found.error, attempts=1)
+    return results
 
 
 def links_verify(*, dry_run: bool = False, now: datetime | None = None) -> dict[str, Any]:
@@ -260,7 +279,7 @@ def links_verify(*, dry_run: bool = False, now: datetime | None = None) -> dict[
     articles, links = _published_links()
     urls = sorted({url for article_links in links.values() for url in article_links})
     logger.info("kb link check started", extra={"articles": len(articles), "urls": len(urls), "dry_run": dry_run})
-    results = check_urls(urls)
+    results = _check_all(urls)
     rows, newly_broken, stale = _compare_with_last_check(articles, links, results, now=now)
     summary: dict[str, Any] = {
         "dry_run": dry_run,
@@ -301,6 +320,8 @@ def _compare_with_last_check(
     for article_id, article_links in links.items():
         for url in article_links:
             result = results[url]
+            if result.ok and articles[article_id]["is_public"] and is_staff_link(url):
+                result = LinkResult(url, False, None, STAFF_PAGE_IN_PUBLIC_ARTICLE, result.attempts)
             if result.skipped:
                 continue
             current_pairs.add((article_id, url))

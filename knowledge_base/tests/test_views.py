@@ -448,8 +448,10 @@ def test_link_report_lists_broken_links_of_the_team_only(client_as, viewer, publ
     assert "theirs.example" not in body
 
 
-def test_link_report_empty(client_as, viewer):
-    assert "No broken links found." in client_as(viewer).get(url("link-report")).content.decode()
+def test_link_report_before_the_first_check_says_never_checked(client_as, viewer):
+    body = client_as(viewer).get(url("link-report")).content.decode()
+    assert "Never checked" in body
+    assert "No broken links found." not in body
 
 
 # --- Upload fallback -------------------------------------------------------------------------

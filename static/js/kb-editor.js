@@ -1,9 +1,14 @@
-/* Knowledge base editor: drag-and-drop attachments.
+/* Knowledge base editor: attachments and unsaved changes.
  *
- * Files dropped on [data-kb-dropzone] are posted to the upload API
- * (/api/help/uploads/) with the session's CSRF token; each uploaded file is
- * listed and a Markdown link to it is inserted into the content textarea.
- * Without JavaScript the plain <form> inside the drop zone still works.
+ * Files dropped on [data-kb-dropzone], or chosen in its form and sent with its
+ * Upload button, are posted to the upload API (/api/help/uploads/) with the
+ * session's CSRF token, without leaving the page: the title and content being
+ * edited stay as they are. Each uploaded file is listed and a Markdown link to
+ * it is inserted into the content textarea. Without JavaScript the plain
+ * <form> inside the drop zone still works (it reloads the editor).
+ *
+ * The article form ([data-kb-unsaved]) warns before the page is left with
+ * changes that were not saved (beforeunload); saving it does not warn.
  */
 (function () {
   "use strict";
@@ -32,6 +37,7 @@
     textarea.value = before + spacer + text + "\n" + textarea.value.slice(end);
     // Refresh the live preview (htmx listens for "input" on the textarea).
     textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    textarea.dispatchEvent(new CustomEvent("kb:changed", { bubbles: true }));
   }
 
   function markdownFor(upload) {
@@ -83,9 +89,15 @@
         headers: { "X-CSRFToken": csrfToken(zone), Accept: "application/json" },
       })
         .then(function (response) {
-          return response.json().then(function (body) {
-            return { ok: response.ok, body: body };
-          });
+          return response.json().then(
+            function (body) {
+              return { ok: response.ok, body: body };
+            },
+            function () {
+              // Not JSON (a proxy's error page): say what happened rather than "network error".
+              return { ok: false, body: { error: { message: "Upload failed (HTTP " + response.status + ")." } } };
+            }
+          );
         })
         .then(function (result) {
           if (!result.ok) {
@@ -102,6 +114,45 @@
         });
     }
 
+    function uploadAll(files) {
+      return files.reduce(function (chain, file) {
+        return chain.then(function () {
+          return upload(file);
+        });
+      }, Promise.resolve());
+    }
+
+    // The Upload button: the same request as a drop, so the page (and the
+    // unsaved title and content) stays.
+    var form = zone.querySelector("form");
+    var fileInput = zone.querySelector("input[type=file]");
+    if (form && fileInput) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var files = Array.prototype.slice.call(fileInput.files || []);
+        if (!files.length) {
+          say("Choose a file first.", true);
+          fileInput.focus();
+          return;
+        }
+        uploadAll(files).then(function () {
+          fileInput.value = "";
+        });
+      });
+    }
+
+    // Visibility follows the article's "public" box until the author picks one.
+    var publicBox = document.getElementById(zone.dataset.publicCheckbox || "");
+    if (contextSelect && publicBox) {
+      var chosen = false;
+      contextSelect.addEventListener("change", function () {
+        chosen = true;
+      });
+      publicBox.addEventListener("change", function () {
+        if (!chosen) contextSelect.value = publicBox.checked ? "kb-article" : "user-upload";
+      });
+    }
+
     zone.addEventListener("dragover", function (event) {
       event.preventDefault();
       zone.classList.add("dragging");
@@ -112,16 +163,33 @@
     zone.addEventListener("drop", function (event) {
       event.preventDefault();
       zone.classList.remove("dragging");
-      var files = Array.prototype.slice.call(event.dataTransfer.files || []);
-      files.reduce(function (chain, file) {
-        return chain.then(function () {
-          return upload(file);
-        });
-      }, Promise.resolve());
+      uploadAll(Array.prototype.slice.call(event.dataTransfer.files || []));
+    });
+  }
+
+  function warnOnUnsavedChanges(form) {
+    var dirty = false;
+    function markDirty(event) {
+      if (event.isTrusted) dirty = true; // a person typed; not our own preview refresh
+    }
+    form.addEventListener("input", markDirty);
+    form.addEventListener("change", markDirty);
+    // An inserted attachment link is an unsaved change too.
+    form.addEventListener("kb:changed", function () {
+      dirty = true;
+    });
+    form.addEventListener("submit", function () {
+      dirty = false; // saving is leaving on purpose
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (!dirty) return;
+      event.preventDefault();
+      event.returnValue = ""; // older browsers need a value to show the prompt
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-kb-dropzone]").forEach(setup);
+    document.querySelectorAll("form[data-kb-unsaved]").forEach(warnOnUnsavedChanges);
   });
 })();
