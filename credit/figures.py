@@ -276,6 +276,13 @@ def aging_for(*, team=None, account_ids=None, today: dt.date | None = None) -> A
     return _aging(row[key] for key, _ in BUCKETS)
 
 
+def aging_by_currency(*, team, today: dt.date | None = None) -> dict[str, Aging]:
+    """{currency: Aging} of a team's accounts, in one query: amounts in different
+    currencies are never added together."""
+    rows = unpaid_debits(team=team).values("account__currency").order_by().annotate(**_bucket_sums(_today(today)))
+    return {row["account__currency"]: _aging(row[key] for key, _ in BUCKETS) for row in rows}
+
+
 def aging_by_account(*, account_ids: Iterable, today: dt.date | None = None) -> dict:
     """{account_id: Aging} for a page of accounts, in one query."""
     account_ids = list(account_ids)

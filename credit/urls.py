@@ -10,6 +10,11 @@ urlpatterns = [
     path("accounts/<uuid:account_id>/", views.account_detail, name="account-detail"),
     path("accounts/<uuid:account_id>/transactions/", views.transaction_create, name="transaction-create"),
     path(
+        "accounts/<uuid:account_id>/transactions/<uuid:transaction_id>/",
+        views.transaction_detail,
+        name="transaction-detail",
+    ),
+    path(
         "accounts/<uuid:account_id>/transactions/<uuid:transaction_id>/status/",
         views.transaction_status,
         name="transaction-status",

@@ -21,7 +21,7 @@ from credit.forms import (
     TransactionStatusForm,
 )
 from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
-from credit.selectors.accounts import account_get, account_list
+from credit.selectors.accounts import account_get, account_list, totals_by_currency
 from credit.selectors.aging import aging_by_account, aging_for_account
 from credit.selectors.transactions import transaction_get, transaction_list
 from credit.services import accounts as account_services
@@ -78,8 +78,10 @@ def account_list_view(request):
         "filter_form": filter_form if request.GET else AccountFilterForm(),
         "list_url": reverse("credit:index"),
     }
-    template = "credit/_account_rows.html" if _wants_partial(request) else "credit/account_list.html"
-    return _vary_on_htmx(render(request, template, context))
+    if _wants_partial(request):
+        return _vary_on_htmx(render(request, "credit/_account_rows.html", context))
+    context["currencies"] = totals_by_currency(team=team)  # the whole team's, whatever the filters
+    return _vary_on_htmx(render(request, "credit/account_list.html", context))
 
 
 # --- One account ----------------------------------------------------------------------
@@ -191,6 +193,22 @@ def _transaction_or_404(request, account_id, transaction_id) -> tuple[CreditAcco
     return account, txn
 
 
+@team_view()
+def transaction_detail(request, account_id, transaction_id):
+    """One ledger row on its own page (as Stripe's payment page): every field, and the
+    status actions while it is pending."""
+    account, txn = _transaction_or_404(request, account_id, transaction_id)
+    txn.account = account
+    return render(request, "credit/transaction_detail.html", {"account": account, "txn": txn})
+
+
+def _back_to(request, account: CreditAccount, txn: CreditTransaction):
+    """Status actions return to the page they were taken on: the transaction's or the account's."""
+    if request.POST.get("return_to") == "transaction":
+        return redirect("credit:transaction-detail", account.pk, txn.pk)
+    return redirect("credit:account-detail", account.pk)
+
+
 @require_POST
 @team_view(write_role=Role.MEMBER)
 def transaction_status(request, account_id, transaction_id):
@@ -198,14 +216,14 @@ def transaction_status(request, account_id, transaction_id):
     form = TransactionStatusForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose completed, failed or cancelled.")
-        return redirect("credit:account-detail", account.pk)
+        return _back_to(request, account, txn)
     try:
         txn = ledger.transaction_set_status(transaction=txn, status=form.cleaned_data["status"], user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{txn.get_type_display()} marked {txn.status}.")
-    return redirect("credit:account-detail", account.pk)
+    return _back_to(request, account, txn)
 
 
 @require_POST
@@ -223,7 +241,7 @@ def transaction_collect(request, account_id, transaction_id):
             "failed": (messages.ERROR, "The card was declined; the payment is marked failed."),
         }.get(txn.status, (messages.INFO, "Stripe is processing the payment; it completes when Stripe confirms it."))
         messages.add_message(request, *outcome)
-    return redirect("credit:account-detail", account.pk)
+    return _back_to(request, account, txn)
 
 
 @require_POST

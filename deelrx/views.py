@@ -15,16 +15,22 @@ from django.views.decorators.http import require_POST
 from deelrx.api import error_body, is_api_request
 from deelrx.inputs import parse_id
 from deelrx.tenancy.access import teams_for
+from deelrx.tenancy.models import Role
 from deelrx.web import resolve_team_access
 
 # Each app may contribute a dashboard section: <app>.selectors.dashboard.dashboard_section(team=...)
 # returning a context dict for "<app>/_dashboard.html", or None.
 DASHBOARD_APPS = ("credit", "knowledge_base", "admin_ops")
+# A section shown only to a role (the admin statistics are for those who act on them).
+DASHBOARD_MIN_ROLE = {"admin_ops": Role.ADMIN}
 
 
-def dashboard_sections(team) -> list[dict]:
+def dashboard_sections(team, access=None) -> list[dict]:
     sections = []
     for app in DASHBOARD_APPS:
+        min_role = DASHBOARD_MIN_ROLE.get(app)
+        if min_role and access is not None and not access.has_role(min_role):
+            continue  # not computed either
         context = import_module(f"{app}.selectors.dashboard").dashboard_section(team=team)
         if context is not None:
             sections.append({"template": f"{app}/_dashboard.html", "context": context})
@@ -46,7 +52,7 @@ def dashboard(request):
     return render(
         request,
         "dashboard.html",
-        {"counts": counts, "sections": dashboard_sections(team)},
+        {"counts": counts, "sections": dashboard_sections(team, access)},
     )
 
 

@@ -136,12 +136,26 @@ class CreditAccountDetailSerializer(CreditAccountOutputSerializer):
         return CreditTransactionOutputSerializer(rows, many=True).data
 
 
+class CurrencyTotalsSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    account_count = serializers.IntegerField()
+    total_limit_cents = serializers.IntegerField(help_text="Limits of the accounts that are not closed.")
+    total_balance_cents = serializers.IntegerField()
+    total_pending_cents = serializers.IntegerField()
+    available_cents = serializers.IntegerField(help_text="Limits - balances - pending debits of the open accounts.")
+    exposure_percent = serializers.IntegerField()
+    overdue_balance_cents = serializers.IntegerField()
+
+
 class CreditSummarySerializer(serializers.Serializer):
-    total_limit_cents = serializers.IntegerField()
+    total_limit_cents = serializers.IntegerField(help_text="Limits of the accounts that are not closed.")
     total_balance_cents = serializers.IntegerField()
     total_pending_cents = serializers.IntegerField()
     overdue_balance_cents = serializers.IntegerField()
     accounts_by_status = serializers.DictField(child=serializers.IntegerField())
+    totals_by_currency = CurrencyTotalsSerializer(
+        many=True, help_text="The same figures per currency: amounts in different currencies are not added."
+    )
 
 
 class CreditOverviewSerializer(serializers.Serializer):

@@ -36,6 +36,7 @@ from credit.models import MAX_AMOUNT_CENTS, CreditAccount, CreditTransaction, si
 from deelrx import db
 from deelrx.audit.services import record_event
 from deelrx.errors import BusinessRuleViolation, Conflict, InvalidTransition, NotFound, ValidationFailed
+from deelrx.formats import format_money
 from deelrx.tenancy.access import require_role_or_system
 from deelrx.tenancy.models import Customer, Role
 
@@ -128,7 +129,7 @@ def _check_limit(account: CreditAccount, *, amount_cents: int, reserved_cents: i
     if exposure > account.credit_limit_cents:
         available = account.credit_limit_cents - account.balance_cents - reserved_cents
         # the amount still available, in words staff read on the form and API clients can show as is
-        left = f"{max(available, 0) / 100:,.2f} {account.currency.upper()}"
+        left = format_money(max(available, 0), account.currency)
         pending = " after pending charges" if reserved_cents else ""
         raise BusinessRuleViolation(
             f"This charge would exceed the credit limit ({left} available{pending}).",

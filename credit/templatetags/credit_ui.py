@@ -1,27 +1,18 @@
 """Template filters of the credit pages: money is stored in integer cents and
-shown in the account's currency."""
+shown in the account's currency (deelrx.formats)."""
 
 from __future__ import annotations
 
 from django import template
 
+from deelrx.templatetags.formats import day, moment, money
+
 register = template.Library()
 
-CURRENCY_SYMBOLS = {"usd": "$", "cad": "CA$", "aud": "A$", "eur": "€", "gbp": "£"}
-
-
-@register.filter
-def money(cents, currency: str = "usd") -> str:
-    """1234567, "usd" → "$12,345.67"; unknown currencies show their code."""
-    if cents is None or cents == "":
-        return "—"
-    cents = int(cents)
-    sign = "-" if cents < 0 else ""
-    units, rest = divmod(abs(cents), 100)
-    code = (currency or "usd").lower()
-    symbol = CURRENCY_SYMBOLS.get(code)
-    amount = f"{units:,}.{rest:02d}"
-    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {code.upper()}"
+# The one money and date format of the pages (deelrx.formats), also under this library's name.
+register.filter("money", money)
+register.filter("day", day)
+register.filter("moment", moment)
 
 
 @register.filter

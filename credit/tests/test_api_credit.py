@@ -31,6 +31,18 @@ def test_overview_has_summary_and_accounts(api_as, viewer, team, account, post, 
         "total_pending_cents": 0,
         "overdue_balance_cents": 25_000,
         "accounts_by_status": {"active": 1, "suspended": 1, "defaulted": 0, "closed": 0},
+        "totals_by_currency": [
+            {
+                "currency": "usd",
+                "account_count": 2,
+                "total_limit_cents": 120_000,
+                "total_balance_cents": 35_000,
+                "total_pending_cents": 0,
+                "available_cents": 85_000,
+                "exposure_percent": 29,
+                "overdue_balance_cents": 25_000,
+            }
+        ],
     }
     assert {row["id"] for row in body["results"]} == {str(account.pk), str(suspended.pk)}
     assert body["next"] is None
@@ -40,6 +52,23 @@ def test_overview_has_summary_and_accounts(api_as, viewer, team, account, post, 
     assert row["team_id"] == team.id
     assert row["customer_name"] == "Ada Lovelace"
     assert (row["balance_cents"], row["available_cents"], row["currency"]) == (35_000, 65_000, "usd")
+
+
+def test_summary_totals_per_currency_leave_closed_accounts_limits_out(api_as, viewer, team, post, make_account):
+    usd = make_account(credit_limit_cents=100_000)
+    post(usd, "charge", 10_000)
+    eur = make_account(credit_limit_cents=50_000, currency="eur")
+    post(eur, "charge", 20_000)
+    closed = make_account(credit_limit_cents=70_000)
+    make_account(customer=closed.customer, status="closed")
+    summary = api_as(viewer).get(url(team)).json()["summary"]
+    assert summary["total_limit_cents"] == 150_000  # the closed account's 70,000 extend no credit
+    by_currency = {row["currency"]: row for row in summary["totals_by_currency"]}
+    assert by_currency["usd"]["total_limit_cents"] == 100_000
+    assert by_currency["usd"]["total_balance_cents"] == 10_000
+    assert by_currency["usd"]["account_count"] == 2
+    assert by_currency["eur"]["total_balance_cents"] == 20_000
+    assert by_currency["eur"]["available_cents"] == 30_000
 
 
 def test_overdue_is_never_negative_when_overpaid(api_as, viewer, team, account, post):

@@ -179,12 +179,12 @@ def test_over_limit_message_names_what_is_available(account, post):
     post(account, "charge", 30_000)
     with pytest.raises(BusinessRuleViolation) as excinfo:
         post(account, "charge", 80_000)
-    assert excinfo.value.message == "This charge would exceed the credit limit (700.00 USD available)."
+    assert excinfo.value.message == "This charge would exceed the credit limit ($700.00 available)."
     post(account, "charge", 20_000, status="pending")
     with pytest.raises(BusinessRuleViolation) as excinfo:
         post(account, "charge", 60_000)
     assert excinfo.value.message == (
-        "This charge would exceed the credit limit (500.00 USD available after pending charges)."
+        "This charge would exceed the credit limit ($500.00 available after pending charges)."
     )
 
 
@@ -196,13 +196,15 @@ def test_payment_amount_keeps_its_minus_on_the_same_line(client_as, viewer, acco
     assert "\u2212&#8288;$100.00" in html  # a real minus sign, then the word joiner
 
 
-# --- UI: the card panel explains why no card can be saved --------------------------------------
-def test_card_panel_names_the_missing_stripe_settings(client_as, member, viewer, account, settings):
+# --- UI: the card panel explains why no card can be saved (setting names for operators only) -----
+def test_card_panel_says_why_no_card_can_be_saved(client_as, member, viewer, superuser, account, settings):
     settings.STRIPE_PUBLISHABLE_KEY = ""
     html = client_as(member).get(f"/credit/accounts/{account.pk}/").content.decode()
-    assert "Card payments are not configured on this server" in html
-    assert "STRIPE_PUBLISHABLE_KEY" in html
+    assert "Card payments are not set up for this back office yet" in html
+    assert "STRIPE_" not in html  # shop staff are not told environment variable names (issue 11)
     assert "Record payments received by other means" in html
+    html = client_as(superuser).get(f"/credit/accounts/{account.pk}/").content.decode()
+    assert "STRIPE_PUBLISHABLE_KEY" in html
     html = client_as(viewer).get(f"/credit/accounts/{account.pk}/").content.decode()
     assert "Record payments received by other means" not in html
 

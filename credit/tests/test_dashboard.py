@@ -1,6 +1,7 @@
 """The credit section of the team dashboard."""
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -29,30 +30,57 @@ def ledger(team, make_account, post):
     return current, late
 
 
+def usd(data) -> dict:
+    return next(row for row in data["currencies"] if row["currency"] == "usd")
+
+
 def test_section_has_exposure_overdue_statuses_and_aging(team, ledger):
     data = dashboard_section(team=team)
 
     assert data["account_count"] == 3
-    assert data["total_limit_cents"] == 160_000
-    assert data["total_balance_cents"] == 40_000
-    assert data["exposure_percent"] == 25
-    assert data["overdue_balance_cents"] == 20_000
+    totals = usd(data)
+    assert totals["total_limit_cents"] == 160_000
+    assert totals["total_balance_cents"] == 40_000
+    assert totals["exposure_percent"] == 25
+    assert totals["overdue_balance_cents"] == 20_000
     assert {row["status"]: row["count"] for row in data["accounts_by_status"]} == {
         "active": 2,
         "suspended": 1,
         "defaulted": 0,
         "closed": 0,
     }
-    assert data["aging"].as_dict() == {"current": 20_000, "1_30": 0, "31_60": 20_000, "61_90": 0, "90_plus": 0}
-    assert data["currency"] == "usd"
+    assert totals["aging"].as_dict() == {"current": 20_000, "1_30": 0, "31_60": 20_000, "61_90": 0, "90_plus": 0}
 
 
 def test_section_agrees_with_the_api_summary(team, ledger):
     data = dashboard_section(team=team)
     summary = credit_summary(team=team)
-    assert data["total_limit_cents"] == summary["total_limit_cents"]
-    assert data["total_balance_cents"] == summary["total_balance_cents"]
-    assert data["overdue_balance_cents"] == summary["overdue_balance_cents"]
+    assert usd(data)["total_limit_cents"] == summary["total_limit_cents"]
+    assert usd(data)["total_balance_cents"] == summary["total_balance_cents"]
+    assert usd(data)["overdue_balance_cents"] == summary["overdue_balance_cents"]
+    api_rows = summary["totals_by_currency"]
+    assert [{k: v for k, v in row.items() if k != "aging"} for row in data["currencies"]] == api_rows
+
+
+def test_currencies_are_never_added_together(team, make_account, post):
+    post(make_account(credit_limit_cents=100_000), "charge", 10_000)
+    post(make_account(credit_limit_cents=50_000, currency="gbp"), "charge", 20_000, due_date=past(10))
+    post(make_account(credit_limit_cents=80_000, currency="eur"), "charge", 30_000)
+    data = dashboard_section(team=team)
+    totals = {row["currency"]: row["total_balance_cents"] for row in data["currencies"]}
+    assert totals == {"usd": 10_000, "gbp": 20_000, "eur": 30_000}
+    gbp = next(row for row in data["currencies"] if row["currency"] == "gbp")
+    assert gbp["overdue_balance_cents"] == 20_000
+    assert gbp["aging"].as_dict()["1_30"] == 20_000
+
+
+def test_closed_accounts_limits_are_not_counted(team, make_account):
+    make_account(credit_limit_cents=100_000)
+    closed = make_account(credit_limit_cents=900_000)
+    make_account(customer=closed.customer, status="closed")
+    totals = usd(dashboard_section(team=team))
+    assert totals["total_limit_cents"] == 100_000
+    assert totals["available_cents"] == 100_000
 
 
 def test_section_runs_a_constant_number_of_queries(team, make_account, post):
@@ -64,15 +92,14 @@ def test_section_runs_a_constant_number_of_queries(team, make_account, post):
     post(make_account(credit_limit_cents=10_000), "charge", 1_000, due_date=past(5))
     few = count()
     for _ in range(5):
-        post(make_account(credit_limit_cents=10_000), "charge", 1_000, due_date=past(50))
-    assert count() == few == 2
+        post(make_account(credit_limit_cents=10_000, currency="eur"), "charge", 1_000, due_date=past(50))
+    assert count() == few == 3
 
 
 def test_an_empty_team_has_a_section_with_zeros(team):
     data = dashboard_section(team=team)
     assert data["account_count"] == 0
-    assert data["exposure_percent"] == 0
-    assert data["aging"].total_cents == 0
+    assert data["currencies"] == []
 
 
 @pytest.fixture
@@ -93,6 +120,16 @@ def test_dashboard_page_renders_the_credit_section(client_as, viewer, team, ledg
     assert "$200.00" in html  # overdue
     assert 'class="aging-31_60"' in html
     assert "?status=suspended" in html
+
+
+@pytest.mark.usefixtures("only_credit_section")
+def test_dashboard_shows_each_currency_under_its_own_sign(client_as, viewer, team, make_account, post):
+    post(make_account(credit_limit_cents=100_000), "charge", 10_000)
+    post(make_account(credit_limit_cents=50_000, currency="gbp"), "charge", 20_000)
+    html = client_as(viewer).get("/").content.decode()
+    assert re.search(r'id="credit-totals-usd".*?data-figure="balance">\$100\.00<', html, re.S)
+    assert re.search(r'id="credit-totals-gbp".*?data-figure="balance">£200\.00<', html, re.S)
+    assert "$300.00" not in html  # never the sum of dollars and pounds
 
 
 @pytest.mark.usefixtures("only_credit_section")

@@ -34,7 +34,7 @@ def test_member_records_a_charge_and_sees_the_balance_change(page, login, member
     page.fill("#id_txn-amount_cents", "5000")
     page.click("#record button[type=submit]")
     # wait for the re-rendered form (is_visible() alone does not wait for the POST's page)
-    refusal = page.locator("#record").get_by_text("This charge would exceed the credit limit (874.60 USD available).")
+    refusal = page.locator("#record").get_by_text("This charge would exceed the credit limit ($874.60 available).")
     refusal.wait_for()
     assert refusal.is_visible()
     assert page.locator("#credit-balance").inner_text() == "$125.40"

@@ -153,7 +153,7 @@ def test_pending_fees_and_positive_adjustments_hold_credit_against_charges(accou
     assert fresh(account).pending_debits_cents == 50_000
     error = refusal(post, account, "charge", 50_001)
     assert error.code == "credit_limit_exceeded"
-    assert error.message == "This charge would exceed the credit limit (500.00 USD available after pending charges)."
+    assert error.message == "This charge would exceed the credit limit ($500.00 available after pending charges)."
     assert error.details == {
         "credit_limit_cents": 100_000,
         "balance_cents": 0,
@@ -168,7 +168,7 @@ def test_pending_fees_and_positive_adjustments_hold_credit_against_charges(accou
 def test_a_refused_charge_says_what_is_available(account, post):
     post(account, "charge", 90_000)
     error = refusal(post, account, "charge", 10_001)
-    assert error.message == "This charge would exceed the credit limit (100.00 USD available)."
+    assert error.message == "This charge would exceed the credit limit ($100.00 available)."
     assert error.details == {
         "credit_limit_cents": 100_000,
         "balance_cents": 90_000,
@@ -181,14 +181,14 @@ def test_a_refused_charge_says_what_is_available(account, post):
 def test_available_credit_is_shown_with_thousands_and_the_accounts_currency(make_account, post):
     account = make_account(credit_limit_cents=1_234_567, currency="eur")
     error = refusal(post, account, "charge", 1_234_568)
-    assert error.message == "This charge would exceed the credit limit (12,345.67 EUR available)."
+    assert error.message == "This charge would exceed the credit limit (€12,345.67 available)."
 
 
 def test_over_the_limit_the_message_says_nothing_is_available(account, post, admin_user):
     post(account, "charge", 80_000)
     accounts.credit_limit_change(account=account, new_limit_cents=50_000, user=admin_user, reason="Review")
     error = refusal(post, account, "charge", 1)
-    assert error.message == "This charge would exceed the credit limit (0.00 USD available)."
+    assert error.message == "This charge would exceed the credit limit ($0.00 available)."
     assert error.details["available_cents"] == -30_000
 
 

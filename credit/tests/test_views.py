@@ -175,7 +175,7 @@ def test_detail_shows_balance_limit_available_aging_and_transactions(client_as, 
     assert "Insulin" in html
     assert "Cash" in html
     assert re.search(r'class="aging-31_60">\s*<th scope="row">31-60 days</th>\s*<td class="num">\$250.00', html)
-    assert "Card payments are not configured" in html
+    assert "Card payments are not set up for this back office yet" in html
 
 
 def test_viewer_sees_no_write_forms(client_as, viewer, account, post):
@@ -318,7 +318,7 @@ def test_over_limit_charge_shows_the_credit_limit_error_and_writes_nothing(clien
     response = client_as(member).post(record_url(account), charge_form("1000.01"))
 
     assert response.status_code == 200
-    assert "This charge would exceed the credit limit (1,000.00 USD available)." in response.content.decode()
+    assert "This charge would exceed the credit limit ($1,000.00 available)." in response.content.decode()
     account.refresh_from_db()
     assert account.balance_cents == 0
     assert not account.transactions.exists()
@@ -486,7 +486,7 @@ def test_card_section_loads_stripe_elements_when_configured(client_as, member, a
 def test_card_section_says_when_cards_are_not_configured(client_as, member, account, settings):
     settings.STRIPE_PUBLISHABLE_KEY = ""
     html = client_as(member).get(detail_url(account)).content.decode()
-    assert "Card payments are not configured" in html
+    assert "Card payments are not set up for this back office yet" in html
     assert "js.stripe.com" not in html
 
 

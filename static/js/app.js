@@ -20,6 +20,45 @@
     }
   });
 
+  // <form data-confirm-message="…">: ask before the form is submitted; only when its field
+  // data-confirm-field holds data-confirm-value (closing an account), or only when its
+  // checkbox data-confirm-unless-checked is not ticked (a job's real run, not its dry run).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-confirm-message]")) { return; }
+    var name = form.getAttribute("data-confirm-field");
+    var unless = form.getAttribute("data-confirm-unless-checked");
+    var ask = true;
+    if (name) {
+      var field = form.elements[name];
+      ask = Boolean(field) && field.value === form.getAttribute("data-confirm-value");
+    } else if (unless) {
+      var box = form.elements[unless];
+      ask = !(box && box.checked);
+    }
+    if (ask && !window.confirm(form.getAttribute("data-confirm-message"))) {
+      event.preventDefault();
+    }
+  });
+
+  // Back/Forward to a page whose list htmx swapped in: the snapshot holds the rows of that
+  // URL, but inputs show their value attribute from the first render. Put the URL's query
+  // back into the search forms (hx-push-url) so that the box matches the rows.
+  document.addEventListener("htmx:historyRestore", function () {
+    var params = new URLSearchParams(window.location.search);
+    document.querySelectorAll("form[role=search]").forEach(function (form) {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (!field.name || field.type === "submit" || field.type === "button") { return; }
+        var value = params.get(field.name) || "";
+        if (field.type === "checkbox" || field.type === "radio") {
+          field.checked = params.getAll(field.name).indexOf(field.value) !== -1;
+        } else {
+          field.value = value;
+        }
+      });
+    });
+  });
+
   // htmx swaps only 2xx answers; a target inside data-swap-statuses="429 …" swaps those too.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.target;
