@@ -35,7 +35,8 @@ def test_a_submitted_article_tells_the_teams_admins_and_owners(notify, people, t
     assert rows[0].title == "Article submitted for review"
     assert rows[0].body == "maria submitted the article “Refunds” for review"
     assert rows[0].url == "/kb/7b0c5d2e-0000-4000-8000-000000000001/"
-    assert rows[0].team_id == team.pk and rows[0].read_at is None
+    assert rows[0].team_id == team.pk
+    assert rows[0].read_at is None
 
 
 def test_nobody_is_told_of_their_own_action(notify, people, team):
@@ -131,10 +132,17 @@ def test_a_suspended_member_is_not_told(notify, people, team):
 
 
 def test_notifications_roll_back_with_their_event(people, team):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        record_event(event_type="kb.article.submitted", team=team, user=people["member"], data={"title": "T"})
-        assert Notification.objects.count() == 2  # written in the event's transaction
-        raise RuntimeError
+    written = []
+
+    def submit_then_fail():
+        with transaction.atomic():
+            record_event(event_type="kb.article.submitted", team=team, user=people["member"], data={"title": "T"})
+            written.append(Notification.objects.count())  # in the event's transaction
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        submit_then_fail()
+    assert written == [2]
     assert not Notification.objects.exists()
 
 
