@@ -14,6 +14,12 @@ EVENT_TYPES = [
     EventType("tenancy.team.created", "Team created", "{actor} created the team “{name}”"),
     EventType("tenancy.membership.added", "Member added", "{actor} added {username} to the team as {role}"),
     EventType(
+        "tenancy.membership.role_changed",
+        "Member's role changed",
+        "{actor} changed the role of {username} from {old_role} to {role}",
+    ),
+    EventType("tenancy.membership.removed", "Member removed", "{actor} removed {username} ({role}) from the team"),
+    EventType(
         "tenancy.membership.suspended",
         "Member suspended",
         "{actor} suspended member #{member_id}{because}",

@@ -21,6 +21,11 @@ def membership_list(*, team: Team) -> QuerySet[Membership]:
     return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
 
 
+def membership_get(*, team: Team, membership_id) -> Membership:
+    """One membership of the team; another team's or an unknown id is 404."""
+    return get_or_not_found(membership_list(team=team), "Member not found.", pk=membership_id)
+
+
 def customer_list(*, team: Team, filters=None) -> QuerySet[Customer]:
     queryset = Customer.objects.filter(team=team).order_by("last_name", "first_name", "id")
     return apply_filters(CustomerFilter, filters, queryset)

@@ -58,6 +58,81 @@ def _is_owner(user: User, team: Team) -> bool:
     return user.is_superuser or Membership.objects.filter(user=user, team=team, role=Role.OWNER).exists()
 
 
+def _lock_owners(team: Team) -> list[int]:
+    """Lock the team's owner memberships (in id order, so two changes cannot deadlock)
+    and return their ids: the "last owner" rule is read under these locks."""
+    return list(
+        Membership.objects.select_for_update()
+        .filter(team=team, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _check_may_change(*, actor: User, membership: Membership, role: str | None = None) -> None:
+    """Admins and owners manage members; only an owner touches an owner or makes one."""
+    from deelrx.tenancy.access import require_role
+
+    require_role(actor, membership.team, Role.ADMIN)
+    if Role.OWNER in (membership.role, role) and not _is_owner(actor, membership.team):
+        raise PermissionDenied("Only an owner can change or remove an owner, or make someone an owner.")
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
+    """Change a member's role. Admins and owners may; only an owner changes an owner's role
+    or gives the owner role; the team's last owner keeps it (a team always has an owner)."""
+    if role not in Role.values:
+        raise ValidationFailed(details={"role": [f"Choose one of: {', '.join(Role.values)}."]})
+    owner_ids = _lock_owners(membership.team)
+    membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
+    _check_may_change(actor=actor, membership=membership, role=role)
+    old_role = membership.role
+    if old_role == role:
+        return membership
+    if old_role == Role.OWNER and owner_ids == [membership.pk]:
+        raise Conflict(
+            f"{membership.user.username} is the last owner of {membership.team.name}: make someone else "
+            "an owner first.",
+            code="last_owner",
+        )
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    record_event(
+        event_type="tenancy.membership.role_changed",
+        team=membership.team,
+        user=actor,
+        data={
+            "member_id": membership.user_id,
+            "username": membership.user.username,
+            "old_role": old_role,
+            "role": role,
+        },
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User) -> None:
+    """Remove someone from the team (their account stays). Admins and owners may; only an
+    owner removes an owner; the team's last owner cannot be removed."""
+    owner_ids = _lock_owners(membership.team)
+    membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
+    _check_may_change(actor=actor, membership=membership)
+    if membership.role == Role.OWNER and owner_ids == [membership.pk]:
+        raise Conflict(
+            f"{membership.user.username} is the last owner of {membership.team.name} and cannot be removed.",
+            code="last_owner",
+        )
+    record_event(
+        event_type="tenancy.membership.removed",
+        team=membership.team,
+        user=actor,
+        data={"member_id": membership.user_id, "username": membership.user.username, "role": membership.role},
+    )
+    membership.delete()
+
+
 @transaction.atomic
 def membership_set_suspended(
     *, membership: Membership, suspended: bool, actor: User | None, reason: str = ""

@@ -9,4 +9,6 @@ urlpatterns = [
     path("customers/new/", views.customer_create, name="customer-create"),
     path("customers/<uuid:customer_id>/", views.customer_edit, name="customer-edit"),
     path("members/", views.member_list, name="member-list"),
+    path("members/<int:membership_id>/role/", views.member_role, name="member-role"),
+    path("members/<int:membership_id>/remove/", views.member_remove, name="member-remove"),
 ]

@@ -7,24 +7,30 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
 
 from deelrx.errors import DomainError
 from deelrx.storage import INLINE_UNSAFE_TYPES, public_storage
 from deelrx.tenancy import selectors, services
-from deelrx.tenancy.forms import CustomerForm, MemberAddForm
-from deelrx.tenancy.models import Role, User
-from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
+from deelrx.tenancy.forms import CustomerForm, MemberAddForm, MemberRoleForm
+from deelrx.tenancy.models import Membership, Role, User
+from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
 
 
 @team_view()
 def customer_list(request):
     customers = selectors.customer_list(team=request.team_access.team, filters={"q": request.GET.get("q", "")})
     page = paginate(request, customers)
-    template = "tenancy/_customer_rows.html" if is_htmx(request) else "tenancy/customer_list.html"
-    return render(request, template, {"page": page, "q": request.GET.get("q", "")})
+    # an htmx swap gets the rows; a history restore (Back after a live search) the whole page
+    partial = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+    template = "tenancy/_customer_rows.html" if partial else "tenancy/customer_list.html"
+    response = render(request, template, {"page": page, "q": request.GET.get("q", "")})
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
 
 
-@team_view(write_role=Role.MEMBER)
+@team_view(min_role=Role.MEMBER)  # a viewer is not shown a form he cannot send
 def customer_create(request):
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -38,7 +44,7 @@ def customer_create(request):
     return render(request, "tenancy/customer_form.html", {"form": form, "customer": None})
 
 
-@team_view(write_role=Role.MEMBER)
+@team_view(min_role=Role.MEMBER)
 def customer_edit(request, customer_id):
     customer = _customer_or_404(request, customer_id)
     form = CustomerForm(request.POST or None, instance=customer)
@@ -77,11 +83,62 @@ def member_list(request):
             else:
                 messages.success(request, f"{users[0].username} added to {team.name}.")
                 return redirect("tenancy:member-list")
+    memberships = list(selectors.membership_list(team=team))
+    access = request.team_access
+    for membership in memberships:
+        # what this page offers on each row: the service checks the same rules again
+        membership.changeable = access.can_manage and (membership.role != Role.OWNER or access.role == Role.OWNER)
     return render(
         request,
         "tenancy/member_list.html",
-        {"memberships": selectors.membership_list(team=team), "form": form},
+        {
+            "memberships": memberships,
+            "form": form,
+            # only an owner makes an owner
+            "role_choices": [c for c in Role.choices if c[0] != Role.OWNER or access.role == Role.OWNER],
+        },
     )
+
+
+def _membership_or_404(request, membership_id) -> Membership:
+    try:
+        return selectors.membership_get(team=request.team_access.team, membership_id=membership_id)
+    except DomainError:
+        raise Http404("Member not found.") from None
+
+
+@require_POST
+@team_view(write_role=Role.ADMIN)
+def member_role(request, membership_id):
+    membership = _membership_or_404(request, membership_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role: owner, admin, member or viewer.")
+        return redirect("tenancy:member-list")
+    try:
+        membership = services.membership_set_role(
+            membership=membership, role=form.cleaned_data["role"], actor=request.user
+        )
+    except DomainError as exc:
+        messages.error(request, domain_error_text(exc))
+    else:
+        messages.success(request, f"{membership.user.username} is now {membership.role}.")
+    return redirect("tenancy:member-list")
+
+
+@require_POST
+@team_view(write_role=Role.ADMIN)
+def member_remove(request, membership_id):
+    membership = _membership_or_404(request, membership_id)
+    try:
+        services.membership_remove(membership=membership, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, domain_error_text(exc))
+        return redirect("tenancy:member-list")
+    messages.success(request, f"{membership.user.username} removed from {membership.team.name}.")
+    if membership.user_id == request.user.pk and not request.user.is_superuser:
+        return redirect("dashboard")  # no longer a member: the team's pages are gone
+    return redirect("tenancy:member-list")
 
 
 def serve_public_file(request, key: str):
