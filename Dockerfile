@@ -1,4 +1,4 @@
-# Production image: one image for web (gunicorn), worker and beat.
+# Production image: one image for web (uvicorn: HTTP and WebSocket), worker and beat.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,4 +19,4 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-012345678
 USER deelrx
 
 EXPOSE 8000
-CMD ["gunicorn", "deelrx.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["uvicorn", "deelrx.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets"]

@@ -30,7 +30,8 @@ run: install
 	@mkdir -p var/storage/private var/storage/public
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@# HTTP and WebSocket (/ws/notifications/) from the one ASGI application; in-memory channel layer without REDIS_URL.
+	$(VENV)/bin/uvicorn deelrx.asgi:application --host 127.0.0.1 --port 8000 --ws websockets
 
 test: install-dev e2e-deps
 	$(VENV)/bin/ruff check .

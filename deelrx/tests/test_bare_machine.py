@@ -1,5 +1,5 @@
 """`make run` on a bare machine: SQLite, file stores, eager tasks — migrate, seed the
-demo data and serve the dashboard and the API docs. Runs the real commands in a
+demo data and serve the dashboard, the API docs and the notifications socket. Runs the real commands in a
 subprocess with no service configured."""
 
 import os
@@ -51,7 +51,8 @@ def test_migrate_seed_and_serve_on_sqlite(bare_env):
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        # as `make run`: the ASGI application on uvicorn (HTTP and WebSocket, in-memory channel layer)
+        [sys.executable, "-m", "uvicorn", "deelrx.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=bare_env,
         stdout=subprocess.DEVNULL,
@@ -82,6 +83,14 @@ def test_migrate_seed_and_serve_on_sqlite(bare_env):
                 assert client.get(page).status_code == 200, page
             assert client.get("/api/schema/").status_code == 200
             assert client.get("/readyz").json()["status"] == "ok"
+            readiness = client.get("/readyz").json()
+            assert readiness["checks"]["channel_layer"]["detail"].startswith("InMemoryChannelLayer")
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{port}/ws/notifications/") as socket, pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=10)
+        assert closed.value.rcvd.code == 4401  # served, and nobody signed in
     finally:
         server.terminate()
         server.wait(timeout=30)

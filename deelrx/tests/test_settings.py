@@ -132,7 +132,7 @@ def test_compose_stack_describes_the_production_services():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert {"postgres", "redis", "minio", "web", "worker", "beat"} <= set(compose["services"])
     web = compose["services"]["web"]
-    assert "gunicorn deelrx.wsgi" in web["command"]
+    assert "uvicorn deelrx.asgi:application" in web["command"]  # HTTP and WebSocket
     assert compose["services"]["beat"]["command"][:4] == ["celery", "-A", "deelrx", "beat"]
     environment = web["environment"]
     for name in ("DATABASE_URL", "REDIS_URL", "PRIVATE_STORAGE_BUCKET", "PUBLIC_STORAGE_BUCKET", "AWS_S3_ENDPOINT_URL"):
