@@ -22,10 +22,11 @@ def seed_and_list_pages() -> list[str]:
 
     call_command("seed_demo", stdout=io.StringIO())
     team = Team.objects.get(slug="demo-pharmacy")
-    # the account with the most rows: the widest ledger
-    txn = CreditTransaction.objects.filter(team=team, status="pending").first() or CreditTransaction.objects.filter(
-        team=team
-    ).first()
+    # a pending row: its account page shows the action buttons, the widest ledger row
+    txn = (
+        CreditTransaction.objects.filter(team=team, status="pending").first()
+        or CreditTransaction.objects.filter(team=team).first()
+    )
     account = txn.account if txn else CreditAccount.objects.filter(team=team).first()
     customer = Customer.objects.filter(team=team).first()
     article = KbArticle.objects.filter(team=team).first()
