@@ -65,7 +65,7 @@ def test_closing_is_confirmed_and_forms_reopen_at_their_errors(client_as, owner,
     html = client_as(owner).get(f"/credit/accounts/{account.pk}/").content.decode()
     assert f'action="/credit/accounts/{account.pk}/settings/#settings"' in html
     assert f'action="/credit/accounts/{account.pk}/transactions/#record"' in html
-    assert 'data-confirm-field="status" data-confirm-value="closed"' in html
+    assert 'data-confirm-field="settings-status" data-confirm-value="closed"' in html
 
 
 def test_the_refusal_uses_the_one_money_format(client_as, member, account):
