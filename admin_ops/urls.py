@@ -25,6 +25,7 @@ urlpatterns = [
     path("purges/<uuid:purge_id>/cancel/", purge_views.purge_action, {"action": "cancel"}, name="purge-cancel"),
     # Activity log
     path("activity/", governance.activity_log, name="activity-log"),
+    path("activity/export.csv", governance.activity_export, name="activity-export"),
     # Inactivity
     path("inactivity/", governance.inactivity_policy_list, name="inactivity-policy-list"),
     path("inactivity/new/", governance.inactivity_policy_create, name="inactivity-policy-create"),

@@ -1,10 +1,14 @@
 """HTML view helpers shared by the three apps: team resolution, domain errors
-mapped to 404/403 pages and to form errors, the one paginator. The browser follows the same
+mapped to 404/403 pages and to form errors, the paginators (by page number, and by key
+for lists that grow without bound). The browser follows the same
 rules as the API because both call the same access checks and services."""
 
 from __future__ import annotations
 
+import base64
+import datetime
 import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +16,11 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 from django.http import Http404
+from django.utils.cache import patch_vary_headers
 
 from deelrx.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from deelrx.inputs import parse_id
@@ -146,5 +154,133 @@ def paginate(request, queryset, *, per_page: int = 25) -> Page:
     )
 
 
+# --- Keyset pages: lists that grow without bound (logs) ---------------------------------------
+INVALID_CURSOR = "The page link is invalid; start again from the first page."
+
+
+@dataclass
+class KeysetPage:
+    """A page of an HTML list read by key, not by offset (as the API's cursor
+    pagination): `?cursor=` holds the key of the row the page continues from, so
+    a page deep in a log costs what the first one costs and rows inserted
+    meanwhile neither repeat nor vanish. Templates read it like `Page` (the one
+    pager partial); it has no page number."""
+
+    object_list: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+    query: dict[str, str] = field(default_factory=dict)
+    number = None  # no "Page N" in the pager: a keyset does not count
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.previous_cursor is not None
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    def _url(self, cursor: str) -> str:
+        return "?" + urlencode({**{k: v for k, v in self.query.items() if k != "cursor"}, "cursor": cursor})
+
+    @property
+    def next_url(self) -> str:
+        return self._url(self.next_cursor or "")
+
+    @property
+    def previous_url(self) -> str:
+        return self._url(self.previous_cursor or "")
+
+
+class _KeyEncoder(DjangoJSONEncoder):
+    def default(self, o):
+        # to the microsecond: DjangoJSONEncoder keeps milliseconds, and a key must be exact
+        return o.isoformat() if isinstance(o, datetime.datetime) else super().default(o)
+
+
+def _encode_cursor(direction: str, key: list[Any]) -> str:
+    raw = json.dumps({"d": direction, "k": key}, cls=_KeyEncoder, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, fields: list[Any]) -> tuple[str, list[Any]]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        direction, key = raw["d"], raw["k"]
+        if direction not in ("n", "p") or not isinstance(key, list) or len(key) != len(fields):
+            raise ValueError
+        return direction, [model_field.to_python(value) for model_field, value in zip(fields, key, strict=True)]
+    except (ValueError, TypeError, KeyError, AttributeError, DjangoValidationError):
+        raise ValidationFailed(INVALID_CURSOR, details={"cursor": [INVALID_CURSOR]}) from None
+
+
+def _after(ordering: tuple[str, ...], key: list[Any], *, forwards: bool) -> Q:
+    """Rows after `key` in `ordering` (before it when not `forwards`): for
+    (-created_at, -id), created_at < k0 OR (created_at = k0 AND id < k1)."""
+    condition = Q(pk__in=[])
+    equal = Q()
+    for name, value in zip(ordering, key, strict=True):
+        field_name = name.lstrip("-")
+        descending = name.startswith("-")
+        lookup = "lt" if descending == forwards else "gt"
+        condition |= equal & Q(**{f"{field_name}__{lookup}": value})
+        equal &= Q(**{field_name: value})
+    return condition
+
+
+def keyset_paginate(request, queryset, *, ordering: tuple[str, ...] = ("-created_at", "-id"), per_page: int = 50):
+    """The one keyset paginator of HTML pages: the page's rows plus one, in one
+    query, from `?cursor=`. `ordering` must end in a unique, non-null key (the
+    primary key). A mangled cursor raises ValidationFailed (field `cursor`)."""
+    model = queryset.model
+    fields = [model._meta.get_field(name.lstrip("-")) for name in ordering]
+    cursor = request.GET.get("cursor", "")
+    direction, key = _decode_cursor(cursor, fields) if cursor else ("n", None)
+    forwards = direction == "n"
+    reversed_ordering = tuple(name[1:] if name.startswith("-") else f"-{name}" for name in ordering)
+    rows = queryset.order_by(*(ordering if forwards else reversed_ordering))
+    if key is not None:
+        rows = rows.filter(_after(ordering, key, forwards=forwards))
+    rows = list(rows[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page] if forwards else rows[:per_page][::-1]
+
+    def key_of(row) -> list[Any]:
+        return [field.value_from_object(row) for field in fields]
+
+    # Forwards, a previous page exists when we came from one; backwards, a next one does.
+    has_next = more if forwards else key is not None
+    has_previous = key is not None if forwards else more
+    return KeysetPage(
+        object_list=rows,
+        next_cursor=_encode_cursor("n", key_of(rows[-1])) if rows and has_next else None,
+        previous_cursor=_encode_cursor("p", key_of(rows[0])) if rows and has_previous else None,
+        query={k: request.GET.get(k, "") for k in request.GET},
+    )
+
+
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def wants_partial(request) -> bool:
+    """An htmx swap of a list, not a history restore: on a history cache miss (Back
+    after hx-push-url) htmx asks for the pushed URL with HX-Request and
+    HX-History-Restore-Request and needs the whole page."""
+    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def vary_on_htmx(response):
+    """One URL answers with the page or its rows: caches must keep them apart."""
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response

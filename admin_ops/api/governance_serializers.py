@@ -7,6 +7,7 @@ from rest_framework import serializers
 from admin_ops.models import InactivityPolicy, InactivityTracker
 from admin_ops.services.inactivity import MAX_THRESHOLD_DAYS
 from deelrx.audit.models import ActivityEvent
+from deelrx.audit.registry import event_sentence
 from deelrx.inputs import ID_BOUNDS, column_bounds
 
 THRESHOLD_BOUNDS = column_bounds(InactivityPolicy, "threshold_days", min_value=1, max_value=MAX_THRESHOLD_DAYS)
@@ -16,6 +17,9 @@ class ActivityEventOutputSerializer(serializers.ModelSerializer):
     team_id = serializers.IntegerField(allow_null=True)
     user_id = serializers.IntegerField(allow_null=True)
     username = serializers.SerializerMethodField()
+    sentence = serializers.SerializerMethodField(
+        help_text="The event in words, from its type's registered sentence: alice published the article “Returns”."
+    )
 
     class Meta:
         model = ActivityEvent
@@ -25,6 +29,7 @@ class ActivityEventOutputSerializer(serializers.ModelSerializer):
             "user_id",
             "username",
             "event_type",
+            "sentence",
             "event_data",
             "ip_address",
             "user_agent",
@@ -33,6 +38,9 @@ class ActivityEventOutputSerializer(serializers.ModelSerializer):
 
     def get_username(self, event) -> str | None:
         return event.user.username if event.user_id else None
+
+    def get_sentence(self, event) -> str:
+        return event_sentence(event)
 
 
 # --- Inactivity -----------------------------------------------------------------------------

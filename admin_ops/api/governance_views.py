@@ -6,9 +6,11 @@ path rule: unknown, non-integer or not-a-member â†’ 404; a member below admin â†
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
@@ -24,7 +26,7 @@ from admin_ops.api.governance_serializers import (
 )
 from admin_ops.selectors import blobs as blob_selectors
 from admin_ops.selectors import inactivity as inactivity_selectors
-from admin_ops.selectors.activity import activity_list
+from admin_ops.selectors.activity import ACTIVITY_CSV_HEADER, activity_csv_rows, activity_list
 from admin_ops.services import blobs as blob_services
 from admin_ops.services import inactivity as inactivity_services
 from deelrx.api import (
@@ -37,6 +39,7 @@ from deelrx.api import (
     paginated_response,
     team_access_from_body,
 )
+from deelrx.csv_export import CSVRenderer, streaming_csv_response, wants_csv
 from deelrx.tenancy.access import TeamAccess, get_team_access
 from deelrx.tenancy.models import Role
 
@@ -51,24 +54,52 @@ def team_access_from_query(request, *, min_role: str = Role.ADMIN) -> TeamAccess
 
 
 class ActivityListApi(APIView):
+    # JSON pages, or every matching event as one streamed CSV (`?format=csv`)
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+
     @extend_schema(
         operation_id="admin_activity_list",
         parameters=[
             TEAM_ID_QUERY,
             OpenApiParameter("user", int, description="Acting user id"),
-            OpenApiParameter("event_type", str, description='Exact type, or a prefix ending in "." (e.g. "credit.")'),
-            OpenApiParameter("created_after", str, description="ISO 8601 date-time (inclusive)"),
-            OpenApiParameter("created_before", str, description="ISO 8601 date-time (exclusive)"),
+            OpenApiParameter(
+                "event_type",
+                str,
+                description='A registered type (e.g. "credit.transaction.created"), or a prefix ending in "." '
+                '(e.g. "credit."); an unknown type or a prefix no type has is 400',
+            ),
+            OpenApiParameter(
+                "prefix",
+                str,
+                description='Types starting with this: an app ("admin_ops.", which includes purges) or an entity '
+                '("admin_ops.purge."); the trailing "." may be left out',
+            ),
+            OpenApiParameter("created_after", str, description="ISO 8601 date or date-time (inclusive)"),
+            OpenApiParameter("created_before", str, description="ISO 8601 date or date-time (exclusive)"),
             OpenApiParameter("cursor", str, description="From `next`/`previous`; do not build it"),
             OpenApiParameter("page_size", int, description="Up to 200 (default 50)"),
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="csv: every matching event (no pages), streamed, with the columns "
+                + ", ".join(ACTIVITY_CSV_HEADER),
+            ),
         ],
         responses={
-            200: page_of(ActivityEventOutputSerializer),
-            **error_responses(400, 401, 403, 404),
+            (200, "application/json"): page_of(ActivityEventOutputSerializer),
+            (200, "text/csv"): OpenApiTypes.STR,
+            # errors stay JSON when CSV was asked for
+            **{(code, "application/json"): body for code, body in error_responses(400, 401, 403, 404).items()},
         },
     )
     def get(self, request):
         access = team_access_from_query(request)
+        if wants_csv(request):
+            rows = activity_csv_rows(team=access.team, filters=request.query_params)
+            return streaming_csv_response(
+                filename=f"activity-team-{access.team.pk}.csv", header=ACTIVITY_CSV_HEADER, rows=rows
+            )
         return paginated_response(
             request=request,
             view=self,

@@ -12,67 +12,87 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import ValidationError
-from rest_framework.request import Request
 
 from admin_ops.models import InactivityPolicy, InactivityTracker
 from admin_ops.selectors import blobs as blob_selectors
 from admin_ops.selectors import inactivity as inactivity_selectors
 from admin_ops.selectors import jobs as job_selectors
-from admin_ops.selectors.activity import ActivityEventFilter, activity_list
+from admin_ops.selectors.activity import (
+    ACTIVITY_CSV_HEADER,
+    ActivityEventFilter,
+    activity_csv_rows,
+    activity_list,
+    activity_rows,
+)
 from admin_ops.services import blobs as blob_services
 from admin_ops.services import inactivity as inactivity_services
 from admin_ops.services.export import EXPORTS_PREFIX
 from admin_ops.views.governance_forms import BlobDeleteForm, BlobMigrateForm, InactivityPolicyForm
-from deelrx.api import LedgerCursorPagination
+from deelrx.csv_export import streaming_csv_response
 from deelrx.errors import DomainError, NotFound
 from deelrx.jobs import JOB_SPECS, JobNotImplemented, job_run_request, load_jobs
 from deelrx.storage import STORE_TYPES
 from deelrx.tenancy.models import Role
-from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, resolve_team_access, team_view
+from deelrx.web import (
+    add_domain_error_to_form,
+    domain_error_text,
+    keyset_paginate,
+    paginate,
+    resolve_team_access,
+    team_view,
+    vary_on_htmx,
+    wants_partial,
+)
+
+ACTIVITY_PER_PAGE = 50
 
 
-def cursor_page(request, queryset, *, page_size: int = 50):
-    """The API's cursor pagination for an HTML list: no COUNT(*), stable under inserts."""
-    paginator = LedgerCursorPagination()
-    paginator.page_size = page_size
-    rows = paginator.paginate_queryset(queryset, Request(request))
-    return rows, paginator.get_next_link(), paginator.get_previous_link()
+def _which_filter(exc: DomainError) -> str:
+    """A refused filter, naming the parameter (an htmx swap or a download shows no form)."""
+    fields = (exc.details or {}).items()
+    return " ".join(f"{name}: {' '.join(map(str, messages))}" for name, messages in fields) or exc.message
 
 
 @team_view(Role.ADMIN)
 def activity_log(request):
     team = request.team_access.team
     filterset = ActivityEventFilter(data=request.GET or None)
-    rows, next_link, previous_link, error = [], None, None, None
+    page, error = None, None
     try:
-        rows, next_link, previous_link = cursor_page(request, activity_list(team=team, filters=request.GET))
-    except DomainError as exc:
-        error = exc.message
-    except ValidationError:  # a malformed cursor or page_size in the URL
-        error = "The page link is invalid; start again from the first page."
-    for event in rows:
-        event.event_data_json = json.dumps(event.event_data, sort_keys=True, ensure_ascii=False)
+        page = keyset_paginate(request, activity_list(team=team, filters=request.GET), per_page=ACTIVITY_PER_PAGE)
+    except DomainError as exc:  # a wrong filter (the form marks it too) or a mangled cursor
+        error = _which_filter(exc)
     form = filterset.form
     # Pick the acting user by name rather than by id.
     members = inactivity_selectors.member_choices(team=team)
     form.fields["user"].widget = forms.Select(choices=[("", "Anyone"), *members])
     form.fields["user"].label = "User"
+    export_query = urlencode({k: v for k, v in request.GET.items() if k != "cursor"})
     context = {
-        "filterset": filterset,
         "form": form,
-        "events": rows,
-        "next_link": next_link,
-        "previous_link": previous_link,
+        "page": page,
+        "events": activity_rows(page or []),
         "error": error,
+        "export_url": f"{reverse('admin_ops:activity-export')}?{export_query}" if page is not None else None,
     }
-    template = "admin_ops/_activity_rows.html" if is_htmx(request) else "admin_ops/activity_list.html"
-    return render(request, template, context)
+    template = "admin_ops/_activity_rows.html" if wants_partial(request) else "admin_ops/activity_list.html"
+    return vary_on_htmx(render(request, template, context))
+
+
+@team_view(Role.ADMIN)
+def activity_export(request):
+    """The log as CSV with the page's filters: every matching event, streamed."""
+    team = request.team_access.team
+    try:
+        rows = activity_csv_rows(team=team, filters=request.GET)
+    except DomainError as exc:
+        return HttpResponseBadRequest(_which_filter(exc), content_type="text/plain; charset=utf-8")
+    return streaming_csv_response(filename=f"activity-{team.slug}.csv", header=ACTIVITY_CSV_HEADER, rows=rows)
 
 
 def _policy_form_error(form, exc: DomainError) -> None:
