@@ -29,7 +29,7 @@ def test_readyz_reports_every_check(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "broker", "storage_private", "storage_public"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "channel_layer", "storage_private", "storage_public"}
     assert all(check["ok"] for check in body["checks"].values())
 
 
