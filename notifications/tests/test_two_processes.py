@@ -76,7 +76,6 @@ def test_a_notification_written_in_one_process_reaches_a_socket_held_by_the_othe
             f"ws://127.0.0.1:{ports[0]}/ws/notifications/", additional_headers={"Authorization": f"Token {admin_token}"}
         ) as socket:
             assert json.loads(socket.recv(timeout=5)) == {"type": "unread_count", "count": 0}
-            started = time.monotonic()
             response = httpx.patch(
                 f"http://127.0.0.1:{ports[1]}/api/help/articles/{article.pk}/",
                 json={"status": "review"},
@@ -84,8 +83,9 @@ def test_a_notification_written_in_one_process_reaches_a_socket_held_by_the_othe
                 timeout=10,
             )
             assert response.status_code == 200, response.text
+            # committed before the answer: from then on, within 2 s (the first request of a cold
+            # process, which the machine's load can slow, is not part of the delivery)
             message = json.loads(socket.recv(timeout=2))
-            assert time.monotonic() - started < 2
         assert message["type"] == "notification"
         assert message["notification"]["title"] == "Article submitted for review"
         assert message["notification"]["body"] == "maria submitted the article “Refunds” for review"
