@@ -59,6 +59,24 @@
     });
   });
 
+  // A table wider than the screen scrolls inside itself (app.css, phone width): make it
+  // focusable so that keyboard users can scroll it too (WCAG 2.1.1; axe: scrollable-region-focusable).
+  function focusWideTables() {
+    document.querySelectorAll(".table").forEach(function (table) {
+      var wide = table.scrollWidth > table.clientWidth + 1;
+      if (wide && !table.hasAttribute("tabindex")) {
+        table.setAttribute("tabindex", "0");
+        table.setAttribute("data-scroll-focus", "");
+      } else if (!wide && table.hasAttribute("data-scroll-focus")) {
+        table.removeAttribute("tabindex");
+        table.removeAttribute("data-scroll-focus");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", focusWideTables);
+  document.addEventListener("htmx:afterSettle", focusWideTables);
+  window.addEventListener("resize", focusWideTables);
+
   // htmx swaps only 2xx answers; a target inside data-swap-statuses="429 …" swaps those too.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.target;
