@@ -1,29 +1,24 @@
 """What a purge may delete, and how a purge's scope selects rows (DESIGN §8).
 
-Each purgeable entity names its model (resolved lazily: the credit and KB
-models live in other apps), the date field the scope's `date_range` applies
-to, the criteria it understands and, for child rows, the parent entity whose
-selection pulls them in. `DELETION_ORDER` deletes children before parents so
-that PROTECT foreign keys never fire: credit transactions before credit
-accounts before customers, uploads before articles.
+The purgeable entities are declared by the apps that own them, each in its own
+`purgeable.py` (`deelrx.purgeable`: credit's accounts and transactions, the knowledge
+base's articles and uploads, tenancy's customers; admin operations' own activity
+events here in `admin_ops/purgeable.py`), so this module imports none of them. An
+entity names its model, the date field the scope's `date_range` applies to, the
+criteria it understands, the parent whose selection pulls its rows in, what must be
+purged with it, and a rule on the rows about to go (e.g. only closed credit
+accounts). `deletion_order()` deletes children before parents so that PROTECT
+foreign keys never fire.
 
 Safety rules (validated when a purge is requested and re-checked before it
 executes):
-- credit_transactions and credit_accounts go together. Deleting transactions
-  alone would break the ledger invariant (balance = sum of transactions), so
-  transactions are never selected by their own date: a purge deletes the whole
-  ledger of every account it deletes.
-- customers require credit_accounts + credit_transactions in the scope
-  (CreditAccount.customer is PROTECT); the accounts of selected customers are
-  selected with them.
-- only `closed` credit accounts may be purged (closing needs a zero balance),
-  so a purge never destroys money owed: otherwise 422 `account_not_closed`.
-- kb_uploads of selected kb_articles are selected with them; their files are
-  deleted from their store after the rows are gone.
+- an entity's `requires` (and the entities `required_by` it) are in the scope;
+- the entities' own rules hold for the rows in scope (`check`, e.g. 422
+  `account_not_closed`);
 - activity events of purges themselves (`admin_ops.purge.*`) are never purged: the audit
-  trail of a deletion must survive it.
+  trail of a deletion must survive it;
 - a purge deletes only the rows its export recorded (`PurgeExportedRow`), less
-  mutable rows changed after the export was built (`progress.cutoff`).
+  mutable rows changed after the export was built (`progress.cutoff`);
 - criteria are conjunctive: an entity that cannot apply one of the given
   criteria is selected only through its parent (or not at all).
 """
@@ -32,131 +27,33 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-from django.apps import apps
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from deelrx.errors import BusinessRuleViolation, ValidationFailed
+from deelrx.errors import ValidationFailed
 from deelrx.inputs import parse_id
+from deelrx.purgeable import ENTITIES, PurgeableEntity, deletion_order
+
+__all__ = ["ENTITIES", "PurgeableEntity", "deletion_order"]
 
 BATCH_SIZE = 500  # rows per batch where the ORM's collector deletes them (it loads rows to cascade)
 # rows per batch of an entity deleted by one DELETE statement (nothing depends on it): activity
 # events are append-only, so holding their row locks a little longer blocks nobody
 SET_BATCH_SIZE = 25_000
 PURGE_EVENT_PREFIX = "admin_ops.purge."
-
-
-@dataclass(frozen=True)
-class PurgeableEntity:
-    name: str
-    label: str  # "app_label.ModelName"
-    verbose: str
-    team_lookup: str = "team"
-    date_field: str | None = "created_at"
-    # criteria name → ORM lookup on this model
-    criteria: dict[str, str] = field(default_factory=dict)
-    # (parent entity, lookup from this model to the parent's pk): rows whose
-    # parent is selected are selected too
-    parent: tuple[str, str] | None = None
-    # False: selected only through the parent (never by their own date/criteria)
-    own_selection: bool = True
-    file_fields: tuple[str, str] | None = None  # (store field, key field)
-    requires: tuple[str, ...] = ()
-    export_exclude: tuple[str, ...] = ("search_vector",)
-    statuses: tuple[str, ...] = ()
-    # auto_now field of mutable rows: one changed after the export may now match the
-    # scope (an article archived since) without being in the export
-    updated_field: str | None = None
-
-    @property
-    def available(self) -> bool:
-        try:
-            apps.get_model(self.label)
-        except LookupError:
-            return False
-        return True
-
-    @property
-    def model(self) -> type[Model]:
-        return apps.get_model(self.label)
-
-
-ENTITIES: dict[str, PurgeableEntity] = {
-    e.name: e
-    for e in [
-        PurgeableEntity(
-            "customers",
-            "tenancy.Customer",
-            "Customers",
-            criteria={"customer_id": "pk"},
-            requires=("credit_accounts", "credit_transactions"),
-            updated_field="updated_at",
-        ),
-        PurgeableEntity(
-            "credit_accounts",
-            "credit.CreditAccount",
-            "Credit accounts",
-            criteria={"customer_id": "customer_id", "status": "status"},
-            parent=("customers", "customer_id"),
-            requires=("credit_transactions",),
-            statuses=("active", "suspended", "defaulted", "closed"),
-            updated_field="updated_at",
-        ),
-        PurgeableEntity(
-            "credit_transactions",
-            "credit.CreditTransaction",
-            "Credit transactions",
-            parent=("credit_accounts", "account_id"),
-            own_selection=False,
-            requires=("credit_accounts",),
-            updated_field="updated_at",
-        ),
-        PurgeableEntity(
-            "kb_articles",
-            "knowledge_base.KbArticle",
-            "Knowledge-base articles",
-            criteria={"user_id": "author_id", "status": "status"},
-            statuses=("draft", "review", "published", "archived"),
-            updated_field="updated_at",
-        ),
-        PurgeableEntity(
-            "kb_uploads",
-            "knowledge_base.KbUpload",
-            "Knowledge-base uploads (and their files)",
-            criteria={"user_id": "uploaded_by_id"},
-            parent=("kb_articles", "article_id"),
-            file_fields=("store", "key"),
-        ),
-        PurgeableEntity(
-            "activity_events",
-            "audit.ActivityEvent",
-            "Activity log events",
-            criteria={"user_id": "user_id"},
-        ),
-    ]
-}
-
-# Children first: PROTECT foreign keys (transaction → account → customer) never fire.
-DELETION_ORDER: tuple[str, ...] = (
-    "credit_transactions",
-    "credit_accounts",
-    "customers",
-    "kb_uploads",
-    "kb_articles",
-    "activity_events",
-)
 CRITERIA = ("customer_id", "user_id", "status")
 
 
 def available_entities() -> list[PurgeableEntity]:
-    return [ENTITIES[name] for name in DELETION_ORDER if ENTITIES[name].available]
+    """The registered entities, in deletion order."""
+    return [ENTITIES[name] for name in deletion_order()]
 
 
 def ordered(entities) -> list[str]:
-    return [name for name in DELETION_ORDER if name in set(entities)]
+    return [name for name in deletion_order() if name in set(entities)]
 
 
 # --- Validation ------------------------------------------------------------------------
@@ -196,20 +93,15 @@ def validate_scope(scope) -> dict:
         errors["scope.entities"] = ["Choose at least one entity."]
     else:
         unknown = sorted({e for e in entities if e not in ENTITIES})
-        unavailable = sorted({e for e in entities if e in ENTITIES and not ENTITIES[e].available})
         if unknown:
             errors["scope.entities"] = [
-                f"Unknown entities: {', '.join(unknown)}. Choose from: {', '.join(DELETION_ORDER)}."
+                f"Unknown entities: {', '.join(unknown)}. Choose from: {', '.join(deletion_order())}."
             ]
-        elif unavailable:
-            errors["scope.entities"] = [f"Not available in this installation: {', '.join(unavailable)}."]
         else:
             names = ordered(entities)
             for name in names:
-                # a required entity whose app is not installed cannot hold rows
-                missing = [r for r in ENTITIES[name].requires if r not in names and ENTITIES[r].available]
-                if missing:
-                    errors.setdefault("scope.entities", []).append(_requires_message(name, missing))
+                for message in _missing_requirements(name, names):
+                    errors.setdefault("scope.entities", []).append(message)
 
     date_range = scope.get("date_range") or {}
     bounds: dict[str, dt.datetime | None] = {"from": None, "to": None}
@@ -265,18 +157,19 @@ def validate_scope(scope) -> dict:
     }
 
 
-def _requires_message(name: str, missing: list[str]) -> str:
-    if name == "customers":
-        return (
-            "Purging customers also deletes their credit records (a customer with a credit account cannot be "
-            f"deleted on its own): add {', '.join(missing)}."
-        )
-    if name == "credit_transactions":
-        return (
-            "Credit transactions are purged only with their accounts (a partial ledger is invalid): "
-            "add credit_accounts."
-        )
-    return f"{name} requires {', '.join(missing)}."
+def _missing_requirements(name: str, names: list[str]) -> list[str]:
+    """Why `name` cannot be purged without more entities: its own `requires`, and the
+    entities that declare themselves `required_by` it (a required entity that is not
+    registered — its app is not installed — cannot hold rows). One message per reason."""
+    spec = ENTITIES[name]
+    reasons: dict[str, list[str]] = {}  # message template → the missing entities it names
+    own = [r for r in spec.requires if r not in names and r in ENTITIES]
+    if own:
+        reasons.setdefault(spec.requires_message or f"{name} requires {{missing}}.", []).extend(own)
+    for other in ENTITIES.values():
+        if name in other.required_by and other.name not in names:
+            reasons.setdefault(other.required_by_message or f"{name} requires {{missing}}.", []).append(other.name)
+    return [message.format(missing=", ".join(missing)) for message, missing in reasons.items()]
 
 
 # --- Selection -------------------------------------------------------------------------
@@ -302,8 +195,8 @@ def selection(name: str, *, team_id: int, scope: dict, cutoff: dt.datetime | Non
         # changed since the export: it may match now without having been exported, so
         # it is not deleted (the safe side: a purge deletes only what it exported)
         base = base.filter(**{f"{spec.updated_field}__lte": cutoff})
-    if name == "activity_events":
-        base = base.exclude(event_type__startswith=PURGE_EVENT_PREFIX)
+    if spec.exclude is not None:
+        base = base.exclude(spec.exclude)
 
     criteria = scope.get("criteria") or {}
     # Criteria narrow the purge. An entity that cannot apply one of them (uploads have
@@ -327,23 +220,22 @@ def selection(name: str, *, team_id: int, scope: dict, cutoff: dt.datetime | Non
 
 
 def check_business_rules(
-    *, team_id: int, scope: dict, cutoff: dt.datetime | None = None, accounts: QuerySet | None = None
+    *,
+    team_id: int,
+    scope: dict,
+    cutoff: dt.datetime | None = None,
+    rows_of: Callable[[str], QuerySet] | None = None,
 ) -> None:
-    """Rules that depend on the data: only closed credit accounts are purged.
-    `accounts`: the accounts to check instead of the scope's selection (at
+    """Rules that depend on the data, declared by the entities (`check`, e.g. only
+    closed credit accounts are purged): each raises BusinessRuleViolation to refuse.
+    `rows_of(name)`: the rows to check instead of the scope's selection (at
     execution: those the export recorded)."""
-    if "credit_accounts" not in (scope.get("entities") or []) or not ENTITIES["credit_accounts"].available:
-        return
-    if accounts is None:
-        accounts = selection("credit_accounts", team_id=team_id, scope=scope, cutoff=cutoff)
-    open_accounts = accounts.exclude(status="closed")
-    sample = [str(pk) for pk in open_accounts.values_list("pk", flat=True)[:20]]
-    if sample:
-        raise BusinessRuleViolation(
-            "Only closed credit accounts can be purged; close these accounts (zero balance) first.",
-            code="account_not_closed",
-            details={"scope.entities": [f"Credit accounts in scope that are not closed: {', '.join(sample)}."]},
-        )
+    for name in ordered(scope.get("entities") or []):
+        spec = ENTITIES[name]
+        if spec.check is None:
+            continue
+        rows = rows_of(name) if rows_of is not None else selection(name, team_id=team_id, scope=scope, cutoff=cutoff)
+        spec.check(rows)
 
 
 def export_fields(name: str) -> list[str]:

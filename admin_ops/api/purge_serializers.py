@@ -17,7 +17,7 @@ ScopeSchema = inline_serializer(
     name="PurgeScope",
     fields={
         "entities": serializers.ListField(
-            child=serializers.ChoiceField(choices=list(purge_registry.DELETION_ORDER)),
+            child=serializers.ChoiceField(choices=list(purge_registry.deletion_order())),
             help_text="Credit transactions and accounts go together; customers need both.",
         ),
         "date_range": inline_serializer(

@@ -289,14 +289,11 @@ def _start_execution(purge: PurgeOperation, *, now: dt.datetime) -> PurgeOperati
                 "The export of this purge is gone; cancel it and request a new one.", code="export_missing"
             )
         _adopt_unrecorded_export(purge)
-        if (
-            "credit_accounts" in purge.scope.get("entities", [])
-            and purge_registry.ENTITIES["credit_accounts"].available
-        ):
-            # the accounts this purge will delete: exported and not changed since
-            purge_registry.check_business_rules(
-                team_id=purge.team_id, scope=purge.scope, accounts=_targets(purge, "credit_accounts")
-            )
+        # the entities' rules (e.g. only closed credit accounts), on the rows this purge will
+        # delete: exported and not changed since
+        purge_registry.check_business_rules(
+            team_id=purge.team_id, scope=purge.scope, rows_of=lambda name: _targets(purge, name)
+        )
         purge.status = S.EXECUTING
         purge.executed_at = now
         purge.progress = {**purge.progress, "counts": {}, "done": [], "after": {}, "pending_files": []}

@@ -7,6 +7,7 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self) -> None:
-        from deelrx.tenancy import events
+        from deelrx.tenancy import events, purgeable
 
         events.register()
+        purgeable.register()

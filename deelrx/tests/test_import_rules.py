@@ -1,7 +1,10 @@
 """The layering, checked by reading the imports (ast): the platform (`deelrx/`)
-imports no feature app; `admin_ops` reaches `credit` and `knowledge_base`
-only through registries; and no two modules import each other, directly or
-round a longer loop. Tests are exempt (they may set up any app's data)."""
+imports no feature app; the feature apps reach one another only through the
+platform's registries (event types, retention hooks, purgeable entities),
+neither by import nor by naming another app's model in a string
+("credit.CreditAccount" for `apps.get_model`); and no two modules import each
+other, directly or round a longer loop. Tests are exempt (they may set up any
+app's data)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("deelrx", "credit", "knowledge_base", "admin_ops", "notifications")
+FEATURE_APPS = ("credit", "knowledge_base", "admin_ops", "notifications")
 FORBIDDEN = {
-    "deelrx": ("credit", "knowledge_base", "admin_ops", "notifications"),
-    "admin_ops": ("credit", "knowledge_base"),
-    # notifications reads the event registry: it knows no feature app
-    "notifications": ("credit", "knowledge_base", "admin_ops"),
+    "deelrx": FEATURE_APPS,
+    # e.g. admin_ops purges credit and KB rows through the purgeable entities they register;
+    # notifications reads the event registry
+    **{app: tuple(other for other in FEATURE_APPS if other != app) for app in FEATURE_APPS},
 }
 
 
@@ -87,3 +91,43 @@ def test_no_import_cycles():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def _model_references(path: Path) -> list[tuple[str, int]]:
+    """Strings that name a model of a feature app: "app_label.Model" constants, and
+    `apps.get_model("app_label", …)` calls."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            app, _, model = node.value.partition(".")
+            if app in FEATURE_APPS and model[:1].isupper() and model.isidentifier():
+                found.append((app, node.lineno))
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get_model" and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.append((first.value.split(".")[0], node.lineno))
+    return found
+
+
+def test_no_model_of_another_app_named_in_a_string():
+    """A lazy reference is still a dependency: the purgeable entities of credit and the
+    knowledge base are declared by those apps, not listed by admin operations."""
+    arrows = []
+    for name, path in source_modules().items():
+        package = name.split(".")[0]
+        for app, line in _model_references(path):
+            if app in FORBIDDEN.get(package, ()):
+                arrows.append(f"{name}:{line} -> {app}")
+    assert sorted(arrows) == []
+
+
+def test_the_checks_see_a_forbidden_arrow(tmp_path):
+    module = tmp_path / "example.py"
+    module.write_text(
+        "from django.apps import apps\n"
+        "from credit.models import CreditAccount\n"
+        'LABEL = "knowledge_base.KbArticle"\n'
+        'apps.get_model("credit", "CreditTransaction")\n'
+    )
+    assert "credit.models" in imports_of(module, "admin_ops.example")
+    assert _model_references(module) == [("knowledge_base", 3), ("credit", 4)]
