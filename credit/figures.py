@@ -40,7 +40,7 @@ from django.db.models import BigIntegerField, F, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from credit.models import CreditAccount, CreditTransaction
+from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
 
 Type = CreditTransaction.Type
 Status = CreditTransaction.Status
@@ -476,3 +476,263 @@ def ledger_check(*, team=None, chunk_size: int = 2000) -> Iterator[AccountCheck]
                     ledger_oldest_due_date=_as_date(row[8]),
                     unsettled_rows=int(row[9]),
                 )
+
+
+# --- Figures on a past day (reports) -------------------------------------------------------
+#
+# The settlement rule above gives, for any set of debits "due before x" (a prefix of the
+# settlement order), an unpaid part of max(0, balance - the debits due on or after x or
+# undated): the newer debits are covered first. So the aging of any day can be rebuilt from
+# the ledger alone, one GROUP BY per account, without walking rows: a row counts when it was
+# completed before the end of that day (`completed_at`; completed is final).
+
+DAY_FIGURES = (
+    "limit_cents",
+    "balance_cents",
+    "pending_cents",
+    "overdue_cents",
+    *(f"aging_{key}_cents" for key, _ in BUCKETS),
+    "charges_cents",
+    "debits_cents",
+    "payments_cents",
+    "credits_cents",
+    *(f"accounts_{status}" for status in CreditAccount.Status.values),
+)
+
+
+@dataclass
+class DayFigures:
+    """A team's credit figures in one currency at the end of one day (`figures_on_day`)
+    or now (`figures_now`); amounts in cents, keys of DAY_FIGURES."""
+
+    team_id: int
+    currency: str
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DAY_FIGURES, 0))
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end (exclusive) of a local day, as aware datetimes."""
+    zone = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time.min).replace(tzinfo=zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min).replace(tzinfo=zone)
+    return start, end
+
+
+def _day_sql(team_filter: str) -> str:
+    debit = DEBIT_SQL.format(t="t")
+    done = "t.status = 'completed' AND t.completed_at < %(end)s"
+    today_done = "t.status = 'completed' AND t.completed_at >= %(start)s AND t.completed_at < %(end)s"
+    signed = "CASE WHEN t.type = 'payment' THEN -t.amount_cents ELSE t.amount_cents END"
+    # unpaid of the debits due before an edge: max(0, balance - debits due on/after it or undated)
+    edges = {"e0": "d0", "e30": "d30", "e60": "d60", "e90": "d90"}
+    sums = ",\n".join(
+        f"SUM(CASE WHEN {done} AND {debit} AND (t.due_date IS NULL OR t.due_date >= %({edge})s) "
+        f"THEN t.amount_cents ELSE 0 END) AS {alias}"
+        for edge, alias in edges.items()
+    )
+    unpaid = {
+        alias: f"(CASE WHEN p.balance > p.{alias} THEN p.balance - p.{alias} ELSE 0 END)" for alias in edges.values()
+    }
+    # no user input in the SQL text: every value is a parameter
+    return f"""
+        WITH per_account AS (
+            SELECT t.account_id,
+                   SUM(CASE WHEN {done} THEN {signed} ELSE 0 END) AS balance,
+                   {sums},
+                   SUM(CASE WHEN {debit} AND (t.status = 'pending'
+                            OR (t.status = 'completed' AND t.completed_at >= %(end)s)
+                            OR (t.status IN ('failed', 'cancelled') AND t.updated_at >= %(end)s))
+                       THEN t.amount_cents ELSE 0 END) AS pending,
+                   SUM(CASE WHEN {today_done} AND t.type = 'charge' THEN t.amount_cents ELSE 0 END) AS charges,
+                   SUM(CASE WHEN {today_done} AND {debit} THEN t.amount_cents ELSE 0 END) AS debits,
+                   SUM(CASE WHEN {today_done} AND t.type = 'payment' THEN t.amount_cents ELSE 0 END) AS payments,
+                   SUM(CASE WHEN {today_done} AND NOT {debit} THEN
+                       (CASE WHEN t.amount_cents < 0 THEN -t.amount_cents ELSE t.amount_cents END) ELSE 0 END)
+                       AS credits
+            FROM credit_credittransaction t
+            WHERE t.created_at < %(end)s {team_filter.format(t="t")}
+            GROUP BY t.account_id
+        ), limit_later AS (
+            SELECT c.account_id, c.old_limit_cents,
+                   ROW_NUMBER() OVER (PARTITION BY c.account_id ORDER BY c.created_at, c.id) AS n
+            FROM credit_creditlimitchange c
+            WHERE c.created_at >= %(end)s {team_filter.format(t="c")}
+        )
+        SELECT a.team_id, a.currency, a.status,
+               COUNT(*),
+               SUM(CASE WHEN a.status = 'closed' THEN 0 ELSE COALESCE(l.old_limit_cents, a.credit_limit_cents) END),
+               COALESCE(SUM(p.balance), 0),
+               COALESCE(SUM(p.pending), 0),
+               COALESCE(SUM({unpaid["d0"]}), 0),
+               COALESCE(SUM(CASE WHEN p.balance > 0 THEN p.balance ELSE 0 END), 0),
+               COALESCE(SUM({unpaid["d30"]}), 0),
+               COALESCE(SUM({unpaid["d60"]}), 0),
+               COALESCE(SUM({unpaid["d90"]}), 0),
+               COALESCE(SUM(p.charges), 0), COALESCE(SUM(p.debits), 0),
+               COALESCE(SUM(p.payments), 0), COALESCE(SUM(p.credits), 0)
+        FROM credit_creditaccount a
+        LEFT JOIN per_account p ON p.account_id = a.id
+        LEFT JOIN limit_later l ON l.account_id = a.id AND l.n = 1
+        WHERE a.created_at < %(end)s {team_filter.format(t="a")}
+        GROUP BY a.team_id, a.currency, a.status
+    """  # noqa: S608
+
+
+def figures_on_day(day: dt.date, *, team_ids: Iterable[int] | None = None) -> dict[tuple[int, str], DayFigures]:
+    """Every team's credit figures per currency at the end of `day`, rebuilt from the
+    ledger, the limit history and the status events — one statement over the ledger
+    (set-based; no loop over accounts), plus the few accounts whose status changed
+    since. The same numbers the maintained figures gave at the end of that day."""
+    start, end = day_bounds(day)
+    ops = connection.ops
+    params: dict[str, object] = {
+        "start": ops.adapt_datetimefield_value(start),
+        "end": ops.adapt_datetimefield_value(end),
+        **{f"e{days}": ops.adapt_datefield_value(day - dt.timedelta(days=days)) for days in (0, 30, 60, 90)},
+    }
+    team_filter = ""
+    if team_ids is not None:
+        team_ids = [int(pk) for pk in team_ids]
+        if not team_ids:
+            return {}
+        team_filter = "AND {t}.team_id IN (" + ", ".join(str(pk) for pk in team_ids) + ")"  # integers only
+    found: dict[tuple[int, str], DayFigures] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_day_sql(team_filter), params)
+        for row in cursor.fetchall():
+            (team_id, currency, status, count, limit, balance, pending, u0, unpaid, u30, u60, u90, *flows) = row
+            figures = found.setdefault((team_id, currency), DayFigures(team_id=team_id, currency=currency))
+            add = _adder(figures)
+            add(f"accounts_{status}", count)
+            add("limit_cents", limit)
+            add("balance_cents", balance)
+            add("pending_cents", pending)
+            add("overdue_cents", u0)
+            add("aging_current_cents", int(unpaid) - int(u0))
+            add("aging_1_30_cents", int(u0) - int(u30))
+            add("aging_31_60_cents", int(u30) - int(u60))
+            add("aging_61_90_cents", int(u60) - int(u90))
+            add("aging_90_plus_cents", u90)
+            for name, value in zip(
+                ("charges_cents", "debits_cents", "payments_cents", "credits_cents"), flows, strict=True
+            ):
+                add(name, value)
+    _status_then(found, end=end, team_ids=team_ids)
+    return found
+
+
+def _adder(figures: DayFigures):
+    def add(name: str, value) -> None:
+        figures.values[name] += int(value or 0)
+
+    return add
+
+
+def _status_then(found: dict, *, end: dt.datetime, team_ids) -> None:
+    """Accounts whose status changed after `end` count under the status they had then:
+    the `old` of their first `credit.account.status_changed` event since (closed accounts'
+    limits are not counted, so the limit moves with them). Few rows: only recent changes."""
+    from deelrx.audit.models import ActivityEvent
+
+    changed = CreditAccount.objects.filter(created_at__lt=end, status_changed_at__gte=end)
+    if team_ids is not None:
+        changed = changed.filter(team_id__in=team_ids)
+    changed = {str(a.pk): a for a in changed.only("pk", "team_id", "currency", "status", "credit_limit_cents")}
+    if not changed:
+        return
+    events = ActivityEvent.objects.filter(
+        event_type="credit.account.status_changed",
+        created_at__gte=end,
+        team_id__in={a.team_id for a in changed.values()},
+    ).order_by("created_at", "pk")
+    then: dict[str, str] = {}
+    for data in events.values_list("event_data", flat=True).iterator(chunk_size=WALK_CHUNK):
+        key = str((data or {}).get("account_id"))
+        if key in changed and key not in then and data.get("old"):
+            then[key] = data["old"]
+    limits_then = dict(_limits_before_changes(account_ids=[a.pk for key, a in changed.items() if key in then], end=end))
+    for key, old in then.items():
+        account = changed[key]
+        figures = found.get((account.team_id, account.currency))
+        if figures is None or old == account.status:
+            continue
+        figures.values[f"accounts_{account.status}"] -= 1
+        figures.values[f"accounts_{old}"] += 1
+        limit = limits_then.get(account.pk, account.credit_limit_cents)
+        if account.status == CreditAccount.Status.CLOSED:
+            figures.values["limit_cents"] += limit
+        elif old == CreditAccount.Status.CLOSED:
+            figures.values["limit_cents"] -= limit
+
+
+def _limits_before_changes(*, account_ids: list, end: dt.datetime) -> Iterator[tuple]:
+    """(account id, limit at `end`) for accounts whose limit changed after `end`."""
+    seen = set()
+    rows = CreditLimitChange.objects.filter(account_id__in=account_ids, created_at__gte=end).order_by(
+        "created_at", "pk"
+    )
+    for account_id, old in rows.values_list("account_id", "old_limit_cents"):
+        if account_id not in seen:
+            seen.add(account_id)
+            yield account_id, old
+
+
+def figures_now(*, team, today: dt.date | None = None) -> dict[str, DayFigures]:
+    """The team's credit figures per currency now, from the maintained figures (the
+    accounts' stored balance, pending debits and limit; aging over the unpaid rows) and
+    today's completed rows: what the snapshot of today will say at the day's end if
+    nothing else happens. Three small queries whatever the ledger's length."""
+    from django.db.models import Count
+
+    today = _today(today)
+    found: dict[str, DayFigures] = {}
+
+    def figures(currency: str) -> DayFigures:
+        return found.setdefault(currency, DayFigures(team_id=team.pk, currency=currency))
+
+    accounts = (
+        CreditAccount.objects.filter(team=team)
+        .values("currency", "status")
+        .order_by()
+        .annotate(
+            n=Count("pk"),
+            limit=Sum("credit_limit_cents"),
+            balance=Sum("balance_cents"),
+            pending=Sum("pending_debits_cents"),
+        )
+    )
+    for row in accounts:
+        values = figures(row["currency"]).values
+        values[f"accounts_{row['status']}"] += row["n"]
+        if row["status"] != CreditAccount.Status.CLOSED:
+            values["limit_cents"] += int(row["limit"] or 0)
+        values["balance_cents"] += int(row["balance"] or 0)
+        values["pending_cents"] += int(row["pending"] or 0)
+    for currency, aging in aging_by_currency(team=team, today=today).items():
+        values = figures(currency).values
+        for bucket in aging.buckets:
+            values[f"aging_{bucket.key}_cents"] = bucket.cents
+        values["overdue_cents"] = aging.overdue_cents
+    start, end = day_bounds(today)
+    debit = DEBIT
+    flows = (
+        CreditTransaction.objects.filter(
+            team=team, status=Status.COMPLETED, completed_at__gte=start, completed_at__lt=end
+        )
+        .values("account__currency")
+        .order_by()
+        .annotate(
+            charges=Sum("amount_cents", filter=Q(type=Type.CHARGE)),
+            debits=Sum("amount_cents", filter=debit),
+            payments=Sum("amount_cents", filter=Q(type=Type.PAYMENT)),
+            payments_all=Sum("amount_cents", filter=~debit & Q(type=Type.PAYMENT)),
+            adjust_credits=Sum("amount_cents", filter=Q(type=Type.ADJUSTMENT, amount_cents__lt=0)),
+        )
+    )
+    for row in flows:
+        values = figures(row["account__currency"]).values
+        values["charges_cents"] += int(row["charges"] or 0)
+        values["debits_cents"] += int(row["debits"] or 0)
+        values["payments_cents"] += int(row["payments"] or 0)
+        values["credits_cents"] += int(row["payments_all"] or 0) - int(row["adjust_credits"] or 0)
+    return found

@@ -204,6 +204,13 @@ class CreditTransaction(models.Model):
             models.Index(
                 fields=["team", "due_date"], condition=Q(outstanding_cents__gt=0), name="credit_tx_unpaid_team"
             ),
+            # Completed rows by completion time: today's flows (reports) and a month's statement.
+            models.Index(
+                fields=["team", "completed_at"], condition=Q(status="completed"), name="credit_tx_completed_team"
+            ),
+            models.Index(
+                fields=["account", "completed_at"], condition=Q(status="completed"), name="credit_tx_completed_account"
+            ),
         ]
 
     def __str__(self) -> str:
