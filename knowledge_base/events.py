@@ -18,6 +18,7 @@ def _article_link(data, team_id) -> str:
 # sent back → its author; newly broken links → admins and owners.
 TO_REVIEWERS = Audience(roles=MANAGERS, link=_article_link)
 TO_AUTHOR = Audience(data_users=("author_id",), link=_article_link)
+TO_PROPOSER = Audience(data_users=("proposed_by_id",), link=_article_link)
 TO_LINK_OWNERS = Audience(
     roles=MANAGERS,
     when=lambda data, by_system: bool(data.get("newly_broken")),
@@ -59,6 +60,26 @@ EVENT_TYPES = [
             "verdict": {True: "helpful", False: "not helpful"}.get(data.get("helpful")),
         },
         anonymous_actor="A reader",
+    ),
+    EventType(
+        "kb.proposal.created",
+        "Edit proposed",
+        "{actor} proposed an edit of the published article “{title}”{with_note}",
+        describe=_note,
+        notify=TO_REVIEWERS,
+    ),
+    EventType(
+        "kb.proposal.accepted",
+        "Proposed edit accepted",
+        "{actor} accepted the proposed edit of the article “{title}”",
+        notify=TO_PROPOSER,
+    ),
+    EventType(
+        "kb.proposal.declined",
+        "Proposed edit declined",
+        "{actor} declined the proposed edit of the article “{title}”{with_note}",
+        describe=_note,
+        notify=TO_PROPOSER,
     ),
     EventType("kb.upload.created", "File uploaded", "{actor} uploaded “{original_name}” to the {store} store"),
     EventType("kb.upload.deleted", "Upload deleted", "{actor} deleted the upload “{original_name}”"),

@@ -6,6 +6,7 @@ import json
 
 import django_filters
 from django.db import connection
+from django.db.models import Q
 
 from deelrx.filters import StrictBooleanFilter
 from knowledge_base.models import KbArticle, KbUpload
@@ -30,13 +31,18 @@ _ORDER_BY = {
 }
 
 
-def tag_filter(queryset, tag: str):
-    """Articles whose tag list contains `tag` (exactly, on PostgreSQL)."""
+def tag_q(tag: str) -> Q:
+    """The condition "the tag list contains `tag`" (exactly, on PostgreSQL)."""
     if connection.vendor == "postgresql":
-        return queryset.filter(tags__contains=[tag])
+        return Q(tags__contains=[tag])
     # SQLite has no JSON containment: match the JSON-quoted tag inside the list
     # text (case-insensitive there).
-    return queryset.filter(tags__icontains=json.dumps(tag))
+    return Q(tags__icontains=json.dumps(tag))
+
+
+def tag_filter(queryset, tag: str):
+    """Articles whose tag list contains `tag` (exactly, on PostgreSQL)."""
+    return queryset.filter(tag_q(tag))
 
 
 class KbArticleFilter(django_filters.FilterSet):

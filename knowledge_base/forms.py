@@ -102,3 +102,29 @@ class FeedbackForm(forms.Form):
 
 class HelpSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search the help center")
+
+
+class ProposalForm(forms.Form):
+    """A proposed edit of a published article: what the member would have saved."""
+
+    title = forms.CharField(max_length=article_service.TITLE_MAX_LENGTH)
+    excerpt = forms.CharField(
+        required=False,
+        max_length=article_service.EXCERPT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    content = forms.CharField(
+        label="Content (Markdown)",
+        widget=forms.Textarea(attrs={"rows": 18, "class": "kb-content", "spellcheck": "true"}),
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=article_service.NOTE_MAX_LENGTH,
+        label="Why this change",
+        help_text="For the reviewer (optional).",
+    )
+
+
+class ProposalReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("decline", "Decline")])
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))

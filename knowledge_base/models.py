@@ -20,7 +20,9 @@ class PortableGinIndex(GinIndex):
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
         if schema_editor.connection.vendor != "postgresql":
-            return models.Index.create_sql(self, model, schema_editor, **kwargs)
+            # Operator classes (gin_trgm_ops) are PostgreSQL's too.
+            plain = models.Index(fields=self.fields, name=self.name)
+            return plain.create_sql(model, schema_editor, **kwargs)
         return super().create_sql(model, schema_editor, using=using, **kwargs)
 
 
@@ -66,6 +68,9 @@ class KbArticle(models.Model):
             models.Index(fields=["status", "is_public", "-published_at"], name="kb_article_public"),
             models.Index(fields=["team", "category"], name="kb_article_team_category"),
             PortableGinIndex(fields=["search_vector"], name="kb_article_search_gin"),
+            # "Did you mean": pg_trgm's %> on titles and excerpts (selectors.search.similar_articles).
+            PortableGinIndex(fields=["title"], name="kb_article_title_trgm", opclasses=["gin_trgm_ops"]),
+            PortableGinIndex(fields=["excerpt"], name="kb_article_excerpt_trgm", opclasses=["gin_trgm_ops"]),
         ]
 
     def __str__(self) -> str:
@@ -167,3 +172,44 @@ class KbLinkCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({'ok' if self.ok else 'broken'})"
+
+
+class KbProposal(models.Model):
+    """A proposed edit of a published article by a team member who may not edit
+    it directly: a draft revision that an admin or owner accepts (it becomes the
+    article's next revision) or declines with a note."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    article = models.ForeignKey(KbArticle, on_delete=models.CASCADE, related_name="proposals")
+    base_revision = models.PositiveIntegerField(help_text="The article's revision the proposal was written against.")
+    title = models.CharField(max_length=200)
+    excerpt = models.TextField(blank=True)
+    content = models.TextField(blank=True)
+    note = models.TextField(blank=True, help_text="Why the change is proposed.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="kb_proposals"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="kb_proposals_reviewed",
+    )
+    review_note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "proposed edit"
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["article", "status", "-created_at"], name="kb_proposal_article_status")]
+
+    def __str__(self) -> str:
+        return f"Proposed edit of {self.article}"

@@ -23,16 +23,27 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from deelrx.errors import DomainError
+from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role
 from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
-from knowledge_base.forms import ArticleForm, AttachmentForm, FeedbackForm, HelpSearchForm, TransitionForm
+from knowledge_base.forms import (
+    ArticleForm,
+    AttachmentForm,
+    FeedbackForm,
+    HelpSearchForm,
+    ProposalForm,
+    ProposalReviewForm,
+    TransitionForm,
+)
 from knowledge_base.models import KbArticle, KbUpload
 from knowledge_base.rendering import render_markdown, sanitize_html
 from knowledge_base.selectors import articles as article_selectors
+from knowledge_base.selectors import proposals as proposal_selectors
 from knowledge_base.selectors.dashboard import broken_link_list, category_list, links_last_checked
 from knowledge_base.selectors.search import snippet_html
 from knowledge_base.selectors.uploads import uploads_for_article
 from knowledge_base.services import articles as article_services
+from knowledge_base.services import proposals as proposal_services
 from knowledge_base.services.uploads import upload_create, upload_url
 from knowledge_base.throttle import feedback_allowed, view_countable
 
@@ -102,6 +113,10 @@ def article_detail(request, article_id):
         "can_delete": article_services.can_delete_article(request.team_access, article, request.user),
         "attachments": _attachments(article),
         "public_url": _public_url(article),
+        "feedback": article_selectors.feedback_counts(article=article),
+        "can_propose": not _can_edit(request, article)
+        and proposal_services.can_propose(access=request.team_access, article=article),
+        "proposals": proposal_selectors.article_proposals(article=article).filter(status="pending"),
     }
     return render(request, "knowledge_base/article_detail.html", context)
 
@@ -127,6 +142,9 @@ def article_create(request):
 def article_edit(request, article_id):
     article = _team_article_or_404(request, article_id)
     if not _can_edit(request, article):
+        if proposal_services.can_propose(access=request.team_access, article=article):
+            # A member cannot change a live article, but may propose the change for review.
+            return redirect("knowledge_base:article-propose", article_id=article.pk)
         raise DjangoPermissionDenied(
             f"Editing a {article.get_status_display().lower()} article needs the 'admin' role."
         )
@@ -253,9 +271,68 @@ def review_queue(request):
         .select_related("author")
         .order_by("updated_at", "pk")
     )
-    return render(
-        request, "knowledge_base/review_queue.html", {"page": paginate(request, articles, per_page=PAGE_SIZE)}
-    )
+    context = {
+        "page": paginate(request, articles, per_page=PAGE_SIZE),
+        "proposals": proposal_selectors.pending_proposals(team=team)[:PAGE_SIZE],
+    }
+    return render(request, "knowledge_base/review_queue.html", context)
+
+
+@team_view(write_role=Role.MEMBER)
+def article_propose(request, article_id):
+    """A member's proposed edit of a published article (the editor, without upload)."""
+    article = _team_article_or_404(request, article_id)
+    if not proposal_services.can_propose(access=request.team_access, article=article):
+        if _can_edit(request, article):
+            return redirect("knowledge_base:article-edit", article_id=article.pk)
+        raise DjangoPermissionDenied("Proposing edits needs the 'member' role on a published article.")
+    initial = {"title": article.title, "excerpt": article.excerpt, "content": article.content}
+    form = ProposalForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            proposal_services.proposal_create(article=article, user=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error_to_form(form, exc)
+        else:
+            messages.success(
+                request, "Your proposed edit was sent for review. The article stays as it is until an admin accepts it."
+            )
+            return redirect("knowledge_base:article-detail", article_id=article.pk)
+    return render(request, "knowledge_base/proposal_form.html", {"form": form, "article": article})
+
+
+@team_view()
+def proposal_detail(request, proposal_id):
+    """The proposal against the article as it is now; admins accept or decline it here."""
+    proposal = _team_proposal_or_404(request, proposal_id)
+    form = ProposalReviewForm(request.POST or None)
+    if request.method == "POST":
+        if not request.team_access.can_manage:
+            raise DjangoPermissionDenied("Reviewing proposed edits needs the 'admin' role.")
+        if form.is_valid():
+            decide = (
+                proposal_services.proposal_accept
+                if form.cleaned_data["decision"] == "accept"
+                else proposal_services.proposal_decline
+            )
+            try:
+                proposal = decide(proposal=proposal, user=request.user, note=form.cleaned_data["note"])
+            except DomainError as exc:
+                add_domain_error_to_form(form, exc)
+            else:
+                messages.success(request, f"Proposed edit {proposal.get_status_display().lower()}.")
+                return redirect("knowledge_base:review-queue")
+    article = proposal.article
+    base_changed = article.revisions.filter(number__gt=proposal.base_revision).exists()
+    context = {
+        "proposal": proposal,
+        "article": article,
+        "diff": revision_diff(article, proposal),
+        "base_changed": base_changed and proposal.status == proposal.Status.PENDING,
+        "form": form,
+        "can_review": request.team_access.can_manage and proposal.status == proposal.Status.PENDING,
+    }
+    return render(request, "knowledge_base/proposal_detail.html", context, status=400 if form.errors else 200)
 
 
 @team_view()
@@ -284,6 +361,13 @@ def help_center(request):
         page = paginate(request, results, per_page=HELP_PAGE_SIZE)
         context["page"] = page
         context["results"] = [{"article": article, "snippet": safe_snippet(article, query)} for article in page]
+        if not context["results"] and not page.has_previous and "search_error" not in context:
+            # Nothing matched: articles close to the query (typos) and a "did you mean".
+            similar, suggestion = article_selectors.similar_public_articles(q=query)
+            context["suggestion"] = suggestion
+            context["similar"] = [
+                {"article": article, "snippet": safe_snippet(article, suggestion or query)} for article in similar
+            ]
     else:
         articles = article_selectors.public_articles().order_by("category", "title", "pk")
         context["page"] = paginate(request, articles, per_page=HELP_PAGE_SIZE)
@@ -358,6 +442,16 @@ def _team_article_or_404(request, article_id) -> KbArticle:
     return article
 
 
+def _team_proposal_or_404(request, proposal_id):
+    try:
+        proposal = proposal_selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+    except DomainError:
+        raise Http404("Proposed edit not found.") from None
+    if proposal.article.team_id != request.team_access.team.pk:
+        raise Http404("Proposed edit not found.")
+    return proposal
+
+
 def _public_article_or_404(team_slug: str, article_slug: str) -> KbArticle:
     try:
         return article_selectors.public_article_get(team_slug=team_slug, slug=article_slug)
@@ -370,6 +464,17 @@ def _can_edit(request, article: KbArticle) -> bool:
     if article.status in article_services.ADMIN_EDIT_STATUSES:
         return access.can_manage
     return access.can_write
+
+
+def _is_editor_of(user, article: KbArticle) -> bool:
+    """A member (or higher) of the article's team: one who may edit or propose edits."""
+    if not user.is_authenticated:
+        return False
+    try:
+        require_role(user, article.team_id, Role.MEMBER)
+    except DomainError:
+        return False
+    return True
 
 
 def _attachments(article: KbArticle, *, public_only: bool = False) -> list[dict]:
@@ -405,6 +510,11 @@ def _render_help_article(
         "article": article,
         "content_html": _stored_html(article),
         "attachments": _attachments(article, public_only=True),
+        "related": article_selectors.related_public_articles(article=article),
+        # The team's editors see how readers rated the article (readers do not).
+        "feedback_counts": article_selectors.feedback_counts(article=article)
+        if _is_editor_of(request.user, article)
+        else None,
         "feedback_form": feedback_form or FeedbackForm(),
         "thanks": thanks,
         "rate_limited": rate_limited,

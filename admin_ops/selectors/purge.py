@@ -12,7 +12,11 @@ from admin_ops.models import PurgeOperation
 from deelrx.filters import apply_filters
 from deelrx.selectors import get_or_not_found
 from deelrx.tenancy.access import get_team_access, require_role, team_ids_for
-from deelrx.tenancy.models import Membership, Role
+from deelrx.tenancy.models import Membership, Role, Team
+
+# The preview reads at most this many rows per entity (a COUNT over a LIMITed
+# subquery): "more than 1,000" is as useful before a purge as the exact figure.
+PREVIEW_CAP = 1000
 
 
 class PurgeFilter(django_filters.FilterSet):
@@ -93,3 +97,35 @@ def purge_counts(purge: PurgeOperation) -> list[dict]:
         }
         for name in purge_registry.ordered((purge.scope or {}).get("entities") or [])
     ]
+
+
+def purge_preview(*, user, team: Team, scope: dict, cap: int = PREVIEW_CAP) -> dict:
+    """What a purge of `scope` would take now, per entity in scope, for the
+    request form (before anything is requested): each count reads at most
+    `cap` + 1 rows (COUNT over a LIMITed subquery, an EXISTS when nothing
+    matches), so a huge table costs the same as a small one. Owners/admins only;
+    an invalid scope raises the service's ValidationFailed."""
+    require_role(user, team, Role.ADMIN)
+    clean = purge_registry.validate_scope(scope)
+    rows = []
+    for name in clean["entities"]:
+        selected = purge_registry.selection(name, team_id=team.pk, scope=clean).order_by()
+        found = selected[: cap + 1].count()
+        rows.append(
+            {
+                "name": name,
+                "label": purge_registry.ENTITIES[name].verbose,
+                "count": min(found, cap),
+                "more": found > cap,
+            }
+        )
+    return {"rows": rows, "empty": not any(row["count"] for row in rows), "cap": cap}
+
+
+def purge_matches_nothing(purge: PurgeOperation) -> bool:
+    """True once the export exists and holds no row: acknowledging and running
+    the purge would delete nothing (the pages say so before either)."""
+    exported = (purge.progress or {}).get("exported")
+    if exported is None or purge.status == PurgeOperation.Status.CANCELLED:
+        return False
+    return not any(exported.values())

@@ -80,7 +80,13 @@ def test_form_renders_entities(client_as, owner):
 def test_form_creates_purge(client_as, team, owner):
     response = client_as(owner).post(
         "/ops/purges/new/",
-        {"entities": ["activity_events"], "date_from": "2024-01-01", "date_to": "2024-12-31", "notes": "cleanup"},
+        {
+            "entities": ["activity_events"],
+            "date_from": "2024-01-01",
+            "date_to": "2024-12-31",
+            "notes": "cleanup",
+            "confirm_empty": "1",  # nothing of 2024 in the test data: requested knowingly
+        },
     )
     purge = PurgeOperation.objects.get()
     assert response.status_code == 302

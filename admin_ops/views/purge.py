@@ -91,25 +91,44 @@ def purge_list(request):
 
 @team_view(min_role=Role.ADMIN)
 def purge_create(request):
+    """The request form. "Count rows" (or, with htmx, any change of the form)
+    shows what the scope matches now; a scope that matches nothing is not
+    requested until the requester confirms it (the form says so first)."""
     form = PurgeRequestForm(request.POST or None)
+    preview = None
     if request.method == "POST" and form.is_valid():
-        scheduled_for = form.cleaned_data.get("scheduled_for")
-        if scheduled_for is not None and timezone.is_naive(scheduled_for):
-            scheduled_for = timezone.make_aware(scheduled_for, dt.UTC)
+        team = request.team_access.team
         try:
-            purge = services.purge_request(
-                team=request.team_access.team,
-                user=request.user,
-                scope=form.scope(),
-                scheduled_for=scheduled_for,
-                notes=form.cleaned_data["notes"],
-            )
+            preview = selectors.purge_preview(user=request.user, team=team, scope=form.scope())
         except DomainError as exc:
             _show_error(form, exc)
         else:
-            messages.success(request, "Purge requested. Its export is built within 15 minutes.")
-            return redirect("admin_ops:purge-detail", purge_id=purge.pk)
-    return render(request, "admin_ops/purge_form.html", {"form": form})
+            wants_count = "preview" in request.POST
+            unconfirmed_empty = preview["empty"] and request.POST.get("confirm_empty") != "1"
+            response = None if wants_count or unconfirmed_empty else _request_purge(request, form)
+            if response is not None:
+                return response
+    return render(request, "admin_ops/purge_form.html", {"form": form, "preview": preview})
+
+
+def _request_purge(request, form):
+    """The redirect to the new purge, or None with the service's refusal on the form."""
+    scheduled_for = form.cleaned_data.get("scheduled_for")
+    if scheduled_for is not None and timezone.is_naive(scheduled_for):
+        scheduled_for = timezone.make_aware(scheduled_for, dt.UTC)
+    try:
+        purge = services.purge_request(
+            team=request.team_access.team,
+            user=request.user,
+            scope=form.scope(),
+            scheduled_for=scheduled_for,
+            notes=form.cleaned_data["notes"],
+        )
+    except DomainError as exc:
+        _show_error(form, exc)
+        return None
+    messages.success(request, "Purge requested. Its export is built within 15 minutes.")
+    return redirect("admin_ops:purge-detail", purge_id=purge.pk)
 
 
 def _purge_or_error(request, purge_id) -> PurgeOperation:
@@ -132,8 +151,20 @@ def purge_detail(request, purge_id):
         "export_available": selectors.export_available(purge),
         "can_acknowledge": PurgeOperation.Status.ACKNOWLEDGED in allowed and bool(purge.export_key),
         "can_cancel": PurgeOperation.Status.CANCELLED in allowed,
+        "matches_nothing": selectors.purge_matches_nothing(purge),
+        # Before the export: what the scope matches now (bounded count).
+        "preview": _preview_before_export(request, purge),
     }
     return render(request, "admin_ops/purge_detail.html", context)
+
+
+def _preview_before_export(request, purge: PurgeOperation) -> dict | None:
+    if purge.status not in (PurgeOperation.Status.REQUESTED, PurgeOperation.Status.SCHEDULED):
+        return None
+    try:
+        return selectors.purge_preview(user=request.user, team=purge.team, scope=purge.scope)
+    except DomainError:
+        return None  # a scope that no longer validates: the job refuses it and says why
 
 
 @login_required
@@ -181,9 +212,11 @@ def purge_action(request, purge_id, action):
             messages.success(request, spec["done"])
             return redirect("admin_ops:purge-detail", purge_id=purge.pk)
     status = 409 if error else 200
-    return render(
-        request,
-        "admin_ops/purge_confirm.html",
-        {"purge": purge, "action": action, "spec": spec, "error": error},
-        status=status,
-    )
+    context = {
+        "purge": purge,
+        "action": action,
+        "spec": spec,
+        "error": error,
+        "matches_nothing": selectors.purge_matches_nothing(purge),
+    }
+    return render(request, "admin_ops/purge_confirm.html", context, status=status)

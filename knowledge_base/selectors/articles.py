@@ -12,16 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from deelrx.errors import NotFound, PermissionDenied
 from deelrx.filters import apply_filters
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Membership, Role, User
-from knowledge_base.filters import KbArticleFilter, tag_filter
-from knowledge_base.models import KbArticle, KbRevision
+from knowledge_base.filters import KbArticleFilter, tag_filter, tag_q
+from knowledge_base.models import KbArticle, KbFeedback, KbRevision
+from knowledge_base.selectors.search import similar_articles, suggest_query
 
 Status = KbArticle.Status
+RELATED_LIMIT = 5
 
 
 def _base() -> QuerySet[KbArticle]:
@@ -54,6 +56,53 @@ def public_articles(*, filters: Mapping[str, Any] | None = None) -> QuerySet[KbA
         allowed = {k: v for k, v in filters.items() if k in {"q", "category", "tag", "team_id", "ordering"}}
         queryset = apply_filters(KbArticleFilter, allowed, queryset)
     return queryset
+
+
+def similar_public_articles(*, q: str) -> tuple[list[KbArticle], str]:
+    """For a search that found nothing: public articles with titles or excerpts
+    close to the query (typos), and a "did you mean" query built from their
+    words that does find something ("" when there is none). Two queries at
+    most on PostgreSQL; nothing on SQLite."""
+    similar = similar_articles(queryset=public_articles(), q=q)
+    suggestion = suggest_query(q, similar)
+    if suggestion and not public_articles(filters={"q": suggestion}).exists():
+        suggestion = ""
+    return similar, suggestion
+
+
+def related_public_articles(*, article: KbArticle, limit: int = RELATED_LIMIT) -> list[KbArticle]:
+    """Other public articles of the same team that share the category (2 points)
+    or tags (1 point each), best first, then the most read. One query."""
+    tags = [tag for tag in (article.tags or []) if isinstance(tag, str)][:10]
+    condition = Q(category=article.category) if article.category else Q(pk__in=[])
+    score = Case(When(condition, then=Value(2)), default=Value(0), output_field=IntegerField())
+    for tag in tags:
+        condition |= tag_q(tag)
+        score = score + Case(When(tag_q(tag), then=Value(1)), default=Value(0), output_field=IntegerField())
+    if not article.category and not tags:
+        return []
+    return list(
+        public_articles()
+        .filter(condition, team_id=article.team_id)
+        .exclude(pk=article.pk)
+        .annotate(score=score)
+        .order_by("-score", "-view_count", "title", "pk")
+        .only("pk", "title", "slug", "excerpt", "team__slug", "team__name")[:limit]
+    )
+
+
+def feedback_counts(*, article: KbArticle) -> dict[str, int]:
+    """ "Was this helpful?" answers so far: helpful, not helpful, total (one query)."""
+    answers = KbFeedback.objects.filter(article=article).aggregate(
+        yes=Count("pk", filter=Q(helpful=True)), no=Count("pk", filter=Q(helpful=False))
+    )
+    total = answers["yes"] + answers["no"]
+    return {
+        "helpful": answers["yes"],
+        "not_helpful": answers["no"],
+        "total": total,
+        "percent_helpful": round(100 * answers["yes"] / total) if total else None,
+    }
 
 
 def public_article_get(*, team_slug: str, slug: str) -> KbArticle:

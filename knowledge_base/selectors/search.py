@@ -1,6 +1,13 @@
 """Full-text search over articles and its highlighted snippets: PostgreSQL's
 websearch syntax and ranking, a simple fallback on SQLite. Used by the article
-filters and the selectors alike (it imports neither)."""
+filters and the selectors alike (it imports neither).
+
+When full-text search finds nothing, `similar_articles` looks for titles and
+excerpts that are close to the query (pg_trgm word similarity, through its GIN
+indexes) and `suggest_query` proposes the words of those hits that are closest
+to the query's ("refnd" → "refund"). Both are PostgreSQL only: on SQLite there
+are no similar articles and no suggestion.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ import html
 import re
 
 import nh3
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
-from django.db import connection
+from django.contrib.postgres.lookups import TrigramWordSimilar
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db import connection, transaction
 from django.db.models import Case, F, Func, IntegerField, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Greatest
 
 from knowledge_base.models import KbArticle
 
@@ -23,6 +32,10 @@ _SNIPPET_CHARS = 240
 # Snippets quote the rendered text, not the Markdown source: readers should see
 # "See the NHS guidance", not "See the [NHS guidance](https://…)" or table pipes.
 _TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"[^\W_]+")
+WORD_SIMILARITY_THRESHOLD = 0.45
+SIMILAR_LIMIT = 10
+SUGGESTION_MIN_SIMILARITY = 0.3  # per word, pg_trgm's similarity() (its default threshold)
 
 
 def rendered_text_expression() -> Func:
@@ -96,6 +109,62 @@ def search_fallback(queryset: QuerySet[KbArticle], q: str) -> QuerySet[KbArticle
     return queryset.annotate(rank=rank).order_by("-rank", "-published_at", "-updated_at", "id")
 
 
+def similar_articles(*, queryset: QuerySet[KbArticle], q: str) -> list[KbArticle]:
+    """Articles whose title or excerpt contains something close to `q`, closest
+    first, at most SIMILAR_LIMIT; none on SQLite. pg_trgm's `%>` (served by the
+    GIN trigram indexes) with its word-similarity threshold lowered to
+    WORD_SIMILARITY_THRESHOLD for this transaction: the default 0.6 misses one
+    dropped letter in a short word ("refnd" ~ "refund" is 0.5)."""
+    q = " ".join(_terms((q or "")[:MAX_QUERY_LENGTH]))
+    if not q or connection.vendor != "postgresql":
+        return []
+    similarity = Greatest(TrigramWordSimilarity(q, "title"), TrigramWordSimilarity(q, "excerpt"))
+    # The lookups themselves: django.contrib.postgres is not an installed app (SQLite runs too).
+    close = Q(TrigramWordSimilar(F("title"), Value(q))) | Q(TrigramWordSimilar(F("excerpt"), Value(q)))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(WORD_SIMILARITY_THRESHOLD)]
+        )
+        return list(
+            queryset.filter(close)
+            .annotate(similarity=similarity)
+            .order_by("-similarity", "-published_at", "id")[:SIMILAR_LIMIT]
+        )
+
+
+def trigrams(word: str) -> set[str]:
+    """pg_trgm's trigrams of one word: lower-cased, two spaces before, one after."""
+    padded = f"  {word.lower()} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def trigram_similarity(a: str, b: str) -> float:
+    """pg_trgm's similarity() of two words: shared trigrams over all trigrams."""
+    first, second = trigrams(a), trigrams(b)
+    return len(first & second) / len(first | second) if first and second else 0.0
+
+
+def suggest_query(q: str, articles: list[KbArticle]) -> str:
+    """ "Did you mean": each query word replaced by the closest word of the
+    similar articles' titles and excerpts (when one is close enough), or ""
+    when nothing would change."""
+    vocabulary = {
+        word.lower()
+        for article in articles
+        for word in _WORD.findall(f"{article.title} {article.excerpt}")
+        if len(word) > 2
+    }
+    if not vocabulary:
+        return ""
+    original = [term.lower() for term in _WORD.findall(" ".join(_terms(q)))]
+    words = []
+    for term in original:
+        best = max(sorted(vocabulary), key=lambda word: trigram_similarity(term, word))
+        close = term not in vocabulary and trigram_similarity(term, best) >= SUGGESTION_MIN_SIMILARITY
+        words.append(best if close else term)
+    return " ".join(words) if words != original else ""
+
+
 def _only_marks(text: str, *, unescape: bool = False) -> str:
     """Escape everything, then turn the sentinels into <mark>; nh3 rebalances any
     stray sentinel so the result is always well-formed. `unescape` first decodes
@@ -108,25 +177,51 @@ def _only_marks(text: str, *, unescape: bool = False) -> str:
 
 
 def snippet_html(article: KbArticle, q: str) -> str:
-    """Highlighted excerpt for a search hit; only <mark> is HTML, the rest escaped."""
+    """Highlighted excerpt for a search hit; only <mark> is HTML, the rest escaped.
+    ts_headline's fragments start and end on words; an ellipsis says that the
+    text goes on before or after them."""
     headline = getattr(article, "search_headline", None)
     if headline is not None:
-        return _only_marks(" ".join(headline.split()), unescape=True)
+        return _only_marks(_with_ellipses(headline, article), unescape=True)
     return plain_snippet(rendered_text(article.content_html) or article.excerpt, q)
 
 
+def _with_ellipses(headline: str, article: KbArticle) -> str:
+    headline = " ".join(headline.split())
+    shown = " ".join(html.unescape(headline).replace(_START_SEL, "").replace(_STOP_SEL, "").split())
+    full = rendered_text(article.content_html)
+    if shown and not full.startswith(shown[:40]):
+        headline = "… " + headline
+    if shown and not full.endswith(shown[-40:]):
+        headline += " …"
+    return headline
+
+
+def _word_window(text: str, start: int, length: int) -> tuple[int, int]:
+    """[start, end) widened to whole words: never starts or ends inside a word."""
+    end = min(len(text), start + length)
+    if start > 0 and not text[start - 1].isspace():
+        previous_space = text.rfind(" ", 0, start)
+        start = previous_space + 1 if previous_space >= 0 else 0
+    if end < len(text) and not text[end].isspace():
+        last_space = text.rfind(" ", start, end)
+        end = last_space if last_space > start else end
+    return start, end
+
+
 def plain_snippet(text: str, q: str) -> str:
-    """The fallback snippet: text around the first match, matches in <mark>."""
+    """The fallback snippet: whole words around the first match, matches in <mark>."""
     text = " ".join((text or "").replace(_START_SEL, "").replace(_STOP_SEL, "").split())
     terms = _terms(q)
     lowered = text.lower()
     positions = [lowered.find(t.lower()) for t in terms if lowered.find(t.lower()) >= 0]
     start = max(0, min(positions) - _SNIPPET_CHARS // 3) if positions else 0
-    piece = text[start : start + _SNIPPET_CHARS]
+    start, end = _word_window(text, start, _SNIPPET_CHARS)
+    piece = text[start:end]
     if start > 0:
-        piece = "…" + piece
-    if start + _SNIPPET_CHARS < len(text):
-        piece += "…"
+        piece = "… " + piece
+    if end < len(text):
+        piece += " …"
     if terms:
         pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
         piece = pattern.sub(lambda m: f"{_START_SEL}{m.group(0)}{_STOP_SEL}", piece)

@@ -7,6 +7,7 @@ the fix it proves."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -102,3 +103,81 @@ def test_editor_without_changes_leaves_without_asking(page, login, member, team)
     page.locator("#kb-article-form a", has_text="Cancel").click()
     page.wait_for_url(f"**/kb/{article.pk}/")
     assert dialogs == []
+
+
+def test_help_center_forgives_a_typo_highlights_and_relates(sized_page, team, member, admin_user):
+    from knowledge_base.tests.test_help_center import publish
+
+    page = sized_page
+    long = " ".join(["Our staff can help with paperwork at any branch."] * 12)
+    publish(
+        team,
+        member,
+        admin_user,
+        title="Refund policy",
+        excerpt="How refunds work.",
+        content=f"{long} Customers get a refund within 30 days. {long}",
+        category="Billing",
+    )
+    publish(
+        team, member, admin_user, title="Chargebacks", content="When a bank reverses a payment.", category="Billing"
+    )
+
+    page.goto("/help/")
+    assert page.locator("footer a", has_text="API docs").count() == 0  # the public has no use for it
+    page.fill("#help-q", "refnd")
+    page.press("#help-q", "Enter")
+    suggestion = page.locator("#did-you-mean a")
+    expect(suggestion).to_have_text("refund")
+    expect(page.locator(".kb-similar .kb-result a", has_text="Refund policy")).to_be_visible()
+    assert_no_horizontal_overflow(page)
+
+    suggestion.click()
+    result = page.locator(".kb-result", has_text="Refund policy")
+    expect(result.locator("mark").first).to_have_text("refund")
+    snippet = result.locator(".kb-snippet").inner_text()
+    assert snippet.startswith("… ")
+    assert snippet.endswith(" …")
+    assert snippet.split()[1] in long.split()  # starts on a whole word
+    assert_no_horizontal_overflow(page)
+
+    result.locator("a").first.click()
+    related = page.locator(".kb-related a")
+    expect(related).to_have_text(["Chargebacks"])
+    assert_no_horizontal_overflow(page)
+
+
+def test_member_proposes_an_edit_of_a_published_article_and_an_admin_accepts(
+    sized_page, login, browser, live_server, team, member, admin_user
+):
+    from knowledge_base.tests.test_help_center import publish
+
+    page = sized_page
+    article = publish(team, member, admin_user, title="Opening hours", content="Open 9 to 5.")
+    login(member)
+    page.goto(f"/kb/{article.pk}/")
+    assert page.get_by_role("link", name="Edit", exact=True).count() == 0
+    page.get_by_role("link", name="Propose an edit").click()
+    page.fill("#id_content", "Open 8 to 6 on weekdays.")
+    page.fill("#id_note", "Longer hours from January")
+    assert_no_horizontal_overflow(page)
+    page.get_by_role("button", name="Send for review").click()
+    expect(page.locator(".message")).to_contain_text("sent for review")
+    assert page.locator(".kb-content-html").inner_text().strip().endswith("Open 9 to 5.")  # still the live text
+
+    admin_page = browser.new_context(base_url=live_server.url, viewport=page.viewport_size).new_page()
+    admin_page.goto("/login/")
+    admin_page.fill("#id_username", admin_user.username)
+    admin_page.fill("#id_password", "pw-for-tests")
+    admin_page.click("main button[type=submit]")
+    admin_page.wait_for_url(lambda url: "/login/" not in url)
+    admin_page.goto("/kb/review/")
+    admin_page.locator(".kb-review-proposals a", has_text="Opening hours").click()
+    expect(admin_page.locator(".kb-diff-add")).to_contain_text("Open 8 to 6 on weekdays.")
+    assert_no_horizontal_overflow(admin_page)
+    admin_page.get_by_role("button", name="Accept and publish").click()
+    expect(admin_page.locator(".message")).to_contain_text("accepted")
+    admin_page.context.close()
+
+    page.goto(f"/help/{team.slug}/{article.slug}/")
+    expect(page.locator("article")).to_contain_text("Open 8 to 6 on weekdays.")

@@ -211,10 +211,16 @@ def test_admin_sees_archive_and_unpublish_on_published(client_as, admin_user, pu
     assert reverse("help:article", args=[published.team.slug, published.slug]) in body
 
 
-def test_member_cannot_edit_a_published_article(client_as, member, published):
+def test_member_cannot_edit_a_published_article_but_may_propose_an_edit(client_as, member, published):
     client = client_as(member)
-    assert url("article-edit", published.pk) not in client.get(url("article-detail", published.pk)).content.decode()
-    assert client.get(url("article-edit", published.pk)).status_code == 403
+    detail = client.get(url("article-detail", published.pk)).content.decode()
+    assert url("article-edit", published.pk) not in detail
+    assert url("article-propose", published.pk) in detail
+    response = client.get(url("article-edit", published.pk))
+    assert (response.status_code, response["Location"]) == (302, url("article-propose", published.pk))
+    assert client.post(url("article-edit", published.pk), {"title": "x", "content": "y"}).status_code == 302
+    published.refresh_from_db()
+    assert published.title != "x"
 
 
 def test_outsider_gets_404_on_detail_and_every_subpage(client_as, outsider, draft):

@@ -39,6 +39,7 @@ OBJECT_PARAMETERS = {
     "tracker_id",
     "notification_id",
     "membership_id",
+    "proposal_id",
     "team_slug",
     "article_slug",
 }
@@ -123,6 +124,11 @@ def team_b(db):
     ids["account_id"] = ids.pop("credit_id")
     ids["membership_id"] = membership.pk
     ids["team_slug"], ids["article_slug"] = "bravo-pharmacy", "bravo-secret"
+    ids["proposal_id"] = (
+        apps.get_model("knowledge_base", "KbProposal")
+        .objects.create(article_id=ids["article_id"], base_revision=1, title="Bravo secret article", proposed_by=user)
+        .pk
+    )
     if apps.is_installed("notifications"):
         notification = apps.get_model("notifications", "Notification").objects.create(
             recipient=user, team=team, event_type="kb.article.published", title="Bravo secret article"
