@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "credit",
     "knowledge_base",
     "notifications",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,8 @@ MIDDLEWARE = [
     "deelrx.tenancy.middleware.CurrentTeamMiddleware",
     # After authentication: turns django-axes' lockout into the 429 answer (deelrx.tenancy.auth).
     "axes.middleware.AxesMiddleware",
+    # Stores the searches a view noted, after the response is sent (deelrx.searches).
+    "deelrx.searches.SearchRecordingMiddleware",
 ]
 
 ROOT_URLCONF = "deelrx.urls"

@@ -18,6 +18,7 @@ api_patterns = [
     path("help/", include("knowledge_base.api.urls")),
     path("admin/", include("admin_ops.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("reports.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Unknown API paths answer in the API's error shape, in DEBUG too.
@@ -48,6 +49,7 @@ urlpatterns = [
     path("help/", include("knowledge_base.public_urls")),
     path("ops/", include("admin_ops.urls")),
     path("notifications/", include("notifications.urls")),
+    path("reports/", include("reports.urls")),
     # The admin's "Forgotten your password?" link leads to the same flow.
     path("django-admin/password_reset/", auth.PasswordResetView.as_view(), name="admin_password_reset"),
     path("django-admin/", admin.site.urls),

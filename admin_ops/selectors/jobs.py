@@ -1,4 +1,4 @@
-"""The jobs page: the eight jobs of DESIGN §9 with schedule, last run, outcome and next run."""
+"""The jobs page: the nine jobs of DESIGN §9 and §14 with schedule, last run, outcome and next run."""
 
 from __future__ import annotations
 

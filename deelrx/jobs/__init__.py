@@ -1,6 +1,6 @@
 """The job registry (DESIGN §9).
 
-The eight jobs and their default schedules are declared here; each app
+The nine jobs and their default schedules are declared here; each app
 implements its own with the `@job(name)` decorator in its `tasks.py`. A job
 is a Celery task (name = job name) whose every run is recorded as a JobRun,
 and `manage.py run_job NAME` runs the same function in-process.
@@ -101,6 +101,12 @@ JOB_SPECS: dict[str, JobSpec] = {
             "Delete activity events, exports and idempotency keys past retention.",
             {"minute": "0", "hour": "6", "day_of_week": "6"},
             "admin_ops",
+        ),
+        JobSpec(
+            "reports-snapshot",
+            "Store each team's figures of the day before (and any missing past days) for reports.",
+            {"minute": "20", "hour": "0"},
+            "reports",
         ),
     ]
 }

@@ -62,11 +62,11 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def test_run_job_lists_the_eight_jobs_with_last_and_next_run():
+def test_run_job_lists_the_nine_jobs_with_last_and_next_run():
     output = run("run_job")
     for name in JOB_SPECS:
         assert name in output
-    assert len(JOB_SPECS) == 8
+    assert len(JOB_SPECS) == 9
     assert "never" in output
     assert "UTC" in output
 

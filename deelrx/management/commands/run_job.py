@@ -11,6 +11,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Report what would change, change nothing (jobs that support it)."
         )
+        parser.add_argument("--since", help="YYYY-MM-DD: (re)compute every day from this one (jobs that support it).")
+        parser.add_argument("--today", help="YYYY-MM-DD: run as of this day (jobs that support it).")
 
     def handle(self, *args, name=None, dry_run=False, **options):
         if not name:
@@ -23,6 +25,11 @@ class Command(BaseCommand):
             if "dry_run" not in registry[name].options:
                 raise CommandError(f"{name} does not support --dry-run.")
             kwargs["dry_run"] = True
+        for option in ("since", "today"):
+            if options.get(option):
+                if option not in registry[name].options:
+                    raise CommandError(f"{name} does not support --{option}.")
+                kwargs[option] = options[option]
         self.stdout.write(f"Running {name}{' (dry run)' if dry_run else ''}…")
         try:
             summary = execute_job(name, trigger="manual", **kwargs)
