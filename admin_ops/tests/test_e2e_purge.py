@@ -57,7 +57,10 @@ def test_purge_request_acknowledge_complete(page, login, browser, live_server, o
     root.click("main button[type=submit]")
     root.wait_for_url(lambda url: "/login/" not in url)
     root.goto("/ops/jobs/")
-    root.locator("tr", has_text="admin-purge-execute").get_by_role("button", name="Run now").click()
+    job_row = root.locator("tr", has_text="admin-purge-execute")
+    job_row.locator("input[name=dry_run]").uncheck()  # a dry run is the default; this one is real
+    root.once("dialog", lambda dialog: dialog.accept())  # and a real run is confirmed
+    job_row.get_by_role("button", name="Run now").click()
     root.wait_for_url(lambda url: url.endswith("/ops/jobs/"))
     assert "admin-purge-execute finished" in root.content()
     context.close()
