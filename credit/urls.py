@@ -25,4 +25,5 @@ urlpatterns = [
         name="transaction-collect",
     ),
     path("accounts/<uuid:account_id>/settings/", views.account_settings, name="account-settings"),
+    path("accounts/<uuid:account_id>/statement/", views.account_statement, name="account-statement"),
 ]

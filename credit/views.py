@@ -4,13 +4,16 @@ same services as the API, refusals shown on the form that caused them."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from credit.forms import (
     AccountCreateForm,
@@ -23,13 +26,16 @@ from credit.forms import (
 from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
 from credit.selectors.accounts import account_get, account_list, totals_by_currency
 from credit.selectors.aging import aging_by_account, aging_for_account
+from credit.selectors.statements import STATEMENT_CSV_HEADER, parse_month, statement_csv_rows, statement_for
 from credit.selectors.transactions import transaction_get, transaction_list
 from credit.services import accounts as account_services
 from credit.services import ledger, payments
+from credit.statement_pdf import html_to_pdf, pdf_available
+from deelrx.csv_export import streaming_csv_response
 from deelrx.errors import DomainError, NotFound
 from deelrx.security import stripe_csp
 from deelrx.tenancy.models import Role
-from deelrx.web import add_domain_error_to_form, is_htmx, paginate, team_view
+from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
 
 ACCOUNTS_PER_PAGE = 25
 TRANSACTIONS_PER_PAGE = 25
@@ -301,3 +307,40 @@ def account_create(request):
                 messages.info(request, f"{account.customer} already had a credit account.")
             return redirect("credit:account-detail", account.pk)
     return render(request, "credit/account_create.html", {"form": form})
+
+
+@require_safe
+@team_view()
+def account_statement(request, account_id):
+    """A printable monthly statement (HTML), its CSV and, with WeasyPrint, its PDF."""
+    account = _account_or_404(request, account_id)
+    try:
+        month = parse_month(request.GET.get("month"))
+    except DomainError as exc:
+        messages.error(request, domain_error_text(exc))
+        return redirect("credit:account-statement", account_id=account.pk)
+    statement = statement_for(account=account, month=month)
+    wanted = request.GET.get("format", "html")
+    if wanted == "csv":
+        return streaming_csv_response(
+            filename=f"statement-{account.pk}-{month:%Y-%m}.csv",
+            header=STATEMENT_CSV_HEADER,
+            rows=statement_csv_rows(statement),
+        )
+    today = timezone.localdate()
+    months = [today.replace(day=1)]
+    while len(months) < 24 and months[-1] > account.created_at.date().replace(day=1):
+        months.append((months[-1] - dt.timedelta(days=1)).replace(day=1))
+    context = {
+        "account": account,
+        "statement": statement,
+        "months": months,
+        "pdf": pdf_available(),
+        "for_pdf": wanted == "pdf",
+    }
+    if wanted == "pdf" and pdf_available():
+        html = render(request, "credit/statement.html", context).content.decode()
+        response = HttpResponse(html_to_pdf(html), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="statement-{account.pk}-{month:%Y-%m}.pdf"'
+        return response
+    return render(request, "credit/statement.html", context)

@@ -23,6 +23,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from deelrx.errors import DomainError
+from deelrx.searches import search_performed
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role
 from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
@@ -85,8 +86,12 @@ def article_list(request):
     except DomainError as exc:
         filter_errors = exc.details or {"filters": [exc.message]}
         articles = KbArticle.objects.none()
+    page = paginate(request, articles, per_page=PAGE_SIZE)
+    if filters.get("q") and not filter_errors and not page.has_previous:
+        count = len(page.object_list)
+        search_performed(request, source="staff", query=filters["q"], result_count=count, team_id=team.pk)
     context = {
-        "page": paginate(request, articles, per_page=PAGE_SIZE),
+        "page": page,
         "filters": filters,
         "filter_errors": filter_errors,
         "status_choices": Status.choices,
@@ -125,7 +130,8 @@ def article_detail(request, article_id):
 def article_create(request):
     if not request.team_access.can_write:  # GET is open to viewers by @team_view; the editor is not
         raise DjangoPermissionDenied("Writing articles needs the 'member' role.")
-    form = ArticleForm(request.POST or None)
+    # "Write an article" from the reports' zero-result searches opens with the search as title.
+    form = ArticleForm(request.POST or None, initial={"title": request.GET.get("title", "")[:200]})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -361,6 +367,9 @@ def help_center(request):
         page = paginate(request, results, per_page=HELP_PAGE_SIZE)
         context["page"] = page
         context["results"] = [{"article": article, "snippet": safe_snippet(article, query)} for article in page]
+        if not page.has_previous and "search_error" not in context:
+            # The shared help center's search belongs to no team (stored after the response).
+            search_performed(request, source="help_center", query=query, result_count=len(context["results"]))
         if not context["results"] and not page.has_previous and "search_error" not in context:
             # Nothing matched: articles close to the query (typos) and a "did you mean".
             similar, suggestion = article_selectors.similar_public_articles(q=query)

@@ -203,3 +203,30 @@ class CreditTransactionInputSerializer(serializers.Serializer):
 class CreditTransactionStatusInputSerializer(serializers.Serializer):
     # Every status is accepted here so that a wrong move is 409 invalid_transition, not 400.
     status = TransactionStatusField(choices=CreditTransaction.Status.choices)
+
+
+class CreditStatementLineSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="transaction.pk")
+    completed_at = serializers.DateTimeField(source="transaction.completed_at")
+    type = serializers.CharField(source="transaction.type")
+    description = serializers.CharField(source="transaction.description")
+    due_date = serializers.DateField(source="transaction.due_date", allow_null=True)
+    amount_cents = serializers.IntegerField(source="signed_cents", help_text="Signed: + raises the balance.")
+    balance_cents = serializers.IntegerField(help_text="The balance after this row.")
+
+
+class CreditStatementSerializer(serializers.Serializer):
+    credit_id = serializers.UUIDField(source="account.pk")
+    customer_id = serializers.UUIDField(source="account.customer_id")
+    currency = serializers.CharField(source="account.currency")
+    month = serializers.DateField(format="%Y-%m")
+    opening_balance_cents = serializers.IntegerField(source="opening_cents")
+    debits_cents = serializers.IntegerField()
+    credits_cents = serializers.IntegerField()
+    closing_balance_cents = serializers.IntegerField(source="closing_cents")
+    amount_due_cents = serializers.IntegerField()
+    due_dates = serializers.SerializerMethodField()
+    transactions = CreditStatementLineSerializer(source="lines", many=True)
+
+    def get_due_dates(self, statement) -> list[dict]:
+        return [{"due_date": day, "amount_cents": cents} for day, cents in statement.due_dates]

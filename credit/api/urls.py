@@ -14,5 +14,6 @@ urlpatterns: list = [
         views.CreditTransactionDetailApi.as_view(),
         name="api-credit-transaction-detail",
     ),
+    path("teams/<int:team_id>/credit/statement/", views.CreditStatementApi.as_view(), name="api-credit-statement"),
     path("", include("credit.api.stripe_urls")),
 ]

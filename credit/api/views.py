@@ -7,9 +7,11 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from credit.api.serializers import (
@@ -17,13 +19,16 @@ from credit.api.serializers import (
     CreditAccountInputSerializer,
     CreditAccountOutputSerializer,
     CreditOverviewSerializer,
+    CreditStatementSerializer,
     CreditTransactionInputSerializer,
     CreditTransactionOutputSerializer,
     CreditTransactionStatusInputSerializer,
 )
 from credit.models import CreditAccount, CreditTransaction
 from credit.selectors import accounts as account_selectors
+from credit.selectors import statements as statement_selectors
 from credit.selectors import transactions as transaction_selectors
+from credit.selectors.statements import LEDGER_CSV_HEADER, STATEMENT_CSV_HEADER
 from credit.services import accounts as account_services
 from credit.services import idempotency, ledger
 from deelrx.api import (
@@ -36,6 +41,7 @@ from deelrx.api import (
     page_of,
     paginated_response,
 )
+from deelrx.csv_export import CSVRenderer, streaming_csv_response, wants_csv
 from deelrx.errors import DomainError, ValidationFailed
 from deelrx.tenancy.models import Role
 from deelrx.tenancy.selectors import customer_get
@@ -122,7 +128,10 @@ class CreditApi(TeamScopedMixin, APIView):
 
 
 class CreditTransactionListApi(TeamScopedMixin, APIView):
-    """The team's ledger (cursor-paginated, newest first) and posting to it."""
+    """The team's ledger (cursor-paginated, newest first, or every matching row as one
+    streamed CSV with `?format=csv`) and posting to it."""
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
     @extend_schema(
         operation_id="team_credit_transactions_list",
@@ -139,10 +148,26 @@ class CreditTransactionListApi(TeamScopedMixin, APIView):
             OpenApiParameter("max_amount_cents", int),
             OpenApiParameter("cursor", str, description="Opaque cursor from `next`/`previous`."),
             OpenApiParameter("page_size", int, description="Up to 200 (default 50)."),
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="csv: every matching row (no pages), streamed, with the columns "
+                + ", ".join(LEDGER_CSV_HEADER),
+            ),
         ],
-        responses={200: page_of(CreditTransactionOutputSerializer), **error_responses(400, 401, 403, 404)},
+        responses={
+            (200, "application/json"): page_of(CreditTransactionOutputSerializer),
+            (200, "text/csv"): OpenApiTypes.STR,
+            **{(code, "application/json"): body for code, body in error_responses(400, 401, 403, 404).items()},
+        },
     )
     def get(self, request, team_id):
+        if wants_csv(request):
+            rows = statement_selectors.transaction_csv_rows(team=self.team, filters=request.query_params)
+            return streaming_csv_response(
+                filename=f"ledger-team-{self.team.pk}.csv", header=LEDGER_CSV_HEADER, rows=rows
+            )
         return paginated_response(
             request=request,
             view=self,
@@ -240,3 +265,40 @@ class CreditTransactionDetailApi(TeamScopedMixin, APIView):
         ledger.transaction_set_status(transaction=tx, status=data.validated_data["status"], user=request.user)
         tx = transaction_selectors.transaction_get(team=self.team, transaction_id=tx.pk)
         return Response(CreditTransactionOutputSerializer(tx).data)
+
+
+class CreditStatementApi(TeamScopedMixin, APIView):
+    """A monthly statement of one account (DESIGN §14): JSON or `?format=csv`."""
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+
+    @extend_schema(
+        operation_id="team_credit_statement",
+        parameters=[
+            TEAM_ID_PARAMETER,
+            OpenApiParameter("customer_id", str, required=True, description="Customer uuid"),
+            OpenApiParameter("month", str, description="YYYY-MM; default the current month"),
+            OpenApiParameter(
+                "format", str, enum=["json", "csv"], description="csv: " + ", ".join(STATEMENT_CSV_HEADER)
+            ),
+        ],
+        responses={
+            (200, "application/json"): CreditStatementSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+            **{(code, "application/json"): body for code, body in error_responses(400, 401, 403, 404).items()},
+        },
+    )
+    def get(self, request, team_id):
+        month = statement_selectors.parse_month(request.query_params.get("month"))
+        customer_id = request.query_params.get("customer_id")
+        if not customer_id:
+            raise ValidationFailed(details={"customer_id": ["This field is required."]})
+        account = account_selectors.account_get(team=self.team, customer_id=customer_id)
+        statement = statement_selectors.statement_for(account=account, month=month)
+        if wants_csv(request):
+            return streaming_csv_response(
+                filename=f"statement-{account.pk}-{month:%Y-%m}.csv",
+                header=STATEMENT_CSV_HEADER,
+                rows=statement_selectors.statement_csv_rows(statement),
+            )
+        return Response(CreditStatementSerializer(statement).data)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deelrx.api import error_responses, page_of, paginated_response, team_access_from_body
+from deelrx.searches import search_performed
 from deelrx.tenancy.access import get_team_access
 from deelrx.tenancy.models import Role
 from knowledge_base.api.serializers import (
@@ -56,16 +57,23 @@ class ArticleListCreateApi(APIView):
     )
     def get(self, request):
         team_id = request.query_params.get("team_id")
+        access = None
         if team_id not in (None, ""):
             # Decision 5: a team id in a query string follows the path rule (404 unless a member).
-            get_team_access(request.user, team_id, min_role=Role.VIEWER)
-        return paginated_response(
+            access = get_team_access(request.user, team_id, min_role=Role.VIEWER)
+        response = paginated_response(
             request=request,
             view=self,
             queryset=selectors.article_list(user=request.user, filters=request.query_params),
             serializer_class=ArticleOutputSerializer,
             context=_search_context(request),
         )
+        query = _search_context(request)["q"]
+        if query and access is not None and request.query_params.get("page", "") in ("", "1"):
+            # A team's search, first page only: kept for the KB report after the response.
+            results = response.data.get("results", []) if isinstance(response.data, dict) else []
+            search_performed(request, source="api", query=query, result_count=len(results), team_id=access.team.pk)
+        return response
 
     @extend_schema(
         operation_id="help_articles_create",
