@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.apps import apps
 from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
@@ -51,6 +52,7 @@ REAL_ID_NAMES = (
     "purge_id",
     "policy_id",
     "tracker_id",
+    "notification_id",
 )
 
 
@@ -79,7 +81,7 @@ def team_objects(team, user, customer) -> dict:
     )
     policy = InactivityPolicy.objects.create(team=team, name="Quarterly", threshold_days=90, actions={})
     tracker = InactivityTracker.objects.create(team=team, user=user, policy=policy)
-    return {
+    ids = {
         "team_id": team.pk,
         "customer_id": customer.pk,
         "credit_id": account.pk,
@@ -90,6 +92,12 @@ def team_objects(team, user, customer) -> dict:
         "policy_id": policy.pk,
         "tracker_id": tracker.pk,
     }
+    if apps.is_installed("notifications"):
+        notification = apps.get_model("notifications", "Notification").objects.create(
+            recipient=user, team=team, event_type="kb.article.published", title="An article was published"
+        )
+        ids["notification_id"] = notification.pk
+    return ids
 
 
 @pytest.fixture

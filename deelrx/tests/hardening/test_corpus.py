@@ -155,6 +155,9 @@ BASELINES = {
     "help_uploads_create": lambda ids: {"team_id": ids["team_id"], "context": "user-upload"},
     "team_credit_transactions_partial_update": lambda ids: {"status": "completed"},
     "auth_token_create": lambda ids: {"username": ids["owner"], "password": "pw-for-tests"},
+    "notifications_preferences_update": lambda ids: {
+        "preferences": [{"event_type": "kb.article.published", "in_app": True}]
+    },
 }
 
 

@@ -129,11 +129,10 @@ def team_b(db):
         .objects.create(article_id=ids["article_id"], base_revision=1, title="Bravo secret article", proposed_by=user)
         .pk
     )
-    if apps.is_installed("notifications"):
-        notification = apps.get_model("notifications", "Notification").objects.create(
-            recipient=user, team=team, event_type="kb.article.published", title="Bravo secret article"
+    if "notification_id" in ids:
+        apps.get_model("notifications", "Notification").objects.filter(pk=ids["notification_id"]).update(
+            title="Bravo secret article"
         )
-        ids["notification_id"] = notification.pk
     return team, ids
 
 

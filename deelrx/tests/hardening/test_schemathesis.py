@@ -11,10 +11,13 @@ run sends the same requests. The path carries real ids of the owner's objects
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -58,7 +61,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def schema():
-    return schemathesis.openapi.from_dict(api_schema())
+    return schemathesis.openapi.from_dict(copy.deepcopy(api_schema()))  # the corpus reads the same dict
 
 
 @pytest.mark.parametrize(("path", "method", "mode"), CASES)
@@ -83,4 +86,9 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(
         response = case.call(app=wsgi_app, headers=headers)
         case.validate_response(response, checks=checks, headers=headers)
 
-    run()
+    try:
+        run()
+    except Unsatisfiable:
+        if mode is GenerationMode.POSITIVE:
+            raise
+        pytest.skip("no part of this request can be made invalid (every generated value fits its schema)")
