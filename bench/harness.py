@@ -103,14 +103,17 @@ def report(
     """Time ratio candidate/baseline against `target_ratio` (lower is better).
     `n`: how many runs each median is taken over (printed); the measure default when omitted."""
     ratio = candidate.seconds / baseline.seconds if baseline.seconds else float("inf")
+    measured_memory = bool(candidate.peak_bytes or baseline.peak_bytes)
     mem_ratio = candidate.peak_bytes / baseline.peak_bytes if baseline.peak_bytes else float("inf")
     ok = ratio <= target_ratio
     print(f"## {title}")
     for label, m in (("baseline ", baseline), ("candidate", candidate)):
-        print(f"  {label} {m.name:<40} {m.seconds * 1000:9.2f} ms  peak {m.peak_bytes / 1024:9.1f} KiB")
+        peak = f"  peak {m.peak_bytes / 1024:9.1f} KiB" if measured_memory else ""
+        print(f"  {label} {m.name:<40} {m.seconds * 1000:9.2f} ms{peak}")
     verdict = "OK" if ok else "OVER TARGET"
     runs = f"; N = {n} runs" if n is not None else ""
-    print(f"  time ratio {ratio:.2f} (target <= {target_ratio}) {verdict}; memory ratio {mem_ratio:.2f}{runs}")
+    memory = f"memory ratio {mem_ratio:.2f}" if measured_memory else "memory not measured"
+    print(f"  time ratio {ratio:.2f} (target <= {target_ratio}) {verdict}; {memory}{runs}")
     return ok
 
 

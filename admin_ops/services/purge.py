@@ -385,15 +385,22 @@ def set_deletable(name: str) -> bool:
 
 def _plan_in_key_order() -> None:
     """For the rest of a set-based batch's transaction on PostgreSQL (the next
-    recorded keys, the DELETE, the progress update by primary key): no
-    sequential scan. The batch's keys are a slice of the primary key and the
-    recorded ids are in key order, so walking both indexes (a merge join) reads
-    just that slice; but when a batch is a large share of a table (or of the
-    recorded ids) whose rows are not stored in key order, the planner prices a
-    full scan lower — and then pays it once per batch."""
+    recorded keys, the DELETE, the progress update by primary key): a merge
+    join, no sequential scan. The batch's keys are a slice of the primary key
+    and the recorded ids are in key order, so walking both indexes side by side
+    reads just that slice. Left to itself the planner prices a full scan lower
+    when a batch is a large share of a table whose rows are not stored in key
+    order (and then pays it once per batch); it hashes the batch's recorded ids
+    (a DELETE of 25,000 events took 150 ms, merged 110 ms, a plain DELETE of
+    the same rows 118 ms); and when it underestimates the recorded ids it
+    probes the primary key once per id (100,000 events: 1.3-1.8 s against
+    0.35 s for the plain DELETE)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(
+                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),"
+                " set_config('enable_nestloop', 'off', true)"
+            )
 
 
 def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
@@ -422,12 +429,14 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
         recorded = _recorded(locked, name)
         if after is not None:
             recorded = recorded.filter(**{f"{column}__gt": after})
-        # This batch ends at the batch_size-th recorded key, unless no key follows it
-        # (then it takes the rest, and no empty batch is needed to find out).
+        # This batch ends at the batch_size-th recorded key; it is the last one when no key
+        # follows (no empty batch is needed to find out). Fewer keys left than a batch: up to
+        # the last of them. Bounded either way, so that the DELETE reads that slice of the key.
         keys = recorded.order_by(column).values_list(column, flat=True)
         upto, following = [*keys[batch_size - 1 : batch_size + 1], None, None][:2]
-        if following is None:
-            upto = None
+        last = following is None
+        if upto is None:
+            upto = recorded.order_by(f"-{column}").values_list(column, flat=True).first()
         if upto is not None:
             recorded = recorded.filter(**{f"{column}__lte": upto})
         batch = _targets(locked, name, recorded, after=after, upto=upto)
@@ -444,7 +453,7 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
         progress["counts"] = counts
         progress["cascaded"] = cascaded
         progress["pending_files"] = [*(progress.get("pending_files") or []), *files]
-        if upto is None:
+        if last:
             progress["done"] = [*progress.get("done", []), name]
         else:
             positions[name] = str(upto) if isinstance(upto, uuid.UUID) else upto
@@ -454,7 +463,7 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
     purge.progress = locked.progress
     # Files go only once their rows are gone for good (the transaction committed).
     _clear_pending_files(purge)
-    return upto is not None
+    return not last
 
 
 def purge_execute(
