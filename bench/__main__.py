@@ -3,7 +3,10 @@
 Each benchmark runs in its own process (`python -m bench --run-one NAME`), one
 after the other, so that one that fails, crashes (its traceback is printed),
 hangs past `--timeout` or leaves a connection or a setting in a bad state
-cannot stop or skew the others. A benchmark that misses its target, crashes
+cannot stop or skew the others. Its database sessions carry its name
+(`PGAPPNAME=bench:NAME`, inherited by what it starts); any still open when it
+ends (a statement of a killed process runs on, holding its locks) are ended
+before the next benchmark starts. A benchmark that misses its target, crashes
 or times out counts as a miss; the exit status is 1 if any missed.
 
 NAME selects benchmarks by module name, with or without the `bench_` prefix;
@@ -94,19 +97,55 @@ def _sweep_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def app_name(name: str) -> str:
+    """The database application name of a benchmark's sessions (and the prefix of its children's)."""
+    return f"bench:{name}"
+
+
+def _sessions_end(name: str) -> int:
+    """End the database sessions a benchmark left behind: a process killed in the
+    middle of a statement leaves its server session running it, locks held (the
+    next benchmark then waited on a killed one's bulk DELETE). Returns how many."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0
+    app = app_name(name)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND (application_name = %s OR starts_with(application_name, %s))",
+                [app, f"{app}-"],
+            )
+            return cursor.fetchone()[0]
+    except Exception as exc:  # the clean-up of one benchmark must not stop the suite
+        print(f"  (could not end the database sessions of {name}: {exc})", flush=True)
+        return 0
+    finally:
+        connection.close()
+
+
 def run_child(name: str, *, timeout: float) -> tuple[str, float]:
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "bench", "--run-one", name], start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench", "--run-one", name],
+        start_new_session=True,
+        env={**os.environ, "PGAPPNAME": app_name(name)},
+    )
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
+        _sessions_end(name)
         return f"TIMEOUT after {timeout:.0f} s", time.monotonic() - started
     except BaseException:
         _kill_group(process)
+        _sessions_end(name)
         raise
     elapsed = time.monotonic() - started
     _sweep_group(process)
+    _sessions_end(name)
     if code == EXIT_OK:
         return "ok", elapsed
     if code == EXIT_MISS:
