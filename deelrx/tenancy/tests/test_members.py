@@ -21,7 +21,8 @@ def test_an_admin_changes_a_members_role_and_it_is_recorded(team, admin_user, me
     assert membership(member, team).role == Role.VIEWER
     event = ActivityEvent.objects.get(event_type="tenancy.membership.role_changed")
     assert event.user == admin_user
-    assert event.event_data["old_role"] == "member" and event.event_data["role"] == "viewer"
+    assert event.event_data["old_role"] == "member"
+    assert event.event_data["role"] == "viewer"
 
 
 def test_a_member_or_viewer_cannot_change_roles(team, member, viewer):
@@ -69,7 +70,9 @@ def test_the_page_offers_role_and_remove_controls_to_admins_only(client_as, team
     assert '<option value="owner"' not in html.split("Add a member")[0]  # nor makes one
     assert "data-confirm=" in html
     html = client_as(viewer).get("/team/members/").content.decode()
-    assert "/role/" not in html and "/remove/" not in html and "Add a member" not in html
+    assert "/role/" not in html
+    assert "/remove/" not in html
+    assert "Add a member" not in html
 
 
 def test_the_page_changes_a_role_and_removes_a_member(client_as, team, owner, member, viewer):
