@@ -29,9 +29,11 @@ def demo_page(page):
     console_errors: list[str] = []
     page.on(
         "console",
-        lambda message: console_errors.append(message.text)
-        if message.type == "error" and "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            console_errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
     )
     page.console_errors = console_errors
     return page
