@@ -4,6 +4,7 @@ scheme, a sentence for each, and no audit row of a type nobody declared."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ PASSED_ON = {
     ("knowledge_base/services/articles.py", "TRANSITION_EVENTS[move]"),
     ("admin_ops/selectors/activity.py", "value"),  # the log's filter: the type asked for
     ("admin_ops/demo.py", "event_type"),
+    ("knowledge_base/services/proposals.py", "event_type"),  # `_close`'s callers' literals are checked
     ("bench/bench_activity_list.py", "_EVENT_TYPES[i % len(_EVENT_TYPES)]"),
     ("bench/bench_credit_jobs.py", "f\"'{event_type}'\""),  # quoted for SQL; the callers' literals are checked
 }
@@ -43,6 +45,14 @@ def _is_literal(node: ast.AST) -> bool:
     return isinstance(node, ast.IfExp) and _is_literal(node.body) and _is_literal(node.orelse)
 
 
+def _is_module_path(text: str) -> bool:
+    """ "credit.api.urls" (an include) or "credit.services.limits" (a benchmark's patch target)."""
+    try:
+        return importlib.util.find_spec(text) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _call_name(call: ast.Call) -> str:
     func = call.func
     return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -54,10 +64,13 @@ def event_types_in_code() -> tuple[dict[str, list[str]], list[str]]:
     Found: `event_type=` arguments; `"event_type": …` in dict literals (the
     batches of `record_events`); string arguments of functions named `*_event`
     (e.g. the purge service's `_event(purge, "admin_ops.purge.requested")`);
-    and the strings of module constants named `*_EVENTS` or `*_EVENT_TYPES`
-    (tables of types, e.g. a transition → its event)."""
+    the strings of module constants named `*_EVENTS` or `*_EVENT_TYPES`
+    (tables of types, e.g. a transition → its event); and any other string
+    shaped like a type under a registered app's prefix that is not a module
+    path (a helper's argument: `_close(…, "kb.proposal.accepted")`)."""
     found: dict[str, list[str]] = {}
     dynamic: list[str] = []
+    prefixes = {event_type.app for event_type in registry.event_types()}
 
     def add(value: str, where: str) -> None:
         found.setdefault(value.strip("'"), []).append(where)  # a benchmark's SQL literal is quoted
@@ -91,6 +104,10 @@ def event_types_in_code() -> tuple[dict[str, list[str]], list[str]]:
                                     add(text, where)
                             elif (relative, ast.unparse(value)) not in PASSED_ON:
                                 dynamic.append(f"{where}: {ast.unparse(value)}")
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    text = node.value.strip("'")
+                    if NAME.match(text) and text.split(".")[0] in prefixes and not _is_module_path(text):
+                        add(text, where)
                 elif isinstance(node, ast.Assign | ast.AnnAssign):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     names = [t.id for t in targets if isinstance(t, ast.Name)]
