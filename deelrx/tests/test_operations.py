@@ -102,7 +102,7 @@ def test_sync_job_schedules_creates_one_editable_entry_per_job():
 
     run("sync_job_schedules")
     tasks = PeriodicTask.objects.filter(name__in=list(JOB_SPECS))
-    assert tasks.count() == 8
+    assert tasks.count() == len(JOB_SPECS) == 9
     overdue = tasks.get(name="credit-overdue-check")
     overdue.enabled = False
     overdue.save()
