@@ -1,9 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.templatetags.static import static
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deelrx import health, views
@@ -28,7 +26,7 @@ api_patterns = [
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     # pages link the icon; this is for what asks /favicon.ico (the API docs, the Django admin, feed readers)
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", views.favicon),
     path("team/switch/", views.switch_team, name="switch-team"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

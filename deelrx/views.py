@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -23,6 +24,12 @@ from deelrx.web import resolve_team_access
 DASHBOARD_APPS = ("credit", "knowledge_base", "admin_ops")
 # A section shown only to a role (the admin statistics are for those who act on them).
 DASHBOARD_MIN_ROLE = {"admin_ops": Role.ADMIN}
+
+
+def favicon(request):
+    # The static URL is looked up per request: with the manifest storage it exists
+    # only after collectstatic, not when the URLconf is imported (check --deploy).
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def dashboard_sections(team, access=None) -> list[dict]:

@@ -185,3 +185,10 @@ def test_admin_search_and_filters(client_as, superuser, customer):
     client = client_as(superuser)
     assert b"Lovelace" in client.get("/django-admin/tenancy/customer/?q=lovelace").content
     assert client.get("/django-admin/tenancy/customer/?is_active__exact=1").status_code == 200
+
+
+def test_favicon_ico_redirects_to_the_icon(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
