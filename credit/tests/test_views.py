@@ -107,7 +107,7 @@ def test_list_search_as_you_type_returns_the_table_partial(client_as, member, ac
     html = response.content.decode()
     assert "Ada Lovelace" in html
     assert "<html" not in html
-    assert 'class="table credit-accounts"' in html
+    assert '<table class="table stack credit-accounts">' in html  # stacked as cards at phone width
 
 
 def test_list_with_an_unknown_status_shows_the_filter_error(client_as, member, account):
