@@ -21,6 +21,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import secrets
 import signal
 import subprocess
 import sys
@@ -95,6 +96,38 @@ def _sweep_group(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         return
     process.wait()
+
+
+PRODUCTION_SERVED = ("bench_credit_charge_http",)  # run a server with the production settings
+
+
+def _production_static_files() -> None:
+    """The production settings serve static files through a manifest that
+    `collectstatic` writes (the image's build runs it), and the URLconf resolves
+    a static file as it loads: a server started without the manifest answers 500
+    to everything. Build it when it is missing or older than a static source
+    file (compressing every file costs about a CPU minute, so not every run)."""
+    from django.apps import apps
+    from django.conf import settings
+
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    sources = [Path(d) for d in settings.STATICFILES_DIRS]
+    sources += [Path(app.path) / "static" for app in apps.get_app_configs()]
+    base = Path(settings.BASE_DIR).resolve()
+    newest = max(
+        (f.stat().st_mtime for d in sources if base in d.resolve().parents for f in d.rglob("*") if f.is_file()),
+        default=0.0,
+    )
+    if manifest.exists() and manifest.stat().st_mtime >= newest:
+        return
+    print("building the production static files (collectstatic, as the image does) ...", flush=True)
+    env = {**os.environ, "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+    env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=base, env=env, check=False
+    )
+    if done.returncode:
+        print(f"  collectstatic failed (exit {done.returncode}); a production-served benchmark will fail", flush=True)
 
 
 def app_name(name: str) -> str:
@@ -187,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     setup_django()  # migrate once, before the benchmarks (each child only checks)
+    if any(name in PRODUCTION_SERVED for name in chosen):
+        _production_static_files()
     from django.db import connections
 
     connections.close_all()
