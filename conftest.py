@@ -224,9 +224,14 @@ def is_postgres():
 
 
 # --- Browser (end-to-end) ------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium driven by Playwright (no downloaded browser)."""
+    """Headless Debian Chromium driven by Playwright (no downloaded browser).
+
+    One per test module, not per session: between its calls Playwright's sync API
+    leaves its event loop marked as running in this thread, and while it lives,
+    async_to_sync (the consumer tests, a notification push) refuses to run here.
+    Stopping it when the module ends hands the thread back to the tests after it."""
     import shutil
 
     executable = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
