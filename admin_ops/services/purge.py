@@ -296,7 +296,14 @@ def _start_execution(purge: PurgeOperation, *, now: dt.datetime) -> PurgeOperati
         )
         purge.status = S.EXECUTING
         purge.executed_at = now
-        purge.progress = {**purge.progress, "counts": {}, "done": [], "after": {}, "pending_files": []}
+        purge.progress = {
+            **purge.progress,
+            "counts": {},
+            "done": [],
+            "after": {},
+            "taken": {},
+            "pending_files": [],
+        }
         purge.save(update_fields=["status", "executed_at", "progress", "updated_at"])
         _event(purge, "admin_ops.purge.executing", user=None)
     return purge
@@ -430,11 +437,19 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
         if after is not None:
             recorded = recorded.filter(**{f"{column}__gt": after})
         # This batch ends at the batch_size-th recorded key; it is the last one when no key
-        # follows (no empty batch is needed to find out). Fewer keys left than a batch: up to
-        # the last of them. Bounded either way, so that the DELETE reads that slice of the key.
-        keys = recorded.order_by(column).values_list(column, flat=True)
-        upto, following = [*keys[batch_size - 1 : batch_size + 1], None, None][:2]
-        last = following is None
+        # follows (no empty batch is needed to find out). When no more keys are left than a
+        # batch holds (the export counted the ids it recorded; `taken` counts the keys of the
+        # batches done), it ends at the last key: one step down the index, where finding the
+        # batch_size-th key reads them all. Bounded either way, so that the DELETE reads that
+        # slice of the key. (A count that is off only makes that batch larger, or costs the walk.)
+        taken = dict(progress.get("taken") or {})
+        exported = (progress.get("exported") or {}).get(name)
+        if exported is not None and exported - taken.get(name, 0) <= batch_size:
+            upto, last = None, True
+        else:
+            keys = recorded.order_by(column).values_list(column, flat=True)
+            upto, following = [*keys[batch_size - 1 : batch_size + 1], None, None][:2]
+            last = following is None
         if upto is None:
             upto = recorded.order_by(f"-{column}").values_list(column, flat=True).first()
         if upto is not None:
@@ -458,6 +473,8 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
         else:
             positions[name] = str(upto) if isinstance(upto, uuid.UUID) else upto
             progress["after"] = positions
+            taken[name] = taken.get(name, 0) + batch_size
+            progress["taken"] = taken
         locked.progress = progress
         locked.save(update_fields=["progress", "updated_at"])
     purge.progress = locked.progress
