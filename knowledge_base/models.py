@@ -101,9 +101,18 @@ class KbRevision(models.Model):
 
 
 class KbUpload(models.Model):
+    """A stored file. `key` always holds the current version's content (so a public URL stays
+    the same across versions); `versions` records every content it has had, this one included."""
+
     class Store(models.TextChoices):
         PRIVATE = "private", "Private"
         PUBLIC = "public", "Public"
+
+    class Processing(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="kb_uploads")
@@ -118,6 +127,18 @@ class KbUpload(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="kb_uploads"
     )
+    # Bytes in the store: smaller than `size` when the store keeps the file gzip-encoded;
+    # null when not measured (files stored before compression was recorded).
+    stored_size = models.BigIntegerField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    # Thumbnail and text extraction, done by a queued task after the upload is stored.
+    processing_status = models.CharField(max_length=10, choices=Processing.choices, default=Processing.PENDING)
+    processing_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    thumbnail_key = models.CharField(max_length=512, blank=True)
+    extracted_text = models.TextField(blank=True)
+    # Filled with the extracted text on PostgreSQL (as the article's); always NULL on SQLite.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -127,10 +148,51 @@ class KbUpload(models.Model):
             models.Index(fields=["team", "-created_at"], name="kb_upload_team_created"),
             models.Index(fields=["article", "-created_at"], name="kb_upload_article"),
             models.Index(fields=["store", "created_at"], name="kb_upload_store_created"),
+            PortableGinIndex(fields=["search_vector"], name="kb_upload_search_gin"),
+            models.Index(
+                fields=["processing_status", "created_at"],
+                name="kb_upload_processing_open",
+                condition=models.Q(processing_status__in=["pending", "failed"]),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class KbUploadVersion(models.Model):
+    """One content an upload has had, numbered 1, 2, 3… per upload; the highest is the current one
+    (at the upload's key). An older one lives at its own key (a copy) or, on an S3 bucket that keeps
+    versions, at the upload's key under `storage_version_id`."""
+
+    upload = models.ForeignKey(KbUpload, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    key = models.CharField(max_length=512)
+    storage_version_id = models.CharField(max_length=1024, blank=True)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.BigIntegerField()
+    stored_size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="kb_upload_versions",
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "upload version"
+        ordering = ["upload_id", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "number"], name="kb_upload_version_unique_number"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="kb_upload_version_created")]
+
+    def __str__(self) -> str:
+        return f"{self.upload} v{self.number}"
 
 
 class KbFeedback(models.Model):

@@ -38,7 +38,7 @@ from deelrx.storage import (
 )
 from deelrx.tenancy.access import TeamAccess, require_role
 from deelrx.tenancy.models import Role, Team, User
-from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.models import KbArticle, KbUpload, KbUploadVersion
 from knowledge_base.services.articles import ADMIN_EDIT_STATUSES
 from knowledge_base.sniffing import sanitize_filename, sniff_file, storage_filename
 
@@ -154,6 +154,17 @@ def upload_create(
                 size=size,
                 sha256=sha256,
                 uploaded_by=user,
+            )
+            KbUploadVersion.objects.create(
+                upload=upload,
+                number=1,
+                key=key,
+                original_name=display_name,
+                content_type=sniffed.content_type,
+                size=size,
+                sha256=sha256,
+                created_by=user,
+                created_at=upload.created_at,
             )
             record_event(event_type="kb.upload.created", team=team, user=user, data=_event_data(upload))
     except BaseException:
