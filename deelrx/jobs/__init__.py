@@ -239,7 +239,7 @@ def _heartbeat(run_pk: int):
 def job_runs_reap(*, now=None) -> int:
     """Mark failed ("worker lost") the runs left `running` by a process that died:
     no heartbeat for `JOB_LOST_AFTER_SECONDS`. Called before every run and by the
-    jobs page and `run_job`. Returns how many."""
+    jobs page and `run_job`. Each emits `job.run.failed` as a failing run does. Returns how many."""
     from deelrx.jobs.models import JobRun
 
     now = now or timezone.now()
@@ -247,9 +247,20 @@ def job_runs_reap(*, now=None) -> int:
     lost = JobRun.objects.filter(status=JobRun.Status.RUNNING).filter(
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
     )
-    reaped = lost.update(status=JobRun.Status.FAILED, error="worker lost", finished_at=now)
-    if reaped:
-        logger.warning("job runs reaped", extra={"runs": reaped})
+    with transaction.atomic():
+        # Locked (skipping those another reaper holds) so that a run is reaped, and its
+        # failure announced, once even when the jobs page and a worker reap together.
+        found = list(lost.select_for_update(skip_locked=True).values_list("pk", "job_name"))
+        if not found:
+            return 0
+        reaped = JobRun.objects.filter(pk__in=[pk for pk, _ in found], status=JobRun.Status.RUNNING).update(
+            status=JobRun.Status.FAILED, error="worker lost", finished_at=now
+        )
+        # A lost worker is a failed run: announced like one (`job.run.failed`, the superusers
+        # notified), in the transaction that marks it.
+        for pk, name in found:
+            _record_failure(name, JobRun(pk=pk, job_name=name, error="worker lost"))
+    logger.warning("job runs reaped", extra={"runs": reaped})
     return reaped
 
 

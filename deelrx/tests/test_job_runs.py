@@ -72,3 +72,24 @@ def test_the_heartbeat_keeps_a_long_run_alive(settings, monkeypatch):
     run = JobRun.objects.get()
     assert run.status == "succeeded"
     assert run.heartbeat_at > run.started_at + dt.timedelta(seconds=0.1)  # refreshed while it ran
+
+
+def test_a_reaped_run_is_announced_as_a_failed_run(settings, django_capture_on_commit_callbacks):
+    from django.contrib.auth import get_user_model
+
+    from deelrx.audit.models import ActivityEvent
+    from notifications.models import Notification
+
+    settings.JOB_LOST_AFTER_SECONDS = 600
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    now = timezone.now()
+    dead = JobRun.objects.create(job_name="kb-links-verify", heartbeat_at=now - dt.timedelta(minutes=11))
+    JobRun.objects.create(job_name="credit-overdue-check", heartbeat_at=now - dt.timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.job_runs_reap(now=now) == 1
+    event = ActivityEvent.objects.get(event_type="job.run.failed")
+    assert event.event_data == {"job": "kb-links-verify", "run_id": dead.pk, "error": "worker lost"}
+    assert list(Notification.objects.values_list("recipient", flat=True)) == [root.pk]
+    assert jobs.job_runs_reap(now=now) == 0
+    assert ActivityEvent.objects.filter(event_type="job.run.failed").count() == 1  # announced once
