@@ -236,6 +236,14 @@ KB_ORPHAN_GRACE_DAYS = _read("KB_ORPHAN_GRACE_DAYS", env.int, default=7)
 # Help-center abuse limits per client ip (anonymous readers have no session to count on).
 KB_FEEDBACK_PER_IP_PER_HOUR = _read("KB_FEEDBACK_PER_IP_PER_HOUR", env.int, default=20)
 KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR = _read("KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR", env.int, default=1)
+# Upload processing (thumbnails, text extraction, OCR), run by a queued task after an upload is stored.
+UPLOAD_PROCESSING_ENABLED = _strict_bool("UPLOAD_PROCESSING_ENABLED", default=True)
+UPLOAD_PROCESSING_TIMEOUT_SECONDS = _read("UPLOAD_PROCESSING_TIMEOUT_SECONDS", env.int, default=120)
+UPLOAD_PROCESSING_PAGE_TIMEOUT_SECONDS = _read("UPLOAD_PROCESSING_PAGE_TIMEOUT_SECONDS", env.int, default=30)
+UPLOAD_PROCESSING_MAX_PAGES = _read("UPLOAD_PROCESSING_MAX_PAGES", env.int, default=20)
+UPLOAD_PROCESSING_TEXT_MAX_CHARS = _read("UPLOAD_PROCESSING_TEXT_MAX_CHARS", env.int, default=100_000)
+UPLOAD_THUMBNAIL_MAX_PX = 320
+UPLOAD_OCR_LANGUAGES = _read("UPLOAD_OCR_LANGUAGES", env.str, default="eng")
 
 AWS_ACCESS_KEY_ID = _read("AWS_ACCESS_KEY_ID", env.str, default=None)
 AWS_SECRET_ACCESS_KEY = _read("AWS_SECRET_ACCESS_KEY", env.str, default=None)

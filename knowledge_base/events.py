@@ -84,6 +84,11 @@ EVENT_TYPES = [
     EventType("kb.upload.created", "File uploaded", "{actor} uploaded “{original_name}” to the {store} store"),
     EventType("kb.upload.deleted", "Upload deleted", "{actor} deleted the upload “{original_name}”"),
     EventType(
+        "kb.upload.reprocessed",
+        "Upload processed again",
+        "{actor} asked for the upload “{original_name}” to be processed again",
+    ),
+    EventType(
         "kb.upload.orphan_deleted",
         "Unused uploads deleted",
         "{actor} deleted {count} upload(s) that no article uses",

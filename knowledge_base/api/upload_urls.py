@@ -10,4 +10,14 @@ urlpatterns = [
         upload_views.UploadDownloadApi.as_view(),
         name="api-kb-upload-download",
     ),
+    path(
+        "uploads/<str:upload_id>/thumbnail/",
+        upload_views.UploadThumbnailApi.as_view(),
+        name="api-kb-upload-thumbnail",
+    ),
+    path(
+        "uploads/<str:upload_id>/reprocess/",
+        upload_views.UploadReprocessApi.as_view(),
+        name="api-kb-upload-reprocess",
+    ),
 ]

@@ -14,7 +14,13 @@ from deelrx.tenancy.models import Role
 from knowledge_base.api.upload_serializers import UploadInputSerializer, UploadOutputSerializer
 from knowledge_base.models import KbArticle
 from knowledge_base.selectors.uploads import upload_get_for_user, upload_list
-from knowledge_base.services.uploads import upload_create, upload_delete, upload_download_response
+from knowledge_base.services.processing import upload_reprocess
+from knowledge_base.services.uploads import (
+    upload_create,
+    upload_delete,
+    upload_download_response,
+    upload_thumbnail_response,
+)
 
 # Room for the multipart envelope and the other fields around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -112,3 +118,33 @@ class UploadDownloadApi(APIView):
     def get(self, request, upload_id):
         upload = upload_get_for_user(user=request.user, upload_id=upload_id)
         return upload_download_response(upload=upload, user=request.user)
+
+
+class UploadThumbnailApi(APIView):
+    @extend_schema(
+        operation_id="help_uploads_thumbnail",
+        parameters=[UPLOAD_ID_PARAMETER],
+        responses={
+            (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The thumbnail (file-system store)."),
+            302: OpenApiResponse(description="Redirect to the thumbnail's (short-lived signed, if private) URL (S3)."),
+            **error_responses(401, 404),
+        },
+    )
+    def get(self, request, upload_id):
+        upload = upload_get_for_user(user=request.user, upload_id=upload_id)
+        return upload_thumbnail_response(upload=upload, user=request.user)
+
+
+class UploadReprocessApi(APIView):
+    @extend_schema(
+        operation_id="help_uploads_reprocess",
+        request=None,
+        parameters=[UPLOAD_ID_PARAMETER],
+        responses={202: UploadOutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def post(self, request, upload_id):
+        upload = upload_get_for_user(user=request.user, upload_id=upload_id)
+        upload = upload_reprocess(upload=upload, user=request.user)
+        return Response(
+            UploadOutputSerializer(upload, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )

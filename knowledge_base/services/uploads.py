@@ -40,6 +40,7 @@ from deelrx.tenancy.access import TeamAccess, require_role
 from deelrx.tenancy.models import Role, Team, User
 from knowledge_base.models import KbArticle, KbUpload, KbUploadVersion
 from knowledge_base.services.articles import ADMIN_EDIT_STATUSES
+from knowledge_base.services.processing import queue_upload_processing
 from knowledge_base.sniffing import sanitize_filename, sniff_file, storage_filename
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def upload_create(
                 created_at=upload.created_at,
             )
             record_event(event_type="kb.upload.created", team=team, user=user, data=_event_data(upload))
+            queue_upload_processing(upload)  # thumbnail and text, after the commit
     except BaseException:
         # No row, so no file either: remove what was just written.
         _delete_object(store, key)
@@ -225,6 +227,22 @@ def upload_public_url(upload: KbUpload) -> str | None:
     return get_storage("public").url(upload.key)
 
 
+def upload_thumbnail_url(upload: KbUpload, request: HttpRequest | None = None) -> str | None:
+    """Where a client fetches the upload's thumbnail (None until one is made):
+    the public store's URL for a public upload, else the authenticated
+    thumbnail endpoint (same rules as the download). The thumbnail key holds
+    the version, so the URL changes when the content does."""
+    if not upload.thumbnail_key:
+        return None
+    if upload.store == KbUpload.Store.PUBLIC:
+        url = get_storage("public").url(upload.thumbnail_key)
+    else:
+        url = f"{reverse('api-kb-upload-thumbnail', kwargs={'upload_id': upload.pk})}?v={upload.version}"
+    if request is not None and url.startswith("/"):
+        return request.build_absolute_uri(url)
+    return url
+
+
 def upload_url(upload: KbUpload, *, request: HttpRequest | None = None) -> str:
     """Where a client fetches the file: the public URL, or the authenticated
     download endpoint for private files. Absolute when a request is given."""
@@ -271,6 +289,37 @@ def upload_download_response(*, upload: KbUpload, user: User) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
+    return response
+
+
+THUMBNAIL_CONTENT_TYPES = {"webp": "image/webp", "png": "image/png", "jpg": "image/jpeg"}
+
+
+def upload_thumbnail_response(*, upload: KbUpload, user: User) -> HttpResponse:
+    """The thumbnail, to the same people as the file (any member of the team;
+    others 404): on S3 a redirect to a short-lived signed URL, on disk streamed."""
+    require_role(user, upload.team_id, Role.VIEWER)
+    if not upload.thumbnail_key:
+        raise NotFound("This upload has no thumbnail.")
+    storage = get_storage(upload.store)
+    content_type = THUMBNAIL_CONTENT_TYPES.get(upload.thumbnail_key.rsplit(".", 1)[-1], "application/octet-stream")
+    if is_s3(storage):
+        if upload.store == KbUpload.Store.PUBLIC:
+            return HttpResponseRedirect(storage.url(upload.thumbnail_key))
+        parameters = {"ResponseContentType": content_type}
+        url = storage.url(upload.thumbnail_key, parameters=parameters, expire=settings.PRIVATE_URL_EXPIRY_SECONDS)
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "private, no-store"
+        return response
+    try:
+        handle = storage.open(upload.thumbnail_key, "rb")
+    except (FileNotFoundError, OSError):
+        raise NotFound("The thumbnail is missing from the store.") from None
+    response = FileResponse(handle, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # The URL carries the version (?v=), so the browser may keep it a while.
+    response["Cache-Control"] = "private, max-age=3600"
     return response
 
 
