@@ -179,6 +179,41 @@ def test_detail_renders_sanitised_content(client_as, viewer, draft):
     assert "<strong>30 days</strong>" in body
 
 
+def h1_texts(body: str) -> list[str]:
+    """The text of every <h1> of a page, as a screen reader names the heading."""
+    from html.parser import HTMLParser
+
+    class Headings(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.depth, self.texts = 0, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "h1":
+                self.depth += 1
+                self.texts.append("")
+
+        def handle_endtag(self, tag):
+            if tag == "h1":
+                self.depth -= 1
+
+        def handle_data(self, data):
+            if self.depth:
+                self.texts[-1] += data
+
+    parser = Headings()
+    parser.feed(body)
+    return [" ".join(text.split()) for text in parser.texts]
+
+
+@pytest.mark.parametrize("status", ["draft", "review", "published", "archived"])
+def test_the_article_heading_is_its_title_without_the_status_badge(client_as, team, member, admin_user, status):
+    article = make_article(team, member, title="Refund policy", content="Plain.", status=status, approver=admin_user)
+    body = client_as(member).get(url("article-detail", article.pk)).content.decode()
+    assert h1_texts(body) == ["Refund policy"]
+    assert f"kb-status-{status}" in body  # the badge is still shown, next to the heading
+
+
 def test_viewer_gets_no_edit_or_workflow_buttons(client_as, viewer, draft):
     body = client_as(viewer).get(url("article-detail", draft.pk)).content.decode()
     assert url("article-edit", draft.pk) not in body
