@@ -34,6 +34,13 @@ EVENT_TYPES = [
         describe=lambda data: {"customer": short_id(data.get("customer_id"))},
     ),
     EventType("tenancy.customer.deleted", "Customer deleted", "{actor} deleted the customer {name}"),
+    # POST /api/auth/token/: who obtained their token, when and from where (ip, user agent); never the token.
+    EventType(
+        "tenancy.api_token.issued",
+        "API token issued",
+        "{actor} signed in to the API with a password and got {which} API token",
+        describe=lambda data: {"which": "a new" if data.get("created") else "their existing"},
+    ),
 ]
 
 

@@ -204,3 +204,14 @@ def customer_delete(*, customer: Customer, actor: User) -> None:
             "This customer has credit records and cannot be deleted; mark it inactive instead.",
             code="customer_in_use",
         ) from None
+
+
+@transaction.atomic
+def api_token_issue(*, user: User) -> str:
+    """The user's API token (created on first use) for POST /api/auth/token/, audited
+    (`tenancy.api_token.issued`, no team: a token is the user's). The key is never in the event."""
+    from rest_framework.authtoken.models import Token
+
+    token, created = Token.objects.get_or_create(user=user)
+    record_event(event_type="tenancy.api_token.issued", user=user, data={"created": created})
+    return token.key

@@ -138,6 +138,23 @@ def test_token_for_username_and_password(api_client, owner):
     assert api_client.get("/api/teams/").status_code == 200
 
 
+def test_token_issue_is_audited_without_the_token(api_client, owner):
+    from deelrx.audit.models import ActivityEvent
+
+    first = api_client.post(TOKEN_URL, {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="203.0.113.7")
+    api_client.post(TOKEN_URL, {"username": "alice", "password": PASSWORD})
+    api_client.post(TOKEN_URL, {"username": "alice", "password": "wrong"})
+    events = list(ActivityEvent.objects.filter(event_type="tenancy.api_token.issued").order_by("pk"))
+    assert [(e.user_id, e.team_id, e.event_data) for e in events] == [
+        (owner.pk, None, {"created": True}),
+        (owner.pk, None, {"created": False}),
+    ]
+    assert events[0].ip_address == "203.0.113.7"
+    key = first.json()["token"]
+    assert not ActivityEvent.objects.filter(event_data__icontains=key).exists()
+    assert all(key not in str(e.event_data) for e in ActivityEvent.objects.all())
+
+
 @pytest.mark.parametrize(
     "payload",
     [{"username": "alice", "password": "wrong"}, {"username": "nobody", "password": "x"}],

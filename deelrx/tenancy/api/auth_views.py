@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from deelrx.api import error_responses
 from deelrx.errors import DomainError
 from deelrx.tenancy.auth import LoginLockedOut, lockout_message
+from deelrx.tenancy.services import api_token_issue
 
 
 class InvalidCredentials(DomainError):
@@ -67,5 +67,5 @@ class TokenObtainApi(APIView):
             if getattr(django_request, "axes_locked_out", False):
                 raise LoginLockedOut(lockout_message())
             raise InvalidCredentials()
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key, "user_id": user.pk, "username": user.username})
+        key = api_token_issue(user=user)
+        return Response({"token": key, "user_id": user.pk, "username": user.username})
