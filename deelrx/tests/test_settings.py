@@ -111,8 +111,25 @@ def test_bad_configuration_fails_at_start_naming_the_variable(env, variable):
     assert variable in result.stderr.strip().splitlines()[-1]
 
 
-def test_check_deploy_is_clean_under_production_settings():
-    env = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": "backoffice.example.com"}
+PRODUCTION_SERVICES = {  # what the Dockerfile's image gets in production (docker-compose names the same variables)
+    "DATABASE_URL": "postgres://deelrx:secret@db.internal:5432/deelrx",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "AWS_ACCESS_KEY_ID": "deelrx",
+    "AWS_SECRET_ACCESS_KEY": "not-a-real-secret",
+    "AWS_S3_ENDPOINT_URL": "https://s3.example.com",
+    "PRIVATE_STORAGE_BUCKET": "deelrx-private",
+    "PUBLIC_STORAGE_BUCKET": "deelrx-public",
+    "SITE_URL": "https://backoffice.example.com",
+}
+
+
+@pytest.mark.parametrize("services", [{}, PRODUCTION_SERVICES], ids=["bare", "with-services"])
+def test_check_deploy_is_clean_under_production_settings(services):
+    env = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "backoffice.example.com",
+        **services,
+    }
     base = {"PATH": os.environ["PATH"]}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
