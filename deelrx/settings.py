@@ -194,6 +194,8 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Read notifications are deleted this many days after they were read (admin-retention-enforce); unread ones stay.
+NOTIFICATION_READ_RETENTION_DAYS = _read("NOTIFICATION_READ_RETENTION_DAYS", env.int, default=90)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Results live in Redis for a day so "run now" and tests can wait on a task.

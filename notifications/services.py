@@ -14,10 +14,12 @@ the teams concerned, preferences of the recipients) plus one INSERT.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch
 from django.utils import timezone
@@ -186,3 +188,22 @@ def notification_preferences_update(*, user, changes: Iterable[dict]) -> None:
             if field in change:
                 setattr(preference, field, bool(change[field]))
         preference.save()
+
+
+# --- Retention --------------------------------------------------------------------------
+def _read_expired(now: dt.datetime):
+    before = now - dt.timedelta(days=settings.NOTIFICATION_READ_RETENTION_DAYS)
+    return Notification.objects.filter(read_at__lt=before)  # unread rows (read_at null) never match
+
+
+def notifications_delete_expired(*, now: dt.datetime | None = None) -> int:
+    """Delete the notifications read more than `NOTIFICATION_READ_RETENTION_DAYS` ago, in one
+    DELETE (the retention job's hook; nothing references a notification). Unread ones are kept
+    however old: they are what the user has not seen yet. Returns how many."""
+    deleted, _ = _read_expired(now or timezone.now()).delete()
+    return deleted
+
+
+def notifications_count_expired(*, now: dt.datetime | None = None) -> int:
+    """What `notifications_delete_expired` would delete (the retention job's dry run)."""
+    return _read_expired(now or timezone.now()).count()
