@@ -55,6 +55,29 @@ def available_entities() -> list[PurgeableEntity]:
     return [ENTITIES[name] for name in deletion_order()]
 
 
+def needed_with(name: str) -> list[str]:
+    """The entities a purge of `name` must also include: its own `requires` and those
+    declaring themselves `required_by` it (registered ones only)."""
+    spec = ENTITIES[name]
+    needed = [r for r in spec.requires if r in ENTITIES]
+    needed += [other.name for other in ENTITIES.values() if name in other.required_by and other.name not in needed]
+    return needed
+
+
+def scope_help() -> str:
+    """What each entity's purge means and what it needs, in the registry's words (the
+    request form's help text): one rule, whatever the apps register."""
+    lines = []
+    for spec in available_entities():
+        parts = [spec.help] if spec.help else []
+        needed = needed_with(spec.name)
+        if needed:
+            parts.append("needs " + " and ".join(ENTITIES[n].verbose.lower() for n in needed) + " in the same purge")
+        if parts:
+            lines.append(f"{spec.verbose}: {'; '.join(parts)}.")
+    return " ".join(lines)
+
+
 def ordered(entities) -> list[str]:
     return [name for name in deletion_order() if name in set(entities)]
 

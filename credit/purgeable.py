@@ -49,6 +49,7 @@ ENTITIES = [
         statuses=("active", "suspended", "defaulted", "closed"),
         updated_field="updated_at",
         check=only_closed_accounts,
+        help="only closed accounts (zero balance), each with its whole ledger",
     ),
     PurgeableEntity(
         "credit_transactions",
@@ -64,6 +65,7 @@ ENTITIES = [
         required_by=("customers",),
         required_by_message=CUSTOMERS_NEED_CREDIT,
         updated_field="updated_at",
+        help="only as the whole ledger of the credit accounts purged",
     ),
 ]
 

@@ -12,7 +12,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST, require_safe
 
 from credit.forms import (
@@ -35,24 +34,11 @@ from deelrx.csv_export import streaming_csv_response
 from deelrx.errors import DomainError, NotFound
 from deelrx.security import stripe_csp
 from deelrx.tenancy.models import Role
-from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
+from deelrx.web import add_domain_error_to_form, domain_error_text, paginate, team_view, vary_on_htmx, wants_partial
 
 ACCOUNTS_PER_PAGE = 25
 TRANSACTIONS_PER_PAGE = 25
 LIMIT_CHANGES_SHOWN = 5
-
-
-def _wants_partial(request) -> bool:
-    """An htmx swap of the table, not a history restore: on a history cache miss (back
-    button after hx-push-url) htmx asks for the pushed URL with HX-Request and
-    HX-History-Restore-Request and needs the whole page, not the rows."""
-    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
-
-
-def _vary_on_htmx(response):
-    # One URL answers with the page or the rows: caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
-    return response
 
 
 def _account_or_404(request, account_id) -> CreditAccount:
@@ -84,10 +70,10 @@ def account_list_view(request):
         "filter_form": filter_form if request.GET else AccountFilterForm(),
         "list_url": reverse("credit:index"),
     }
-    if _wants_partial(request):
-        return _vary_on_htmx(render(request, "credit/_account_rows.html", context))
+    if wants_partial(request):
+        return vary_on_htmx(render(request, "credit/_account_rows.html", context))
     context["currencies"] = totals_by_currency(team=team)  # the whole team's, whatever the filters
-    return _vary_on_htmx(render(request, "credit/account_list.html", context))
+    return vary_on_htmx(render(request, "credit/account_list.html", context))
 
 
 # --- One account ----------------------------------------------------------------------
@@ -131,7 +117,7 @@ def _render_detail(request, account: CreditAccount, *, transaction_form=None, se
 @team_view()
 def account_detail(request, account_id):
     account = _account_or_404(request, account_id)
-    if _wants_partial(request):
+    if wants_partial(request):
         filter_form, page = _transactionspaginate(request, account)
         context = {
             "account": account,
@@ -139,8 +125,8 @@ def account_detail(request, account_id):
             "filter_form": filter_form,
             "transactions_url": reverse("credit:account-detail", args=[account.pk]),
         }
-        return _vary_on_htmx(render(request, "credit/_transaction_rows.html", context))
-    return _vary_on_htmx(_render_detail(request, account))
+        return vary_on_htmx(render(request, "credit/_transaction_rows.html", context))
+    return vary_on_htmx(_render_detail(request, account))
 
 
 @require_POST

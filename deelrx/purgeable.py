@@ -47,6 +47,8 @@ class PurgeableEntity:
     # auto_now field of mutable rows: one changed after the export may now match the
     # scope (an article archived since) without being in the export
     updated_field: str | None = None
+    # what a purge of it means, in a sentence for the request form ("only closed accounts")
+    help: str = ""
     # rows never purged (e.g. the purges' own audit events)
     exclude: Q | None = None
     # a rule on the rows a purge is about to delete: raises BusinessRuleViolation to refuse

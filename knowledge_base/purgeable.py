@@ -15,6 +15,7 @@ ENTITIES = [
         criteria={"user_id": "author_id", "status": "status"},
         statuses=("draft", "review", "published", "archived"),
         updated_field="updated_at",
+        help="their uploads go with them",
     ),
     PurgeableEntity(
         "kb_uploads",

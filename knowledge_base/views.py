@@ -26,7 +26,15 @@ from deelrx.errors import DomainError
 from deelrx.searches import search_performed
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role
-from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
+from deelrx.web import (
+    add_domain_error_to_form,
+    domain_error_text,
+    is_htmx,
+    paginate,
+    team_view,
+    vary_on_htmx,
+    wants_partial,
+)
 from knowledge_base.forms import (
     ArticleForm,
     AttachmentForm,
@@ -97,8 +105,9 @@ def article_list(request):
         "status_choices": Status.choices,
         "categories": category_list(team=team),
     }
-    template = "knowledge_base/_article_rows.html" if is_htmx(request) else "knowledge_base/article_list.html"
-    return render(request, template, context)
+    # an htmx swap gets the rows; a history restore (Back after a live search) the whole page
+    template = "knowledge_base/_article_rows.html" if wants_partial(request) else "knowledge_base/article_list.html"
+    return vary_on_htmx(render(request, template, context))
 
 
 @team_view()

@@ -77,6 +77,31 @@ def test_form_renders_entities(client_as, owner):
     assert 'type="datetime-local"' in html
 
 
+def test_form_help_names_the_purgeable_credit_entities_from_the_registry(client_as, owner):
+    from admin_ops import purge_registry
+
+    html = client_as(owner).get("/ops/purges/new/").content.decode()
+    help_text = purge_registry.scope_help()
+    assert help_text
+    assert help_text in html
+    # credit's registered entities, each with its own rule and what it needs alongside
+    assert "Credit accounts: only closed accounts (zero balance)" in help_text
+    assert "needs credit transactions in the same purge" in help_text
+    assert "Credit transactions: only as the whole ledger of the credit accounts purged" in help_text
+    assert "Customers: needs credit accounts and credit transactions in the same purge." in help_text
+
+
+def test_the_purge_help_follows_what_is_registered(monkeypatch):
+    from admin_ops import purge_registry
+    from deelrx import purgeable
+
+    kept = {name: spec for name, spec in purgeable.ENTITIES.items() if not name.startswith("credit_")}
+    monkeypatch.setattr(purgeable, "ENTITIES", kept)
+    monkeypatch.setattr(purge_registry, "ENTITIES", kept)
+    assert "Credit" not in purge_registry.scope_help()
+    assert "credit" not in purge_registry.scope_help()
+
+
 def test_form_creates_purge(client_as, team, owner):
     response = client_as(owner).post(
         "/ops/purges/new/",

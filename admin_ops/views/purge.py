@@ -29,8 +29,6 @@ class PurgeRequestForm(forms.Form):
     entities = forms.MultipleChoiceField(
         label="What to purge",
         widget=forms.CheckboxSelectMultiple,
-        help_text="Customers take their credit accounts and transactions with them; "
-        "credit transactions are purged only with their accounts.",
     )
     date_from = forms.DateField(label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(
@@ -47,6 +45,7 @@ class PurgeRequestForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["entities"].choices = [(e.name, e.verbose) for e in purge_registry.available_entities()]
+        self.fields["entities"].help_text = purge_registry.scope_help()
 
     def scope(self) -> dict:
         data = self.cleaned_data

@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from deelrx.errors import DomainError
@@ -15,7 +14,14 @@ from deelrx.storage import INLINE_UNSAFE_TYPES, public_storage
 from deelrx.tenancy import selectors, services
 from deelrx.tenancy.forms import CustomerForm, MemberAddForm, MemberRoleForm
 from deelrx.tenancy.models import Membership, Role, User
-from deelrx.web import add_domain_error_to_form, domain_error_text, is_htmx, paginate, team_view
+from deelrx.web import (
+    add_domain_error_to_form,
+    domain_error_text,
+    paginate,
+    team_view,
+    vary_on_htmx,
+    wants_partial,
+)
 
 
 @team_view()
@@ -23,11 +29,8 @@ def customer_list(request):
     customers = selectors.customer_list(team=request.team_access.team, filters={"q": request.GET.get("q", "")})
     page = paginate(request, customers)
     # an htmx swap gets the rows; a history restore (Back after a live search) the whole page
-    partial = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
-    template = "tenancy/_customer_rows.html" if partial else "tenancy/customer_list.html"
-    response = render(request, template, {"page": page, "q": request.GET.get("q", "")})
-    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
-    return response
+    template = "tenancy/_customer_rows.html" if wants_partial(request) else "tenancy/customer_list.html"
+    return vary_on_htmx(render(request, template, {"page": page, "q": request.GET.get("q", "")}))
 
 
 @team_view(min_role=Role.MEMBER)  # a viewer is not shown a form he cannot send

@@ -4,7 +4,16 @@ platform's registries (event types, retention hooks, purgeable entities),
 neither by import nor by naming another app's model in a string
 ("credit.CreditAccount" for `apps.get_model`); and no two modules import each
 other, directly or round a longer loop. Tests are exempt (they may set up any
-app's data)."""
+app's data).
+
+Two apps only consume what the others record:
+- `reports` is a read-only consumer (decision 46): it may import the other apps'
+  read modules (`models`, `selectors`, credit's `figures`), never their services,
+  views, APIs, forms or tasks; nothing imports `reports` (searches reach it through
+  the platform hook `deelrx.searches`).
+- `notifications` is told through the platform (the audit registry's audiences and
+  `deelrx.audit` hooks): it imports no feature app and no feature app imports it.
+The root URLconf names the apps' URL modules as strings: it wires, it does not import."""
 
 from __future__ import annotations
 
@@ -12,14 +21,30 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("deelrx", "credit", "knowledge_base", "admin_ops", "notifications")
-FEATURE_APPS = ("credit", "knowledge_base", "admin_ops", "notifications")
+PACKAGES = ("deelrx", "credit", "knowledge_base", "admin_ops", "notifications", "reports")
+FEATURE_APPS = ("credit", "knowledge_base", "admin_ops", "notifications", "reports")
 FORBIDDEN = {
     "deelrx": FEATURE_APPS,
     # e.g. admin_ops purges credit and KB rows through the purgeable entities they register;
     # notifications reads the event registry
     **{app: tuple(other for other in FEATURE_APPS if other != app) for app in FEATURE_APPS},
 }
+# app → {other app: the modules of it that app may import (read-only)}: an exception to FORBIDDEN
+READ_ONLY = {
+    "reports": {
+        "credit": ("credit.models", "credit.selectors", "credit.figures"),
+        "knowledge_base": ("knowledge_base.models", "knowledge_base.selectors"),
+    },
+}
+
+
+def allowed(source: str, target: str) -> bool:
+    """May module `source` import module `target` (or name a model of its app)?"""
+    package, other = source.split(".")[0], target.split(".")[0]
+    if other not in FORBIDDEN.get(package, ()):
+        return True
+    readable = READ_ONLY.get(package, {}).get(other, ())
+    return any(target == module or target.startswith(f"{module}.") for module in readable)
 
 
 def module_name(path: Path) -> str:
@@ -69,9 +94,31 @@ def test_no_forbidden_arrow_between_apps():
     arrows = []
     for name, targets in graph().items():
         for target in targets:
-            if target.split(".")[0] in FORBIDDEN.get(name.split(".")[0], ()):
+            if not allowed(name, target):
                 arrows.append(f"{name} -> {target}")
     assert sorted(arrows) == []
+
+
+def test_reports_reads_and_nothing_imports_reports_or_notifications():
+    """The read-only consumers: reports reaches into the others' read modules only, and
+    no other package imports reports or notifications (they are told, not called)."""
+    edges = graph()
+    reports_reads = {target for name, targets in edges.items() if name.startswith("reports") for target in targets}
+    assert {t.split(".")[0] for t in reports_reads} - {"reports", "deelrx"} <= {"credit", "knowledge_base"}
+    assert not any(t.startswith(("credit.services", "knowledge_base.services", "credit.views")) for t in reports_reads)
+    into = [
+        f"{name} -> {target}"
+        for name, targets in edges.items()
+        for target in targets
+        if target.split(".")[0] in ("reports", "notifications") and name.split(".")[0] != target.split(".")[0]
+    ]
+    assert into == []
+    assert not allowed("reports.views", "credit.services.ledger")
+    assert not allowed("reports.selectors.credit", "credit.api.views")
+    assert allowed("reports.selectors.credit", "credit.figures")
+    assert not allowed("credit.services.ledger", "reports.selectors.credit")
+    assert not allowed("notifications.services", "credit.models")
+    assert not allowed("knowledge_base.views", "notifications.selectors")
 
 
 def test_no_import_cycles():
@@ -114,9 +161,8 @@ def test_no_model_of_another_app_named_in_a_string():
     knowledge base are declared by those apps, not listed by admin operations."""
     arrows = []
     for name, path in source_modules().items():
-        package = name.split(".")[0]
         for app, line in _model_references(path):
-            if app in FORBIDDEN.get(package, ()):
+            if not allowed(name, f"{app}.models"):
                 arrows.append(f"{name}:{line} -> {app}")
     assert sorted(arrows) == []
 

@@ -101,6 +101,17 @@ def test_search_as_you_type_returns_only_the_rows_partial(client_as, viewer, dra
     assert "Opening hours" not in body
 
 
+def test_back_after_a_live_search_restores_the_whole_page_with_its_query(client_as, viewer, draft, published):
+    response = client_as(viewer).get(
+        url("index"), {"q": "refund"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert "<html" in body
+    assert 'value="refund"' in body
+    assert "Refund policy" in body
+    assert "HX-History-Restore-Request" in response["Vary"]
+
+
 def test_list_page_wires_the_search_box_to_the_partial(client_as, viewer):
     body = client_as(viewer).get(url("index")).content.decode()
     assert 'hx-trigger="keyup changed delay:300ms, search"' in body
