@@ -267,3 +267,41 @@ def test_markdown_quoting_markup_in_code_spans_is_accepted_but_raw_markup_is_not
 
 def test_deeply_nested_json_is_text_not_a_crash():
     assert sniff_bytes(b"[" * 100_000, filename="data.json").content_type == "text/plain"
+
+
+# Each whole-file pattern is searched only in windows holding a character its matches need
+# (sniffing._may_hold): these are the markers whose only such character is a rare one,
+# deep in a large file that is otherwise plain ASCII without them.
+@pytest.mark.parametrize(
+    "marker",
+    [
+        b"Set shell = WScript.Shell",  # "." and the name, no "(" or "-"
+        b"run powershell -enc AAAA",  # "-"
+        b"x = CreateObject (y)",  # "("
+        b'=cmd|" /C calc"!A0',  # "|"
+        b"=DDEAUTO (cmd)",  # "("
+        b"go to javascript:void",  # ":"
+        b"see <iframe src=x>",  # "<"
+        # not ASCII ("\u017f", long s, matches "s" case-insensitively): the pattern runs
+        "Set shell = W\u017fcript.Shell".encode(),
+    ],
+)
+def test_a_marker_deep_in_a_large_text_file_is_found(marker):
+    from knowledge_base.sniffing import SCAN_CHUNK_BYTES
+
+    clean_line = b"sku 1 item 1 99 1099\n"
+    filler = clean_line * (2 * SCAN_CHUNK_BYTES // len(clean_line))
+    assert sniff_bytes(filler, filename="stock.txt").content_type == "text/plain"
+    with pytest.raises(UnsupportedFileType):
+        sniff_bytes(filler + marker + b"\n" + clean_line * 10, filename="stock.txt")
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f", "\u0085", "\u009b"])
+def test_a_control_character_deep_in_a_large_text_file_is_refused(control):
+    from knowledge_base.sniffing import SCAN_CHUNK_BYTES
+
+    filler = "prix en €, ligne de texte\n".encode() * (2 * SCAN_CHUNK_BYTES // 28)
+    with pytest.raises(UnsupportedFileType):
+        sniff_bytes(filler + f"x{control}y\n".encode(), filename="notes.txt")
+    with pytest.raises(UnsupportedFileType):
+        sniff_bytes(b"plain ascii\n" * 200_000 + f"x{control}y\n".encode(), filename="notes.txt")
