@@ -72,3 +72,48 @@ def test_dashboard_page_shows_the_section(client_as, viewer, team):
 def test_dashboard_links_the_review_queue_for_admins(client_as, admin_user, team):
     body = client_as(admin_user).get(reverse("dashboard")).content.decode()
     assert reverse("knowledge_base:review-queue") in body
+
+
+def _tile(body: str) -> str:
+    start = body.index('id="kb-broken-links"')
+    return body[start : body.index("</a>", start)]
+
+
+@pytest.mark.usefixtures("only_kb_section")
+def test_broken_links_tile_says_not_checked_before_the_first_check(client_as, viewer, team):
+    KbArticleFactory(team=team, status=Status.PUBLISHED)
+    assert dashboard_section(team=team)["broken_links"] is None
+    tile = _tile(client_as(viewer).get(reverse("dashboard")).content.decode())
+    assert "Not checked yet" in tile
+    assert ">0<" not in tile
+
+
+@pytest.mark.usefixtures("only_kb_section")
+def test_broken_links_tile_counts_once_a_check_ran(client_as, viewer, team):
+    from deelrx.jobs.models import JobRun
+
+    # a dry run checked nothing; a real run of a team without links stores no result but counts as checked
+    JobRun.objects.create(job_name="kb-links-verify", status=JobRun.Status.SUCCEEDED, dry_run=True)
+    assert dashboard_section(team=team)["broken_links"] is None
+    JobRun.objects.create(
+        job_name="kb-links-verify", status=JobRun.Status.SUCCEEDED, dry_run=False, finished_at=timezone.now()
+    )
+    section = dashboard_section(team=team)
+    assert section["broken_links"] == 0
+    assert section["links_last_checked"] is not None
+    tile = _tile(client_as(viewer).get(reverse("dashboard")).content.decode())
+    assert ">0</span>" in tile
+    assert "Broken links" in tile
+    assert "Not checked yet" not in tile
+
+
+def test_broken_links_count_only_this_teams_failures(team, other_team):
+    mine = KbArticleFactory(team=team, status=Status.PUBLISHED)
+    theirs = KbArticleFactory(team=other_team, status=Status.PUBLISHED)
+    now = timezone.now()
+    for url in ("https://a.example/", "https://b.example/"):
+        KbLinkCheck.objects.create(article=mine, url=url, ok=False, checked_at=now)
+        KbLinkCheck.objects.create(article=theirs, url=url, ok=False, checked_at=now)
+    KbLinkCheck.objects.create(article=theirs, url="https://c.example/", ok=False, checked_at=now)
+    assert dashboard_section(team=team)["broken_links"] == 2
+    assert dashboard_section(team=other_team)["broken_links"] == 3
