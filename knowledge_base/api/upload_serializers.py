@@ -4,7 +4,7 @@ from rest_framework import serializers
 from deelrx.inputs import ID_BOUNDS
 from deelrx.storage import UPLOAD_CONTEXTS
 from knowledge_base.models import KbUpload
-from knowledge_base.services.uploads import upload_url
+from knowledge_base.services.uploads import upload_thumbnail_url, upload_url
 
 
 class BlankableUUIDField(serializers.UUIDField):
@@ -32,6 +32,7 @@ class UploadOutputSerializer(serializers.ModelSerializer):
     team_id = serializers.IntegerField(read_only=True)
     article_id = serializers.UUIDField(read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
 
     class Meta:
         model = KbUpload
@@ -46,9 +47,32 @@ class UploadOutputSerializer(serializers.ModelSerializer):
             "size",
             "sha256",
             "url",
+            "version",
+            "processing_status",
+            "processing_error",
+            "thumbnail_url",
             "created_at",
         ]
+        read_only_fields = fields
 
     @extend_schema_field(serializers.URLField(help_text="Public URL, or the download endpoint for private files."))
     def get_url(self, upload: KbUpload) -> str:
         return upload_url(upload, request=self.context.get("request"))
+
+    @extend_schema_field(
+        serializers.URLField(
+            allow_null=True,
+            help_text="The thumbnail (images, a PDF's first page) once processed: public URL, or the "
+            "authenticated thumbnail endpoint for private files; null when there is none.",
+        )
+    )
+    def get_thumbnail_url(self, upload: KbUpload) -> str | None:
+        return upload_thumbnail_url(upload, request=self.context.get("request"))
+
+
+class UploadDetailOutputSerializer(UploadOutputSerializer):
+    """The detail adds the extracted text (lists leave it out: it can be long)."""
+
+    class Meta(UploadOutputSerializer.Meta):
+        fields = [*UploadOutputSerializer.Meta.fields, "extracted_text"]
+        read_only_fields = fields

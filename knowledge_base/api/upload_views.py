@@ -11,7 +11,11 @@ from rest_framework.views import APIView
 from deelrx.api import error_responses, page_of, paginated_response, team_access_from_body
 from deelrx.errors import FileTooLarge, NotFound
 from deelrx.tenancy.models import Role
-from knowledge_base.api.upload_serializers import UploadInputSerializer, UploadOutputSerializer
+from knowledge_base.api.upload_serializers import (
+    UploadDetailOutputSerializer,
+    UploadInputSerializer,
+    UploadOutputSerializer,
+)
 from knowledge_base.models import KbArticle
 from knowledge_base.selectors.uploads import upload_get_for_user, upload_list
 from knowledge_base.services.processing import upload_reprocess
@@ -87,11 +91,11 @@ class UploadDetailApi(APIView):
     @extend_schema(
         operation_id="help_uploads_retrieve",
         parameters=[UPLOAD_ID_PARAMETER],
-        responses={200: UploadOutputSerializer, **error_responses(401, 404)},
+        responses={200: UploadDetailOutputSerializer, **error_responses(401, 404)},
     )
     def get(self, request, upload_id):
         upload = upload_get_for_user(user=request.user, upload_id=upload_id)
-        return Response(UploadOutputSerializer(upload, context={"request": request}).data)
+        return Response(UploadDetailOutputSerializer(upload, context={"request": request}).data)
 
     @extend_schema(
         operation_id="help_uploads_destroy",

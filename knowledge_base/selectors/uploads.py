@@ -25,7 +25,7 @@ def upload_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Quer
     team_id = (filters or {}).get("team_id")
     if team_id not in (None, ""):
         get_team_access(user, team_id, min_role=Role.VIEWER)
-    queryset = KbUpload.objects.all()
+    queryset = KbUpload.objects.defer("extracted_text", "search_vector")  # long; the detail has the text
     if not user.is_superuser:
         queryset = queryset.filter(team_id__in=active_team_ids(user))
     queryset = queryset.order_by("-created_at", "-id")

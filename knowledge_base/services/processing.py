@@ -278,11 +278,12 @@ def _ocr(image, deadline: _Deadline) -> str:
     import pytesseract
 
     rgb = image.convert("RGB") if image.mode not in ("RGB", "L") else image
+    limit = deadline.page_timeout()
     try:
-        return pytesseract.image_to_string(rgb, lang=settings.UPLOAD_OCR_LANGUAGES, timeout=deadline.page_timeout())
+        return pytesseract.image_to_string(rgb, lang=settings.UPLOAD_OCR_LANGUAGES, timeout=limit)
     except RuntimeError as error:  # pytesseract's timeout
         if "timeout" in str(error).lower():
-            raise ProcessingTimedOut(f"timed out after {_seconds(deadline.seconds)} s") from None
+            raise ProcessingTimedOut(f"timed out after {_seconds(round(limit, 3))} s (OCR of one page)") from None
         raise ProcessingFailed(f"OCR failed: {error}") from None
     except pytesseract.TesseractError as error:
         raise ProcessingFailed(f"OCR failed: {error.message or error.status}") from None

@@ -30,6 +30,10 @@ FIELDS = {
     "size",
     "sha256",
     "url",
+    "version",
+    "processing_status",
+    "processing_error",
+    "thumbnail_url",
     "created_at",
 }
 
@@ -219,7 +223,7 @@ def test_detail(api_as, team, member, outsider):
     upload = make_uploads(team, member, 1)[0]
     response = api_as(member).get(f"{URL}{upload.pk}/")
     assert response.status_code == 200
-    assert set(response.json()) == FIELDS
+    assert set(response.json()) == FIELDS | {"extracted_text"}
     assert_error(api_as(outsider).get(f"{URL}{upload.pk}/"), 404, "not_found")
     assert_error(api_as(member).get(f"{URL}not-a-uuid/"), 404, "not_found")
 
