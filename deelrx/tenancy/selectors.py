@@ -26,6 +26,12 @@ def membership_get(*, team: Team, membership_id) -> Membership:
     return get_or_not_found(membership_list(team=team), "Member not found.", pk=membership_id)
 
 
+def membership_get_by_user(*, team: Team, user_id) -> Membership:
+    """A user's membership of the team (the API names members by user id); a user of
+    another team, or none, is 404."""
+    return get_or_not_found(membership_list(team=team), "Member not found.", user_id=user_id)
+
+
 def customer_list(*, team: Team, filters=None) -> QuerySet[Customer]:
     queryset = Customer.objects.filter(team=team).order_by("last_name", "first_name", "id")
     return apply_filters(CustomerFilter, filters, queryset)

@@ -34,6 +34,10 @@ class MembershipInputSerializer(serializers.Serializer):
         return attrs
 
 
+class MembershipRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
 class CustomerOutputSerializer(serializers.ModelSerializer):
     team_id = serializers.IntegerField(read_only=True)
 

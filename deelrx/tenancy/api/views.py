@@ -12,6 +12,7 @@ from deelrx.tenancy.api.serializers import (
     CustomerOutputSerializer,
     MembershipInputSerializer,
     MembershipOutputSerializer,
+    MembershipRoleSerializer,
     TeamInputSerializer,
     TeamOutputSerializer,
 )
@@ -75,6 +76,42 @@ class MemberListCreateApi(TeamScopedMixin, APIView):
             raise ValidationFailed(details={field: ["No single active user matches this value."]})
         membership = services.membership_add(team=self.team, actor=request.user, user=users[0], role=lookup["role"])
         return Response(MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailApi(TeamScopedMixin, APIView):
+    """One member, named by user id. Changing a role or removing someone goes through the
+    services the Team page uses: admins and owners may; only an owner touches an owner or
+    makes one; the team's last owner is neither demoted nor removed (409 `last_owner`)."""
+
+    required_roles = {"PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
+
+    def get_membership(self, user_id):
+        return selectors.membership_get_by_user(team=self.team, user_id=user_id)
+
+    @extend_schema(
+        operation_id="team_member_get", responses={200: MembershipOutputSerializer, **error_responses(401, 404)}
+    )
+    def get(self, request, team_id, user_id):
+        return Response(MembershipOutputSerializer(self.get_membership(user_id)).data)
+
+    @extend_schema(
+        operation_id="team_member_role_set",
+        request=MembershipRoleSerializer,
+        responses={200: MembershipOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def patch(self, request, team_id, user_id):
+        membership = self.get_membership(user_id)
+        data = MembershipRoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_set_role(
+            membership=membership, role=data.validated_data["role"], actor=request.user
+        )
+        return Response(MembershipOutputSerializer(membership).data)
+
+    @extend_schema(operation_id="team_member_remove", responses={204: None, **error_responses(401, 403, 404, 409)})
+    def delete(self, request, team_id, user_id):
+        services.membership_remove(membership=self.get_membership(user_id), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CustomerListCreateApi(TeamScopedMixin, APIView):
