@@ -52,6 +52,7 @@ from deelrx.errors import UnsupportedFileType
 HEAD_BYTES = 64 * 1024  # enough for every signature and the text heuristics
 SCAN_CHUNK_BYTES = 1024 * 1024  # whole-file scans read this much at a time
 SCAN_OVERLAP = 1024  # …keeping this much of the previous chunk, so no marker is split
+TEXT_STEP_BYTES = 256 * 1024  # text after its first SCAN_CHUNK_BYTES is read this much at a time
 ZIP_END_WINDOW = 65_535 + 22  # a ZIP's end record (22 bytes + a comment up to 64 KiB) sits this near the end
 PDF_HEADER_WINDOW = 1024  # PDF readers accept the header anywhere in the first KiB
 JSON_PARSE_MAX_BYTES = 1024 * 1024  # a larger .json is kept as JSON without being parsed
@@ -514,24 +515,33 @@ def _sniff_zip(fileobj: IO[bytes]) -> Sniffed:
 # --- Text ------------------------------------------------------------------------------
 def _decoded_windows(fileobj: IO[bytes]) -> Iterator[str]:
     """The whole file as UTF-8 text in overlapping windows; refuses invalid UTF-8,
-    NUL and other control characters anywhere in it."""
+    NUL and other control characters anywhere in it. The first window (the head the
+    type rules read) is SCAN_CHUNK_BYTES; the rest are read TEXT_STEP_BYTES at a time,
+    so that the head and one window are all a large file keeps in memory."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     fileobj.seek(0)
     tail = ""
+    size = SCAN_CHUNK_BYTES
     try:
         while True:
-            chunk = fileobj.read(SCAN_CHUNK_BYTES)
-            text = decoder.decode(chunk, final=not chunk)
+            chunk = fileobj.read(size)
+            size = TEXT_STEP_BYTES
             # A control byte is never part of a multi-byte character, so the raw chunk tells;
             # the C1 controls (U+0080-U+009F) exist only in text that is not ASCII.
-            if len(chunk.translate(None, _ASCII_CONTROL_BYTES)) != len(chunk) or (
-                not text.isascii() and _TEXT_CONTROL.search(text)
-            ):
+            if len(chunk.translate(None, _ASCII_CONTROL_BYTES)) != len(chunk):
+                raise refuse(_NOT_UTF8)
+            last = not chunk
+            text = decoder.decode(chunk, final=last)
+            del chunk
+            if not text.isascii() and _TEXT_CONTROL.search(text):
                 raise refuse(_NOT_UTF8)
             if text:
-                yield tail + text
-                tail = (tail + text)[-SCAN_OVERLAP:]
-            if not chunk:
+                window = tail + text
+                del text
+                yield window
+                tail = window[-SCAN_OVERLAP:]
+                del window
+            if last:
                 return
     except UnicodeDecodeError:
         raise refuse(_NOT_UTF8) from None
@@ -559,14 +569,10 @@ def _sniff_text(fileobj: IO[bytes], *, extension: str) -> Sniffed:
     flavour = _TEXT_FLAVOURS.get(extension) or _flavour_from_content(head, fileobj)
     # Code in Markdown is exempt when the file is read in one window (fences cannot be split).
     exempt_code = flavour == "text/markdown" and size <= SCAN_CHUNK_BYTES
-    for window in _chain_first(head, windows):
-        scanned = _MARKDOWN_CODE.sub("", window) if exempt_code else window
-        if _may_hold(scanned, "<:") and _TEXT_ACTIVE_MARKUP.search(scanned):
-            raise refuse("Text with HTML, script URLs or server-side code in it is not accepted.")
-        if _may_hold_script(window) and _SCRIPT_ANYWHERE.search(window):
-            raise refuse(_SCRIPT)
-        if _may_hold(window, "|(") and _SPREADSHEET_DDE.search(window):
-            raise refuse("Spreadsheet formulas that start other programs (DDE) are not accepted.")
+    _refuse_active_text(head, exempt_code=exempt_code)
+    del head, stripped  # not kept while the rest of a large file is read
+    for window in windows:
+        _refuse_active_text(window, exempt_code=exempt_code)
     if flavour == "application/json" and not _is_json(fileobj):
         flavour = "text/plain"  # a .json that does not parse is stored as the text it is
     if flavour == "text/csv":
@@ -592,9 +598,14 @@ def _may_hold_script(window: str) -> bool:
     return not window.isascii() or "wscript." in window.lower()
 
 
-def _chain_first(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+def _refuse_active_text(window: str, *, exempt_code: bool) -> None:
+    scanned = _MARKDOWN_CODE.sub("", window) if exempt_code else window
+    if _may_hold(scanned, "<:") and _TEXT_ACTIVE_MARKUP.search(scanned):
+        raise refuse("Text with HTML, script URLs or server-side code in it is not accepted.")
+    if _may_hold_script(window) and _SCRIPT_ANYWHERE.search(window):
+        raise refuse(_SCRIPT)
+    if _may_hold(window, "|(") and _SPREADSHEET_DDE.search(window):
+        raise refuse("Spreadsheet formulas that start other programs (DDE) are not accepted.")
 
 
 def _flavour_from_content(head: str, fileobj: IO[bytes]) -> str:
