@@ -235,6 +235,9 @@ KB_LINK_CHECK_BACKOFF = _read("KB_LINK_CHECK_BACKOFF", env.float, default=1.0)
 KB_LINK_CHECK_ALLOW_PRIVATE = _strict_bool("KB_LINK_CHECK_ALLOW_PRIVATE", default=False)
 KB_LINK_CHECK_MAX_RETRY_AFTER = _read("KB_LINK_CHECK_MAX_RETRY_AFTER", env.float, default=30.0)
 KB_ORPHAN_GRACE_DAYS = _read("KB_ORPHAN_GRACE_DAYS", env.int, default=7)
+# Older versions of an upload are pruned by admin-retention-enforce once older than this,
+# except the newest 10 of each upload (DESIGN §15).
+UPLOAD_VERSION_RETENTION_DAYS = _read("UPLOAD_VERSION_RETENTION_DAYS", env.int, default=90)
 # Help-center abuse limits per client ip (anonymous readers have no session to count on).
 KB_FEEDBACK_PER_IP_PER_HOUR = _read("KB_FEEDBACK_PER_IP_PER_HOUR", env.int, default=20)
 KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR = _read("KB_VIEWS_PER_IP_PER_ARTICLE_PER_HOUR", env.int, default=1)

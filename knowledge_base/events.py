@@ -84,6 +84,16 @@ EVENT_TYPES = [
     EventType("kb.upload.created", "File uploaded", "{actor} uploaded “{original_name}” to the {store} store"),
     EventType("kb.upload.deleted", "Upload deleted", "{actor} deleted the upload “{original_name}”"),
     EventType(
+        "kb.upload.replaced",
+        "New file version",
+        "{actor} uploaded version {version} of “{original_name}”",
+    ),
+    EventType(
+        "kb.upload.version_restored",
+        "File version restored",
+        "{actor} restored version {restored_from} of “{original_name}” as version {version}",
+    ),
+    EventType(
         "kb.upload.reprocessed",
         "Upload processed again",
         "{actor} asked for the upload “{original_name}” to be processed again",

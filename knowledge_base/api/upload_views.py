@@ -16,6 +16,7 @@ from knowledge_base.api.upload_serializers import (
     UploadInputSerializer,
     UploadOutputSerializer,
 )
+from knowledge_base.api.version_views import REPLACE_SCHEMA, replace_upload_content
 from knowledge_base.models import KbArticle
 from knowledge_base.selectors.uploads import upload_get_for_user, upload_list
 from knowledge_base.services.processing import upload_reprocess
@@ -96,6 +97,10 @@ class UploadDetailApi(APIView):
     def get(self, request, upload_id):
         upload = upload_get_for_user(user=request.user, upload_id=upload_id)
         return Response(UploadDetailOutputSerializer(upload, context={"request": request}).data)
+
+    @REPLACE_SCHEMA
+    def put(self, request, upload_id):
+        return replace_upload_content(request, upload_id)
 
     @extend_schema(
         operation_id="help_uploads_destroy",

@@ -16,4 +16,6 @@ urlpatterns: list = [
         name="api-kb-article-feedback",
     ),
     path("", include("knowledge_base.api.upload_urls")),
+    path("", include("knowledge_base.api.proposal_urls")),
+    path("", include("knowledge_base.api.version_urls")),
 ]

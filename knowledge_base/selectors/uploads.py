@@ -7,12 +7,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from deelrx.errors import NotFound
 from deelrx.filters import apply_filters
 from deelrx.selectors import get_or_not_found
 from deelrx.tenancy.access import get_team_access, require_role, visible_to
 from deelrx.tenancy.models import Role, User
 from knowledge_base.filters import KbUploadFilter
-from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.models import KbArticle, KbUpload, KbUploadVersion
 from knowledge_base.selectors.articles import active_team_ids
 
 
@@ -44,3 +45,19 @@ def upload_get_for_user(*, user: User, upload_id: object) -> KbUpload:
 
 def uploads_for_article(*, article: KbArticle) -> QuerySet[KbUpload]:
     return KbUpload.objects.filter(article=article).order_by("-created_at", "-id")
+
+
+def upload_versions(upload: KbUpload) -> QuerySet[KbUploadVersion]:
+    """Every stored version of an upload, newest first, with who made it (one query)."""
+    return KbUploadVersion.objects.filter(upload=upload).select_related("created_by").order_by("-number")
+
+
+def upload_version_get(*, upload: KbUpload, number: object) -> KbUploadVersion:
+    """One version of the upload by number; not a positive integer, missing or pruned → 404."""
+    text = str(number)
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or int(text) < 1:
+        raise NotFound("Version not found.")
+    version = KbUploadVersion.objects.filter(upload=upload, number=int(text)).first()
+    if version is None:
+        raise NotFound("Version not found.")
+    return version

@@ -36,7 +36,7 @@ from deelrx.audit.services import record_event
 from deelrx.storage import STORE_TYPES, blob_references, get_storage, is_s3
 from deelrx.tenancy.models import Team
 from knowledge_base.models import KbArticle, KbUpload
-from knowledge_base.services.uploads import KEY_PREFIX, delete_stored_object
+from knowledge_base.services.uploads import KEY_PREFIX, delete_stored_object, delete_upload_files
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,11 @@ def _delete_objects(objects: list[tuple[str, str]]) -> int:
         except Exception:
             logger.exception("could not delete object", extra={"store": store, "key": key})
     return deleted
+
+
+def _delete_upload_files(objects: list[tuple[str, str]]) -> None:
+    for store, key in objects:
+        delete_upload_files(store, key)
 
 
 def _cleanup_orphan_uploads(*, cutoff: datetime, dry_run: bool, deleted_keys: set[str]) -> dict[str, Any]:
@@ -120,7 +125,8 @@ def _cleanup_orphan_uploads(*, cutoff: datetime, dry_run: bool, deleted_keys: se
                 )
             objects = [(store, key) for _pk, store, key, _team in locked]
             deleted_keys.update(key for _store, key in objects)
-            transaction.on_commit(lambda objects=objects: _delete_objects(objects))
+            # Each upload's whole directory: its versions and thumbnails go with it.
+            transaction.on_commit(lambda objects=objects: _delete_upload_files(objects))
         summary["orphan_uploads_deleted"] += len(locked)
         logger.info("kb orphan uploads deleted", extra={"batch": len(locked), "done": start + len(batch)})
     return summary

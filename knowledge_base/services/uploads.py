@@ -11,11 +11,12 @@ that kb-cleanup-orphaned collects, never a row without its file).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
+import posixpath
 import re
+import shutil
 import uuid
 from typing import IO, Any
 
@@ -31,10 +32,13 @@ from deelrx.errors import FileTooLarge, NotFound, PermissionDenied, ValidationFa
 from deelrx.storage import (
     INLINE_UNSAFE_TYPES,
     UPLOAD_CONTEXTS,
+    bucket_versioning_enabled,
     build_key,
+    delete_every_version,
     determine_store_type,
     get_storage,
     is_s3,
+    stored_object_info,
 )
 from deelrx.tenancy.access import TeamAccess, require_role
 from deelrx.tenancy.models import Role, Team, User
@@ -143,6 +147,8 @@ def upload_create(
     display_name = sanitize_filename(client_name, extension=sniffed.extension)
     key = _store_file(file, team=team, store=store, display_name=display_name, sniffed=sniffed)
     try:
+        # Bytes in the store (smaller when S3 keeps it gzip-encoded) and, on a versioned bucket, its VersionId.
+        stored_size, storage_version_id = stored_object_info(store, key)
         with transaction.atomic():
             upload = KbUpload.objects.create(
                 team=team,
@@ -153,6 +159,7 @@ def upload_create(
                 original_name=display_name,
                 content_type=sniffed.content_type,
                 size=size,
+                stored_size=stored_size,
                 sha256=sha256,
                 uploaded_by=user,
             )
@@ -163,6 +170,8 @@ def upload_create(
                 original_name=display_name,
                 content_type=sniffed.content_type,
                 size=size,
+                stored_size=stored_size,
+                storage_version_id=storage_version_id,
                 sha256=sha256,
                 created_by=user,
                 created_at=upload.created_at,
@@ -178,17 +187,65 @@ def upload_create(
 
 
 def delete_stored_object(store: str, key: str) -> None:
-    """Delete one object. On disk, also remove the upload's own directory
-    (`<store>/kb/<team>/<random hex>/`) once it is empty: nothing else is ever
-    written there, so leaving it would only pile up empty directories."""
+    """Delete one object (on a versioned S3 bucket every version of it: a plain
+    delete would only hide it behind a delete marker). On disk, also remove the
+    directories it leaves empty up to the upload's own
+    (`<store>/kb/<team>/<random hex>/`, with its `versions/<n>/` and
+    `thumbnails/`): nothing else is ever written there, so leaving them would
+    only pile up empty directories."""
     storage = get_storage(store)
+    if bucket_versioning_enabled(storage):
+        delete_every_version(store, key, exact=True)
+        return
     storage.delete(key)
     if is_s3(storage):
         return
     directory = os.path.dirname(storage.path(key))
-    if _UPLOAD_DIRECTORY.fullmatch(os.path.basename(directory)):
-        with contextlib.suppress(OSError):  # not empty (or already gone): leave it
+    for _level in range(3):  # versions/<n>/ → versions/ → the upload's directory
+        name = os.path.basename(directory)
+        parent = os.path.basename(os.path.dirname(directory))
+        inside_upload = (name.isdigit() and parent == "versions") or name in ("versions", "thumbnails")
+        if not (inside_upload or _UPLOAD_DIRECTORY.fullmatch(name)):
+            return
+        try:
             os.rmdir(directory)
+        except OSError:  # not empty (or already gone): leave it and what holds it
+            return
+        if _UPLOAD_DIRECTORY.fullmatch(name):
+            return
+        directory = os.path.dirname(directory)
+
+
+def upload_directory(key: str) -> str | None:
+    """`<store>/kb/<team>/<random hex>` when the key lives in an upload's own
+    directory (every upload's does), else None."""
+    directory = posixpath.dirname(key)
+    return directory if _UPLOAD_DIRECTORY.fullmatch(posixpath.basename(directory)) else None
+
+
+def delete_upload_files(store: str, key: str, *, other_keys: tuple[str, ...] = ()) -> None:
+    """Every object of one upload, given its key: the current content, the
+    copies of older versions (`versions/`), the thumbnails (`thumbnails/`) —
+    the whole upload directory, which nothing else shares — and on a versioned
+    S3 bucket every object version and delete marker in it. `other_keys`: any
+    of its objects outside that directory. Errors are logged, never raised (a
+    leftover is kb-cleanup-orphaned's)."""
+    directory = upload_directory(key)
+    storage = get_storage(store)
+    try:
+        if directory is None:
+            delete_stored_object(store, key)
+        elif bucket_versioning_enabled(storage):
+            delete_every_version(store, f"{directory}/")
+        elif is_s3(storage):
+            storage.bucket.objects.filter(Prefix=storage._normalize_name(f"{directory}/")).delete()
+        else:
+            shutil.rmtree(storage.path(directory), ignore_errors=True)
+    except Exception:
+        logger.exception("could not delete an upload's files", extra={"store": store, "key": key})
+    for other in other_keys:
+        if other and (directory is None or not other.startswith(f"{directory}/")):
+            _delete_object(store, other)
 
 
 def _delete_object(store: str, key: str) -> None:
@@ -201,8 +258,8 @@ def _delete_object(store: str, key: str) -> None:
 
 def upload_delete(*, upload: KbUpload, user: User) -> None:
     """Members and up delete their team's uploads (admins/owners those of a
-    published or archived article). The object goes once the row's deletion
-    has committed."""
+    published or archived article). Its objects (every version, the
+    thumbnails) go once the row's deletion has committed."""
     access = require_role(user, upload.team_id, Role.MEMBER)
     with transaction.atomic():
         locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
@@ -214,9 +271,11 @@ def upload_delete(*, upload: KbUpload, user: User) -> None:
         _require_article_edit(access, article, "Deleting")
         data = _event_data(locked)
         store, key = locked.store, locked.key
+        # Its versions and thumbnail go with it (the version rows by cascade).
+        others = (*locked.versions.values_list("key", flat=True), locked.thumbnail_key)
         locked.delete()
         record_event(event_type="kb.upload.deleted", team=locked.team, user=user, data=data)
-        transaction.on_commit(lambda: _delete_object(store, key))
+        transaction.on_commit(lambda: delete_upload_files(store, key, other_keys=others))
 
 
 # --- Reading ------------------------------------------------------------------------------
@@ -252,39 +311,54 @@ def upload_url(upload: KbUpload, *, request: HttpRequest | None = None) -> str:
     return url
 
 
-def _content_disposition_type(upload: KbUpload) -> str:
+def _content_disposition_type(upload: KbUpload | KbUploadVersion) -> str:
     # Markup (SVG, HTML, XML) is never rendered in our origin, even privately.
     return "attachment" if upload.content_type in INLINE_UNSAFE_TYPES else "inline"
 
 
-def upload_download_response(*, upload: KbUpload, user: User) -> HttpResponse:
-    """Any member of the upload's team (viewers too) may fetch it; others get 404.
+def upload_download_response(*, upload: KbUpload, user: User, version: KbUploadVersion | None = None) -> HttpResponse:
+    """Any member of the upload's team (viewers too) may fetch it, or one of
+    its versions; others get 404.
 
     S3: a redirect to a short-lived signed URL (the bytes never pass through
-    the app). File system: the file streamed with nosniff and a sandboxing CSP."""
+    the app; an older version's URL names its VersionId when it has one; a
+    gzip-encoded object is served with `Content-Encoding: gzip`). File system:
+    the file streamed with nosniff and a sandboxing CSP."""
     require_role(user, upload.team_id, Role.VIEWER)
     storage = get_storage(upload.store)
-    disposition = _content_disposition_type(upload)
+    described = version or upload
+    key = version.key if version is not None else upload.key
+    disposition = _content_disposition_type(described)
     if is_s3(storage):
-        if upload.store == KbUpload.Store.PUBLIC:
+        if upload.store == KbUpload.Store.PUBLIC and version is None:
             return HttpResponseRedirect(storage.url(upload.key))
         parameters = {
-            "ResponseContentType": upload.content_type,
-            "ResponseContentDisposition": _disposition_header(disposition, upload.original_name),
+            "ResponseContentType": described.content_type,
+            "ResponseContentDisposition": _disposition_header(disposition, described.original_name),
         }
-        url = storage.url(upload.key, parameters=parameters, expire=settings.PRIVATE_URL_EXPIRY_SECONDS)
+        if version is not None and version.storage_version_id:
+            parameters["VersionId"] = version.storage_version_id
+        if upload.store == KbUpload.Store.PUBLIC:
+            # The public store signs nothing; an older version is still only for the team.
+            url = storage.connection.meta.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": storage.bucket_name, "Key": storage._normalize_name(key), **parameters},
+                ExpiresIn=settings.PRIVATE_URL_EXPIRY_SECONDS,
+            )
+        else:
+            url = storage.url(key, parameters=parameters, expire=settings.PRIVATE_URL_EXPIRY_SECONDS)
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "private, no-store"
         return response
     try:
-        handle = storage.open(upload.key, "rb")
+        handle = storage.open(key, "rb")
     except (FileNotFoundError, OSError):
         raise NotFound("The file is missing from the store.") from None
     response = FileResponse(
         handle,
-        content_type=upload.content_type,
+        content_type=described.content_type,
         as_attachment=disposition == "attachment",
-        filename=upload.original_name,
+        filename=described.original_name,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -1,0 +1,336 @@
+"""Upload versions (DESIGN §15): replacing an upload's content keeps the old one.
+
+Rules:
+- `upload.key` always holds the CURRENT content, so a public URL never changes
+  across versions; each content the upload has had is a `KbUploadVersion`
+  (1, 2, 3…; the highest is current, at `upload.key`).
+- Where an older content lives: on an S3 bucket with versioning enabled, at the
+  upload's key under its S3 VersionId (`storage_version_id`); everywhere else
+  (S3 without versioning, the disk stores) in a copy at
+  `<the upload's directory>/versions/<n>/<name>` (the version row's `key`).
+- Replacing needs what uploading needs (member, admin/owner for an attachment
+  of a published or archived article, size 413, sniffing 415), and the new
+  content must be of the current type (415 otherwise): the key's extension and
+  the public URL stay, and a `.png` URL must keep serving a PNG.
+- Restoring version n copies n's content into a NEW version (n+1…): history is
+  never rewritten. Restoring the current version is 409 `version_is_current`.
+- Versions are numbered under a row lock on the upload (`select_for_update`):
+  concurrent replaces get consecutive numbers, never a gap or a duplicate.
+- Crash-safe order, all under the lock: copy the old content to its version
+  key (copy mode) → write the new content at the upload's key → update the rows
+  and commit. A failure before the commit puts the old content back (copy mode:
+  from its copy; versioned S3: deleting the new object version) and removes the
+  copy; a crash leaves at most an object no row references, which
+  kb-cleanup-orphaned collects. No row ever points at a missing object.
+- Pruning (`admin-retention-enforce`): versions other than the current one that
+  are older than UPLOAD_VERSION_RETENTION_DAYS and not among an upload's newest
+  UPLOAD_VERSIONS_KEPT (10) are deleted, rows first (set-based, in batches),
+  their objects once the rows' deletion committed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import posixpath
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from deelrx.audit.services import record_event
+from deelrx.errors import Conflict, NotFound, UnsupportedFileType
+from deelrx.storage import (
+    bucket_versioning_enabled,
+    copy_object,
+    delete_object_version,
+    get_storage,
+    overwrite_object,
+    stored_object_info,
+)
+from deelrx.tenancy.access import TeamAccess, require_role
+from deelrx.tenancy.models import Role, User
+from knowledge_base.models import KbArticle, KbUpload, KbUploadVersion
+from knowledge_base.services.processing import queue_upload_processing
+from knowledge_base.services.uploads import (
+    _hash_and_measure,
+    _require_article_edit,
+    _too_large,
+    delete_stored_object,
+)
+from knowledge_base.sniffing import sanitize_filename, sniff_file
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_VERSIONS_KEPT = 10  # the newest versions of an upload that pruning always keeps
+PRUNE_BATCH_SIZE = 500
+
+# What writes the new content at the upload's key, under the lock: given the locked upload.
+Writer = Callable[[KbUpload], None]
+
+
+def version_copy_key(upload_key: str, number: int) -> str:
+    """`<the upload's directory>/versions/<n>/<the key's file name>`."""
+    directory, name = posixpath.split(upload_key)
+    return f"{directory}/versions/{number}/{name}"
+
+
+def _quietly(step: Callable[[], None], what: str, **extra: Any) -> None:
+    try:
+        step()
+    except Exception:
+        # Left for kb-cleanup-orphaned; never hide the original error behind this one.
+        logger.exception("upload version: could not undo a step", extra={"step": what, **extra})
+
+
+def _locked_upload(upload: KbUpload, access: TeamAccess, action: str) -> KbUpload:
+    locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
+    if locked is None:
+        raise NotFound("Upload not found.")
+    article = KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
+    _require_article_edit(access, article, action)
+    return locked
+
+
+def _store_new_version(
+    *,
+    upload: KbUpload,
+    user: User,
+    access: TeamAccess,
+    action: str,
+    prepare: Callable[[KbUpload], tuple[dict[str, Any], Writer, dict[str, Any]]],
+    event_type: str,
+) -> KbUpload:
+    """The one write path of replace and restore. `prepare(locked)` checks the
+    locked upload and returns the new version's fields (original_name,
+    content_type, size, sha256), the writer of its bytes and extra event data."""
+    store = upload.store
+    undo: list[tuple[str, Callable[[], None]]] = []
+    try:
+        with transaction.atomic():
+            locked = _locked_upload(upload, access, action)
+            store = locked.store
+            storage = get_storage(store)
+            fields, write, event_extra = prepare(locked)
+            current = KbUploadVersion.objects.select_for_update().filter(upload=locked, number=locked.version).first()
+            if current is None:  # every upload has its current version's row (migration 0006, upload_create)
+                raise Conflict("The upload's current version is not recorded.", code="version_missing")
+            key = locked.key
+            if bucket_versioning_enabled(storage):
+                old_version_id = current.storage_version_id or stored_object_info(storage, key)[1]
+                current.storage_version_id = old_version_id
+
+                def drop_new_object_version(key: str = key, old: str = old_version_id) -> None:
+                    newest = stored_object_info(store, key)[1]
+                    if newest and newest != old:
+                        delete_object_version(store, key, newest)
+
+                undo.append(("drop the new object version", drop_new_object_version))
+                write(locked)
+            else:
+                copy = version_copy_key(key, current.number)
+                copy_object(store, key, copy)
+                undo.append(("delete the copy", lambda copy=copy: delete_stored_object(store, copy)))
+                undo.append(("put the old content back", lambda copy=copy, key=key: copy_object(store, copy, key)))
+                current.key = copy
+                write(locked)
+            stored_size, version_id = stored_object_info(storage, key)
+            current.save(update_fields=["key", "storage_version_id"])
+            previous = locked.version
+            number = previous + 1
+            now = timezone.now()
+            KbUploadVersion.objects.create(
+                upload=locked,
+                number=number,
+                key=key,
+                storage_version_id=version_id,
+                stored_size=stored_size,
+                created_by=user,
+                created_at=now,
+                **fields,
+            )
+            for name, value in fields.items():
+                setattr(locked, name, value)
+            locked.stored_size = stored_size
+            locked.version = number
+            locked.processing_status = KbUpload.Processing.PENDING
+            locked.processing_error = ""
+            locked.save(
+                update_fields=[
+                    *fields,
+                    "stored_size",
+                    "version",
+                    "processing_status",
+                    "processing_error",
+                ]
+            )
+            record_event(
+                event_type=event_type,
+                team=locked.team,
+                user=user,
+                data={
+                    "upload_id": str(locked.pk),
+                    "article_id": str(locked.article_id) if locked.article_id else None,
+                    "original_name": locked.original_name,
+                    "version": number,
+                    "previous_version": previous,
+                    **event_extra,
+                    "size": locked.size,
+                    "sha256": locked.sha256,
+                },
+            )
+            queue_upload_processing(locked)  # the new version's thumbnail and text, after the commit
+    except BaseException:
+        for what, step in reversed(undo):
+            _quietly(step, what, upload_id=str(upload.pk))
+        raise
+    logger.info(
+        "kb upload version stored",
+        extra={"upload_id": str(locked.pk), "version": locked.version, "size": locked.size, "store": store},
+    )
+    return locked
+
+
+def upload_replace(*, upload: KbUpload, user: User, file: IO[bytes] | File) -> KbUpload:
+    """Replace the upload's content with `file` as its next version, keeping the
+    old one (members and up; admin/owner for an attachment of a published or
+    archived article). Over UPLOAD_MAX_BYTES → 413; a refused type, or one other
+    than the current content's → 415."""
+    access = require_role(user, upload.team_id, Role.MEMBER)
+    declared = getattr(file, "size", None)
+    if declared is not None and declared > settings.UPLOAD_MAX_BYTES:
+        raise _too_large(declared)  # refused before a single byte is read
+    client_name = getattr(file, "name", "") or ""
+    sniffed = sniff_file(file, filename=client_name)
+    sha256, size = _hash_and_measure(file)
+    display_name = sanitize_filename(client_name, extension=sniffed.extension)
+
+    def prepare(locked: KbUpload) -> tuple[dict[str, Any], Writer, dict[str, Any]]:
+        if sniffed.content_type != locked.content_type:
+            raise UnsupportedFileType(
+                f"A new version must be of the current file's type ({locked.content_type}); "
+                f"this file is {sniffed.content_type}. Upload it as a new file instead.",
+                details={"expected": locked.content_type, "received": sniffed.content_type},
+            )
+
+        def write(locked: KbUpload) -> None:
+            content = File(file, name=locked.key)
+            # S3 stores this as the object's Content-Type; the client's claim is never used.
+            content.content_type = sniffed.content_type
+            overwrite_object(locked.store, locked.key, content)
+
+        fields = {"original_name": display_name, "content_type": sniffed.content_type, "size": size, "sha256": sha256}
+        return fields, write, {}
+
+    return _store_new_version(
+        upload=upload, user=user, access=access, action="Replacing", prepare=prepare, event_type="kb.upload.replaced"
+    )
+
+
+def upload_version_restore(*, upload: KbUpload, number: int, user: User) -> KbUpload:
+    """Make version `number` current again as a NEW version (its content
+    copied; on S3 the copy is made by the server and keeps the encoding). A
+    version that does not exist (or was pruned) is 404; the current one 409."""
+    access = require_role(user, upload.team_id, Role.MEMBER)
+
+    def prepare(locked: KbUpload) -> tuple[dict[str, Any], Writer, dict[str, Any]]:
+        source = KbUploadVersion.objects.filter(upload=locked, number=number).first()
+        if source is None:
+            raise NotFound("Version not found.")
+        if source.number == locked.version:
+            raise Conflict("This version is already the current one.", code="version_is_current")
+        # The source's location before this write moves the current content (never the source's).
+        source_key, source_version_id = source.key, source.storage_version_id or None
+
+        def write(locked: KbUpload) -> None:
+            copy_object(locked.store, source_key, locked.key, version_id=source_version_id)
+
+        fields = {
+            "original_name": source.original_name,
+            "content_type": source.content_type,
+            "size": source.size,
+            "sha256": source.sha256,
+        }
+        return fields, write, {"restored_from": source.number}
+
+    return _store_new_version(
+        upload=upload,
+        user=user,
+        access=access,
+        action="Restoring versions of",
+        prepare=prepare,
+        event_type="kb.upload.version_restored",
+    )
+
+
+def version_object(version: KbUploadVersion) -> tuple[str, str | None]:
+    """(key, S3 VersionId or None) where a version's bytes are."""
+    return version.key, version.storage_version_id or None
+
+
+# --- Pruning (admin-retention-enforce) ------------------------------------------------------
+def _prunable(now: datetime) -> Any:
+    """Versions past retention: not current, older than UPLOAD_VERSION_RETENTION_DAYS,
+    and not among their upload's newest UPLOAD_VERSIONS_KEPT numbers. One query:
+    the upload's N-th highest number comes from a correlated subquery on the
+    (upload, number) unique index."""
+    cutoff = now - timedelta(days=settings.UPLOAD_VERSION_RETENTION_DAYS)
+    kept_from = (
+        KbUploadVersion.objects.filter(upload_id=OuterRef("upload_id"))
+        .order_by("-number")
+        .values("number")[UPLOAD_VERSIONS_KEPT - 1 : UPLOAD_VERSIONS_KEPT]
+    )
+    return (
+        KbUploadVersion.objects.filter(created_at__lt=cutoff)
+        .exclude(number=F("upload__version"))
+        .alias(kept_from=Subquery(kept_from))
+        .filter(Q(kept_from__isnull=False) & Q(number__lt=F("kept_from")))
+    )
+
+
+def upload_versions_count_expired(*, now: datetime | None = None) -> int:
+    return _prunable(now or timezone.now()).count()
+
+
+def upload_versions_delete_expired(*, now: datetime | None = None, batch_size: int = PRUNE_BATCH_SIZE) -> int:
+    """Delete expired versions in batches of `batch_size`: per batch one locked
+    read of (id, key, VersionId, store, upload key) and one DELETE; the objects
+    go once that batch's transaction committed."""
+    now = now or timezone.now()
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(_prunable(now).order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return deleted
+            rows = list(
+                KbUploadVersion.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=ids)
+                .exclude(number=F("upload__version"))  # a restore may have made one current meanwhile
+                .values_list("pk", "key", "storage_version_id", "upload__store", "upload__key")
+            )
+            KbUploadVersion.objects.filter(pk__in=[row[0] for row in rows]).delete()
+            objects = [
+                (store, key, version_id)
+                for _pk, key, version_id, store, upload_key in rows
+                if version_id or key != upload_key  # never the current content at the upload's key
+            ]
+            transaction.on_commit(lambda objects=objects: _delete_version_objects(objects))
+        deleted += len(rows)
+        logger.info("upload versions pruned", extra={"batch": len(rows), "total": deleted})
+        if len(ids) < batch_size or not rows:
+            return deleted
+
+
+def _delete_version_objects(objects: list[tuple[str, str, str]]) -> None:
+    for store, key, version_id in objects:
+        if version_id:
+            step = functools.partial(delete_object_version, store, key, version_id)
+        else:
+            step = functools.partial(delete_stored_object, store, key)
+        _quietly(step, "prune a version", key=key)
