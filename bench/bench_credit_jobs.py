@@ -8,7 +8,8 @@ baseline making the same state changes on the same data in the same run.
 - Baseline: plain SQL through Django's cursor, one transaction per job: the
   late marks (one UPDATE … RETURNING and one INSERT … SELECT of the
   `credit.account.late_recorded` events, grouped like the job's batches), the
-  status moves (`UPDATE … SET status = CASE …` with the reasons and events),
+  status moves (`UPDATE … SET status = CASE …` with the reasons and events, and one
+  `credit.account.overdue_found` summary per team),
   the reminder rows (`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`, stage
   computed in SQL), the lowering/freezing/raising/thawing UPDATEs with
   `INSERT … SELECT` into the limit history and the audit log.
@@ -447,15 +448,24 @@ def baseline_overdue(today: date) -> BaselineRun:
         event_type="credit.account.status_changed",
         data="jsonb_build_object('account_id', id::text, 'old', old, 'new', new, 'reason', reason)",
     )
+    # One `credit.account.overdue_found` per team of the run (its managers' one notification).
+    found_sql, found_params = _event_insert(
+        prefix="",
+        source="moved GROUP BY team_id",
+        event_type="credit.account.overdue_found",
+        data="""jsonb_build_object('count', COUNT(*), 'suspended', COUNT(*) FILTER (WHERE new = 'suspended'),
+                'defaulted', COUNT(*) FILTER (WHERE new = 'defaulted'))
+            || CASE WHEN COUNT(*) = 1 THEN jsonb_build_object('account_id', MIN(id::text)) ELSE '{}'::jsonb END""",
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         sql, marks_params = _late_marks_sql("overdue_statuses")
         cursor.execute(sql, {**marks_params, **params})
         cursor.execute(
-            f"""{events_sql} RETURNING 1)
+            f"""{events_sql} RETURNING 1), found AS ({found_sql} RETURNING 1)
             SELECT m.team_id, m.batch, m.id, c.first_name, c.last_name, m.old, m.new, m.days, m.overdue_cents,
                    m.balance_cents, m.currency, m.oldest
             FROM moved m JOIN {t["customer"]} c ON c.id = m.customer_id ORDER BY m.team_id, m.batch, m.id""",
-            {**events_params, **params},
+            {**events_params, **found_params, **params},
         )
         rows = cursor.fetchall()
     run.sql_seconds = time.perf_counter() - started

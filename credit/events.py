@@ -32,14 +32,25 @@ def _reason(data) -> dict:
     return {**_ids(data), "because": f": {data['reason']}" if data.get("reason") else ""}
 
 
-# Who is notified (DESIGN §13): an account suspended or defaulted by the overdue job → the team's
-# admins and owners. Other moves are a person's own doing; a charge notifies nobody (and so costs
-# the charge path no query).
-TO_MANAGERS_OF_OVERDUE = Audience(
-    roles=("owner", "admin"),
-    when=lambda data, by_system: by_system and data.get("new") in ("suspended", "defaulted"),
-    link=lambda data, team_id: reverse("credit:account-detail", args=[data["account_id"]]),
-)
+def _overdue_link(data, team_id) -> str:
+    """One account: its page; more: the account list filtered by the status most of them moved to."""
+    if data.get("count") == 1 and data.get("account_id"):
+        return reverse("credit:account-detail", args=[data["account_id"]])
+    status = "defaulted" if data.get("defaulted", 0) > data.get("suspended", 0) else "suspended"
+    return f"{reverse('credit:index')}?status={status}"
+
+
+def _overdue(data) -> dict:
+    count = data.get("count") or 0
+    parts = [f"{data[key]} {key}" for key in ("suspended", "defaulted") if data.get(key)]
+    return {"accounts": f"{count} credit account{'' if count == 1 else 's'}", "moves": ", ".join(parts)}
+
+
+# Who is notified (DESIGN §13, decision 51): the accounts the overdue job suspended or defaulted →
+# the team's admins and owners, once per team and run (`credit.account.overdue_found`, counting
+# them), not once per account. Other moves are a person's own doing; a charge notifies nobody (and
+# so costs the charge path no query).
+TO_MANAGERS_OF_OVERDUE = Audience(roles=("owner", "admin"), link=_overdue_link)
 
 EVENT_TYPES = [
     EventType(
@@ -59,6 +70,13 @@ EVENT_TYPES = [
         "Credit account status changed",
         "{actor} moved credit account {account} from {old} to {new}{because}",
         describe=_reason,
+    ),
+    EventType(
+        "credit.account.overdue_found",
+        "Credit accounts became overdue",
+        "{actor} found that {accounts} became overdue: {moves}",
+        describe=_overdue,
+        anonymous_actor="The overdue check",
         notify=TO_MANAGERS_OF_OVERDUE,
     ),
     EventType(

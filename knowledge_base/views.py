@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from collections import Counter
 
 import nh3
 from django.contrib import messages
@@ -95,6 +96,11 @@ def article_list(request):
         filter_errors = exc.details or {"filters": [exc.message]}
         articles = KbArticle.objects.none()
     page = paginate(request, articles, per_page=PAGE_SIZE)
+    if filters.get("q") and not filter_errors:
+        # An article found through an attachment's text says which attachment, and quotes it.
+        for article in page.object_list:
+            if getattr(article, "attachment_name", None):
+                article.attachment_snippet = safe_snippet(article, filters["q"])
     if filters.get("q") and not filter_errors and not page.has_previous:
         count = len(page.object_list)
         search_performed(request, source="staff", query=filters["q"], result_count=count, team_id=team.pk)
@@ -361,6 +367,17 @@ def link_report(request):
 
 
 # --- Public help center (/help/) ----------------------------------------------------
+def _help_search_performed(request, query: str, context: dict) -> None:
+    """The shared help center's search is about the teams whose public articles it found (or,
+    finding none, offered as close matches): noted once for each of them, with that team's
+    results on the page, so each sees it in its report and no other team does (decision 47).
+    A search about no team's article is kept with no team, in no team's report."""
+    found = Counter(item["article"].team_id for item in context["results"])
+    about = found or dict.fromkeys(sorted({item["article"].team_id for item in context.get("similar", [])}), 0)
+    for team_id, count in about.items() or [(None, 0)]:
+        search_performed(request, source="help_center", query=query, result_count=count, team_id=team_id)
+
+
 @require_safe
 def help_center(request):
     form = HelpSearchForm(request.GET)
@@ -376,9 +393,6 @@ def help_center(request):
         page = paginate(request, results, per_page=HELP_PAGE_SIZE)
         context["page"] = page
         context["results"] = [{"article": article, "snippet": safe_snippet(article, query)} for article in page]
-        if not page.has_previous and "search_error" not in context:
-            # The shared help center's search belongs to no team (stored after the response).
-            search_performed(request, source="help_center", query=query, result_count=len(context["results"]))
         if not context["results"] and not page.has_previous and "search_error" not in context:
             # Nothing matched: articles close to the query (typos) and a "did you mean".
             similar, suggestion = article_selectors.similar_public_articles(q=query)
@@ -386,6 +400,8 @@ def help_center(request):
             context["similar"] = [
                 {"article": article, "snippet": safe_snippet(article, suggestion or query)} for article in similar
             ]
+        if not page.has_previous and "search_error" not in context:
+            _help_search_performed(request, query, context)
     else:
         articles = article_selectors.public_articles().order_by("category", "title", "pk")
         context["page"] = paginate(request, articles, per_page=HELP_PAGE_SIZE)

@@ -95,8 +95,9 @@ class ActivityDaily(models.Model):
 
 
 class SearchRecord(models.Model):
-    """One search someone ran: the help center's (team null: it is shared by every team),
-    the staff knowledge-base list's and the articles API's."""
+    """One search someone ran: the help center's (one row per team whose public articles it
+    found or offered as close matches; team null when it is about no team's article), the staff
+    knowledge-base list's and the articles API's."""
 
     class Source(models.TextChoices):
         HELP_CENTER = "help_center", "Help center"

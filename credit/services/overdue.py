@@ -185,6 +185,7 @@ def _overdue_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summa
         )
         notice.append(
             {
+                "account_id": account.pk,
                 "customer": {"first_name": account.customer__first_name, "last_name": account.customer__last_name},
                 "old_status": account.status,
                 "new_status": target,
@@ -212,17 +213,38 @@ def overdue_check(*, today: date | None = None, dry_run: bool = False) -> dict:
     }
     sender = EmailSender()
     teams: dict[int, Team] = {}
+    found: dict[int, dict] = {}  # per team: what this run moved (a team's batches follow each other)
     for number, (team_id, ids) in enumerate(account_batches(past_due(today=today)), start=1):
+        for done in [t for t in found if t != team_id]:
+            _record_overdue_found(done, found.pop(done))
         with transaction.atomic():
             notice = _overdue_batch(team_id=team_id, ids=ids, today=today, dry_run=dry_run, summary=summary)
         if notice:
+            moved = found.setdefault(team_id, {"count": 0, "suspended": 0, "defaulted": 0})
+            moved["count"] += len(notice)
+            for row in notice:
+                moved[row["new_status"]] += 1
+            moved["account_id"] = str(notice[0]["account_id"])  # kept when it is the only one
             team = teams.get(team_id) or teams.setdefault(team_id, Team.objects.get(pk=team_id))
             sent = _notify_team_admins(sender, team=team, accounts=notice)
             if sent is not None:
                 summary["emails_sent" if sent else "emails_failed"] += 1
         logger.info("overdue check batch", extra={"batch": number, "team_id": team_id, "summary": dict(summary)})
+    for team_id, moved in found.items():
+        _record_overdue_found(team_id, moved)
     logger.info("overdue check finished", extra={"summary": summary})
     return summary
+
+
+@transaction.atomic
+def _record_overdue_found(team_id: int, moved: dict) -> None:
+    """One `credit.account.overdue_found` per team and run: its admins and owners get one
+    notification counting the accounts moved ("12 credit accounts became overdue"), linking to
+    the filtered list, instead of one per account (each move has its own status event)."""
+    data = {key: moved[key] for key in ("count", "suspended", "defaulted")}
+    if moved["count"] == 1:
+        data["account_id"] = moved["account_id"]
+    record_events([{"event_type": "credit.account.overdue_found", "team_id": team_id, "data": data}])
 
 
 def money_text(cents: int, currency: str) -> str:

@@ -153,3 +153,48 @@ def test_the_job_runs_through_the_registry(admins, account, post):
     summary = execute_job("credit-overdue-check", trigger="manual", today=TODAY.isoformat())
     assert summary["suspended"] == 1
     assert execute_job("credit-overdue-check", trigger="manual", dry_run=True)["suspended"] == 0
+
+
+def test_the_teams_managers_get_one_notification_per_run_over_batches(
+    admins,
+    owner,
+    account,
+    make_account,
+    other_account,
+    post,
+    outsider,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    settings,
+):
+    from credit.services import overdue
+    from notifications.models import Notification
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    monkeypatch.setattr(overdue, "BATCH_SIZE", 2)  # the team's five accounts in three batches
+    accounts = [account, *(make_account(credit_limit_cents=50_000) for _ in range(4))]
+    for n, each in enumerate(accounts):
+        post(each, "charge", 1_000, due_date=day(-120 if n == 0 else -40))
+    post(other_account, "charge", 4_000, due_date=day(-40), user=outsider)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert overdue_check(today=TODAY)["suspended"] == 5
+
+    events = ActivityEvent.objects.filter(event_type="credit.account.overdue_found").order_by("team_id")
+    assert [(e.team_id, e.event_data) for e in events] == [
+        (account.team_id, {"count": 5, "suspended": 4, "defaulted": 1}),
+        (other_account.team_id, {"count": 1, "suspended": 1, "defaulted": 0, "account_id": str(other_account.pk)}),
+    ]
+    mine = Notification.objects.filter(team=account.team)
+    assert sorted(mine.values_list("recipient__username", flat=True)) == ["adam", "alice"]  # one each, not five
+    assert {n.body for n in mine} == {
+        "The overdue check found that 5 credit accounts became overdue: 4 suspended, 1 defaulted"
+    }
+    assert {n.url for n in mine} == {"/credit/?status=suspended"}
+    theirs = Notification.objects.get(team=other_account.team)
+    assert theirs.recipient == outsider
+    assert theirs.url == f"/credit/accounts/{other_account.pk}/"
+
+    # A second run moves nothing and says nothing; a dry run records nothing either.
+    overdue_check(today=TODAY)
+    overdue_check(today=day(100), dry_run=True)
+    assert ActivityEvent.objects.filter(event_type="credit.account.overdue_found").count() == 2

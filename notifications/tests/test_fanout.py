@@ -81,16 +81,34 @@ def test_purge_news_tells_the_requester_and_the_managers(notify, people, team, e
     assert rows[0].url == "/ops/purges/4f1c0e0a-0000-4000-8000-000000000002/"
 
 
-def test_an_account_suspended_by_the_overdue_job_tells_the_managers(notify, people, team):
+def test_accounts_found_overdue_tell_the_managers_once(notify, people, team):
+    data = {"count": 12, "suspended": 9, "defaulted": 3}
+    rows = notify(event_type="credit.account.overdue_found", team=team, data=data)
+    assert names(rows) == ["adam", "alice"]
+    assert rows[0].title == "Credit accounts became overdue"
+    assert rows[0].body == "The overdue check found that 12 credit accounts became overdue: 9 suspended, 3 defaulted"
+    assert rows[0].url == "/credit/?status=suspended"
+    rows = notify(event_type="credit.account.overdue_found", team=team, data={**data, "suspended": 1, "defaulted": 11})
+    assert rows[0].url == "/credit/?status=defaulted"
+
+
+def test_one_account_found_overdue_links_to_it(notify, people, team):
+    account_id = "0b9e2f5c-0000-4000-8000-000000000003"
+    data = {"count": 1, "suspended": 1, "defaulted": 0, "account_id": account_id}
+    rows = notify(event_type="credit.account.overdue_found", team=team, data=data)
+    assert rows[0].body == "The overdue check found that 1 credit account became overdue: 1 suspended"
+    assert rows[0].url == f"/credit/accounts/{account_id}/"
+
+
+def test_each_account_moved_by_the_overdue_job_notifies_nobody(notify, people, team):
+    """The accounts' own status events stay in the audit log; the run's summary notifies."""
     data = {
         "account_id": "0b9e2f5c-0000-4000-8000-000000000003",
         "old": "active",
         "new": "suspended",
         "reason": "overdue",
     }
-    rows = notify(event_type="credit.account.status_changed", team=team, data=data)
-    assert names(rows) == ["adam", "alice"]
-    assert "The system moved credit account 0b9e2f5c from active to suspended" in rows[0].body
+    assert notify(event_type="credit.account.status_changed", team=team, data=data) == []
 
 
 def test_account_moves_made_by_a_person_or_to_active_notify_nobody(notify, people, team):
@@ -119,9 +137,9 @@ def test_a_charge_notifies_nobody_and_costs_no_query(people, team, django_assert
 
 
 def test_a_job_batch_notifies_per_event(notify, people, team, django_capture_on_commit_callbacks):
-    data = {"account_id": "0b9e2f5c-0000-4000-8000-000000000003", "old": "suspended", "new": "defaulted"}
+    data = {"count": 2, "suspended": 0, "defaulted": 2}
     with django_capture_on_commit_callbacks(execute=True):
-        record_events([{"event_type": "credit.account.status_changed", "team_id": team.pk, "data": data}] * 2)
+        record_events([{"event_type": "credit.account.overdue_found", "team_id": team.pk, "data": data}] * 2)
     assert Notification.objects.count() == 4
 
 

@@ -22,10 +22,12 @@ STALE = 50
 
 
 def _searches(*, team, date_range: DateRange):
-    """The team's own searches and the shared help center's (team null), in the range."""
+    """The team's searches in the range: its staff's and its API clients', and the help center's
+    that found (or offered as close matches) its public articles (decision 47). A help-center
+    search about no team's article (team null) is in no team's report."""
     start, _ = day_bounds(date_range.start)
     _, end = day_bounds(date_range.end)
-    return SearchRecord.objects.filter(Q(team=team) | Q(team__isnull=True), created_at__gte=start, created_at__lt=end)
+    return SearchRecord.objects.filter(team=team, created_at__gte=start, created_at__lt=end)
 
 
 def _counts_on(*, team, day: dt.date) -> dict:
@@ -89,7 +91,7 @@ def top_searches(*, team, date_range: DateRange, zero_only: bool = False) -> lis
         .annotate(
             searches=Count("pk"),
             zero_results=Count("pk", filter=Q(result_count=0)),
-            help_center=Count("pk", filter=Q(team__isnull=True)),
+            help_center=Count("pk", filter=Q(source=SearchRecord.Source.HELP_CENTER)),
             last=Max("created_at"),
             query=Max("query"),
         )
