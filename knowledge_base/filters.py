@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Q
 
 from deelrx.filters import StrictBooleanFilter
-from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.models import KbArticle, KbProposal, KbUpload
 from knowledge_base.selectors.search import article_search
 
 ORDERING_CHOICES = [
@@ -80,3 +80,15 @@ class KbUploadFilter(django_filters.FilterSet):
     class Meta:
         model = KbUpload
         fields = ["team_id", "article_id", "store"]
+
+
+class KbProposalFilter(django_filters.FilterSet):
+    """Proposed edits (API list): by team, article and status; a bad value is a 400."""
+
+    team_id = django_filters.NumberFilter(field_name="article__team_id")
+    article_id = django_filters.UUIDFilter(field_name="article_id")
+    status = django_filters.ChoiceFilter(choices=KbProposal.Status.choices)
+
+    class Meta:
+        model = KbProposal
+        fields = ["team_id", "article_id", "status"]

@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from django.db.models import QuerySet
 
 from deelrx.errors import NotFound
+from deelrx.filters import apply_filters
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role, Team, User
+from knowledge_base.filters import KbProposalFilter
 from knowledge_base.models import KbArticle, KbProposal
+from knowledge_base.selectors.articles import active_team_ids
 
 
 def pending_proposals(*, team: Team) -> QuerySet[KbProposal]:
@@ -37,3 +42,12 @@ def proposal_get_for_user(*, user: User, proposal_id) -> KbProposal:
         raise NotFound("Proposed edit not found.")
     require_role(user, proposal.article.team_id, Role.VIEWER)  # NotFound for outsiders
     return proposal
+
+
+def proposal_list_for_user(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[KbProposal]:
+    """The proposals of the teams the user is an active member of (every team for a
+    superuser), newest first; filters `team_id`, `article_id`, `status` (400 when bad)."""
+    queryset = KbProposal.objects.select_related("article", "proposed_by", "reviewed_by").order_by("-created_at", "-pk")
+    if not user.is_superuser:
+        queryset = queryset.filter(article__team_id__in=active_team_ids(user))
+    return apply_filters(KbProposalFilter, filters, queryset)
