@@ -217,3 +217,14 @@ def test_job_events_are_not_stamped_with_the_callers_request(monkeypatch):
     event = ActivityEvent.objects.get(event_type="kb.links.checked")
     assert event.ip_address is None
     assert event.user_agent == ""
+
+
+def test_the_operations_guide_lists_every_job_with_its_schedule():
+    """docs/operations.md's table names each registered job with the cron its spec schedules."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(JOB_SPECS)
+    for name, spec in JOB_SPECS.items():
+        assert f"`{spec.schedule_display}`" in rows[name], name
