@@ -36,6 +36,9 @@ class PurgeableEntity:
     # False: selected only through the parent (never by their own date/criteria)
     own_selection: bool = True
     file_fields: tuple[str, str] | None = None  # (store field, key field)
+    # deletes everything stored for one row, given its (store, key) — e.g. an upload's older
+    # versions and thumbnails too; None: the one object at the key
+    delete_files: Callable[[str, str], None] | None = None
     # entities that must be in the same purge, and why ("{missing}": the absent ones)
     requires: tuple[str, ...] = ()
     requires_message: str = ""

@@ -1,10 +1,19 @@
 """What a purge may delete of the knowledge base's data (registered from
 KnowledgeBaseConfig.ready). The uploads of selected articles are selected with
-them; their files are deleted from their store after the rows are gone."""
+them; their files (every version and the thumbnails) are deleted from their
+store after the rows are gone."""
 
 from __future__ import annotations
 
 from deelrx.purgeable import PurgeableEntity, register_purgeable_entity
+
+
+def _delete_upload_files(store: str, key: str) -> None:
+    """An upload's every version and its thumbnails (its whole directory), not just the current file."""
+    from knowledge_base.services.uploads import delete_upload_files
+
+    delete_upload_files(store, key)
+
 
 ENTITIES = [
     PurgeableEntity(
@@ -25,6 +34,7 @@ ENTITIES = [
         criteria={"user_id": "uploaded_by_id"},
         parent=("kb_articles", "article_id"),
         file_fields=("store", "key"),
+        delete_files=lambda store, key: _delete_upload_files(store, key),
     ),
 ]
 

@@ -356,9 +356,16 @@ def _targets(
 
 
 def _delete_files(files: list[list[str]]) -> int:
+    """Each entry is [store, key] or [store, key, entity]: the entity's own
+    `delete_files` then removes everything stored for that row (versions, thumbnails)."""
     deleted = 0
-    for store, key in files:
+    for store, key, *entity in files:
         try:
+            spec = purge_registry.ENTITIES.get(entity[0]) if entity else None
+            if spec is not None and spec.delete_files is not None:
+                spec.delete_files(store, key)
+                deleted += 1
+                continue
             storage = get_storage(store)
             if storage.exists(key):
                 storage.delete(key)
@@ -457,7 +464,8 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
         batch = _targets(locked, name, recorded, after=after, upto=upto)
         files: list[list[str]] = []
         if spec.file_fields:
-            files = [[store, key] for store, key in batch.values_list(*spec.file_fields) if key]
+            tail = [name] if spec.delete_files is not None else []
+            files = [[store, key, *tail] for store, key in batch.values_list(*spec.file_fields) if key]
         _, per_model = batch.purge_delete() if hasattr(batch, "purge_delete") else batch.delete()
         counts = dict(progress.get("counts") or {})
         counts[name] = counts.get(name, 0) + per_model.get(spec.model._meta.label, 0)

@@ -379,3 +379,27 @@ def test_retention_job_reports_and_prunes_versions(team, member, settings):
     assert upload.versions.count() == 12
     assert retention_enforce()["upload_versions"] == 2
     assert upload.versions.count() == 10
+
+
+def test_a_purge_deletes_every_version_and_the_thumbnails(mode, team, owner, member):
+    from admin_ops.services import purge as purge_service
+    from admin_ops.tests.factories import OLD, scope_2024, set_created_at
+
+    keep = make_upload(team, member, name="kept.pdf")
+    upload = make_upload(team, member)
+    upload = upload_replace(upload=upload, user=member, file=a_file(PDF2))
+    _with_thumbnail(upload)
+    set_created_at(upload, OLD)
+    purge = purge_service.purge_request(team=team, user=owner, scope=scope_2024("kb_uploads"))
+    purge_service.purge_schedule(purge=purge)
+    purge = purge_service.purge_export_build(purge=purge)
+    purge_service.purge_acknowledge(purge=purge, user=owner)
+    purge = purge_service.purge_execute(purge=purge)
+
+    assert purge.records_affected == {"kb_uploads": 1}
+    assert not KbUploadVersion.objects.filter(upload_id=upload.pk).exists()
+    kb_prefix = f"{upload.store}/kb/"
+    assert {key for key in stored_keys(upload.store) if key.startswith(kb_prefix)} == {keep.key}
+    if is_s3(get_storage(upload.store)):
+        left = [item["Key"] for item in _all_object_versions(upload.store) if item["Key"].startswith(kb_prefix)]
+        assert left == [keep.key]
