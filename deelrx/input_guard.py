@@ -9,7 +9,15 @@ from django.shortcuts import render
 from rest_framework import exceptions, parsers
 
 from deelrx.api import error_body, is_api_request
-from deelrx.inputs import FORM_CONTENT_TYPES, NUL_MESSAGE, loads, pairs_problem, read_body, text_problem
+from deelrx.inputs import (
+    FORM_CONTENT_TYPES,
+    NUL_MESSAGE,
+    content_length_problem,
+    loads,
+    pairs_problem,
+    read_body,
+    text_problem,
+)
 
 
 # --- DRF parsers (REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]) ---------------------------------
@@ -66,6 +74,9 @@ class InputGuardMiddleware:
     def _problem(request) -> tuple[str, str] | None:
         if problem := text_problem(request.path_info):
             return "path", problem
+        # Before any view (or Django's own body reading) turns it into a number.
+        if problem := content_length_problem(request.META.get("CONTENT_LENGTH")):
+            return "Content-Length", problem
         if found := pairs_problem(request.GET.lists()):
             return found
         for key, value in request.META.items():

@@ -6,7 +6,8 @@ the encoder cannot take:
 
 - text — JSON and form bodies (keys too), query parameters and the path — has
   no NUL, no unpaired UTF-16 surrogate and no bidi override (U+202D, U+202E);
-  headers have no NUL. Refused with 400 `validation_error` naming the field.
+  headers have no NUL; a Content-Length is ASCII digits. Refused with 400 `validation_error`
+  naming the field.
 - JSON bodies nest at most `MAX_JSON_DEPTH` levels and hold finite numbers
   (400 `parse_error`); no body is read past `DATA_UPLOAD_MAX_MEMORY_SIZE`
   (413 `request_too_large`).
@@ -46,6 +47,7 @@ _MESSAGES = {
     "override": "Bidirectional override characters (U+202D, U+202E) are not allowed.",
 }
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CONTENT_LENGTH_MESSAGE = "Must be a whole number of bytes (ASCII digits)."
 
 
 # --- Text -----------------------------------------------------------------------------
@@ -129,6 +131,16 @@ def read_body(stream) -> bytes:
     if limit is not None and len(raw) > limit:
         raise RequestTooLarge(details={"max_bytes": limit})
     return raw
+
+
+def content_length_problem(value) -> str | None:
+    """Why a request's Content-Length cannot be read as a number of bytes, or None (absent or
+    empty: no body). RFC 9110 allows ASCII digits only: no sign, no spaces, no "١٢" — what a
+    view's `int(request.META["CONTENT_LENGTH"])` would refuse with a 500 or read as negative."""
+    if value is None or value == "":
+        return None
+    value = str(value)
+    return None if value.isascii() and value.isdigit() else CONTENT_LENGTH_MESSAGE
 
 
 # --- Ids and integers ------------------------------------------------------------------------

@@ -4,12 +4,12 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deelrx.api import error_responses, page_of, paginated_response
 from deelrx.errors import FileTooLarge
+from deelrx.input_guard import FormParser, MultiPartParser  # refuse NUL/bidi in fields and file names
 from knowledge_base.api.upload_serializers import UploadOutputSerializer
 from knowledge_base.models import KbUploadVersion
 from knowledge_base.selectors.uploads import upload_get_for_user, upload_version_get, upload_versions
