@@ -9,7 +9,7 @@ from django.http import HttpResponseRedirect
 
 from deelrx.admin_audit import AuditedModelAdmin
 from deelrx.errors import DomainError
-from knowledge_base.models import KbArticle, KbFeedback, KbLinkCheck, KbRevision, KbUpload
+from knowledge_base.models import KbArticle, KbFeedback, KbLinkCheck, KbRevision, KbUpload, KbUploadVersion
 from knowledge_base.services.articles import EDITABLE_FIELDS, article_delete, article_transition, article_update
 from knowledge_base.services.uploads import upload_delete
 
@@ -159,8 +159,31 @@ class KbLinkCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["article", "url", "status_code", "ok", "error", "checked_at"]
 
 
+class KbUploadVersionInline(admin.TabularInline):
+    """Every content the upload has had (read-only: versions change through the
+    upload API and the editor, pruning through admin-retention-enforce)."""
+
+    model = KbUploadVersion
+    extra = 0
+    can_delete = False
+    ordering = ["-number"]
+    fields = ["number", "original_name", "content_type", "size", "stored_size", "sha256", "created_by", "created_at"]
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(KbUpload)
 class KbUploadAdmin(AuditedModelAdmin):
+    inlines = [KbUploadVersionInline]
     list_display = ["original_name", "team", "store", "context", "content_type", "size", "article", "created_at"]
     list_filter = ["store", "context", "team"]
     search_fields = ["original_name", "key", "sha256"]

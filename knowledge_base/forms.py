@@ -85,6 +85,12 @@ class AttachmentForm(forms.Form):
     context = forms.ChoiceField(choices=ATTACHMENT_CONTEXTS, initial="user-upload", label="Visibility")
 
 
+class AttachmentVersionForm(forms.Form):
+    """A new version of an attachment: the same type as the current file (checked by the service)."""
+
+    file = forms.FileField(label="New version")
+
+
 class FeedbackForm(forms.Form):
     helpful = forms.TypedChoiceField(
         choices=[("yes", "Yes"), ("no", "No")],

@@ -16,6 +16,16 @@ urlpatterns = [
     path("<uuid:article_id>/delete/", views.article_delete, name="article-delete"),
     path("<uuid:article_id>/status/", views.article_transition, name="article-transition"),
     path("<uuid:article_id>/attachments/", views.attachment_upload, name="attachment-upload"),
+    path(
+        "<uuid:article_id>/attachments/<uuid:upload_id>/replace/",
+        views.attachment_replace,
+        name="attachment-replace",
+    ),
+    path(
+        "<uuid:article_id>/attachments/<uuid:upload_id>/versions/<int:number>/restore/",
+        views.attachment_version_restore,
+        name="attachment-version-restore",
+    ),
     path("<uuid:article_id>/history/", views.article_history, name="article-history"),
     path("<uuid:article_id>/propose/", views.article_propose, name="article-propose"),
 ]

@@ -17,6 +17,7 @@ from collections import Counter
 import nh3
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,6 +40,7 @@ from deelrx.web import (
 from knowledge_base.forms import (
     ArticleForm,
     AttachmentForm,
+    AttachmentVersionForm,
     FeedbackForm,
     HelpSearchForm,
     ProposalForm,
@@ -51,10 +53,11 @@ from knowledge_base.selectors import articles as article_selectors
 from knowledge_base.selectors import proposals as proposal_selectors
 from knowledge_base.selectors.dashboard import broken_link_list, category_list, links_last_checked
 from knowledge_base.selectors.search import snippet_html
-from knowledge_base.selectors.uploads import uploads_for_article
+from knowledge_base.selectors.uploads import upload_version_get, upload_versions_of_many, uploads_for_article
 from knowledge_base.services import articles as article_services
 from knowledge_base.services import proposals as proposal_services
 from knowledge_base.services.uploads import upload_create, upload_url
+from knowledge_base.services.versions import upload_replace, upload_version_restore
 from knowledge_base.throttle import feedback_allowed, view_countable
 
 Status = KbArticle.Status
@@ -253,6 +256,63 @@ def attachment_upload(request, article_id):
             return redirect(reverse("knowledge_base:article-edit", args=[article.pk]) + "#attachments")
     form = ArticleForm(initial=ArticleForm.initial_for(article), editing=True)
     return _render_editor(request, form=form, article=article, upload_form=upload_form, status=400)
+
+
+def _team_attachment_or_404(request, article_id, upload_id) -> tuple[KbArticle, KbUpload]:
+    article = _team_article_or_404(request, article_id)
+    upload = uploads_for_article(article=article).filter(pk=upload_id).first()
+    if upload is None:
+        raise Http404("Attachment not found.")
+    if not _can_edit(request, article):  # attachments of a live article are live too
+        raise DjangoPermissionDenied(
+            f"Changing attachments of a {article.get_status_display().lower()} article needs the 'admin' role."
+        )
+    return article, upload
+
+
+def _attachments_anchor(article: KbArticle, upload: KbUpload) -> str:
+    return reverse("knowledge_base:article-edit", args=[article.pk]) + f"#attachment-{upload.pk}"
+
+
+@team_view(write_role=Role.MEMBER)
+@require_POST
+def attachment_replace(request, article_id, upload_id):
+    """Upload a new version of an attachment (same key and URL; the old content is kept)."""
+    article, upload = _team_attachment_or_404(request, article_id, upload_id)
+    form = AttachmentVersionForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            upload = upload_replace(upload=upload, user=request.user, file=form.cleaned_data["file"])
+        except DomainError as exc:
+            messages.error(request, f"{upload.original_name}: {domain_error_text(exc)}")
+        else:
+            messages.success(request, f"Uploaded version {upload.version} of {upload.original_name}.")
+    else:
+        messages.error(request, f"{upload.original_name}: choose the file of the new version.")
+    return redirect(_attachments_anchor(article, upload))
+
+
+@team_view(write_role=Role.MEMBER)
+def attachment_version_restore(request, article_id, upload_id, number):
+    """GET: what restoring does, to confirm; POST: restore it (as a new version)."""
+    article, upload = _team_attachment_or_404(request, article_id, upload_id)
+    try:
+        version = upload_version_get(upload=upload, number=number)
+    except DomainError:
+        raise Http404("Version not found.") from None
+    error = ""
+    if request.method == "POST":
+        try:
+            upload = upload_version_restore(upload=upload, number=version.number, user=request.user)
+        except DomainError as exc:
+            error = domain_error_text(exc)
+        else:
+            messages.success(
+                request, f"Restored version {version.number} of {upload.original_name} as version {upload.version}."
+            )
+            return redirect(_attachments_anchor(article, upload))
+    context = {"article": article, "upload": upload, "version": version, "error": error}
+    return render(request, "knowledge_base/attachment_version_restore.html", context, status=400 if error else 200)
 
 
 @team_view()
@@ -511,11 +571,20 @@ def _is_editor_of(user, article: KbArticle) -> bool:
     return True
 
 
-def _attachments(article: KbArticle, *, public_only: bool = False) -> list[dict]:
+def _attachments(article: KbArticle, *, public_only: bool = False, with_versions: bool = False) -> list[dict]:
     uploads = uploads_for_article(article=article)
     if public_only:
         uploads = uploads.filter(store=KbUpload.Store.PUBLIC)
-    return [{"upload": upload, "url": upload_url(upload)} for upload in uploads]
+    if with_versions:  # the editor lists each attachment's versions: one more query for all of them
+        uploads = uploads.prefetch_related(Prefetch("versions", queryset=upload_versions_of_many()))
+    return [
+        {
+            "upload": upload,
+            "url": upload_url(upload),
+            "versions": list(upload.versions.all()) if with_versions else None,
+        }
+        for upload in uploads
+    ]
 
 
 def _public_url(article: KbArticle) -> str | None:
@@ -532,7 +601,8 @@ def _render_editor(request, *, form, article, upload_form=None, status: int = 20
         # unless the author chooses otherwise (public URLs need no sign-in).
         "upload_form": upload_form
         or AttachmentForm(initial={"context": "kb-article" if article and article.is_public else "user-upload"}),
-        "attachments": _attachments(article) if article else [],
+        "attachments": _attachments(article, with_versions=True) if article else [],
+        "version_form": AttachmentVersionForm(),
     }
     return render(request, "knowledge_base/article_form.html", context, status=status)
 

@@ -52,6 +52,11 @@ def upload_versions(upload: KbUpload) -> QuerySet[KbUploadVersion]:
     return KbUploadVersion.objects.filter(upload=upload).select_related("created_by").order_by("-number")
 
 
+def upload_versions_of_many() -> QuerySet[KbUploadVersion]:
+    """The queryset to prefetch the versions of several uploads with (newest first, with who made them)."""
+    return KbUploadVersion.objects.select_related("created_by").order_by("-number")
+
+
 def upload_version_get(*, upload: KbUpload, number: object) -> KbUploadVersion:
     """One version of the upload by number; not a positive integer, missing or pruned → 404."""
     text = str(number)
