@@ -314,12 +314,24 @@ def overwrite_object(store: StoreType, key: str, content: File) -> None:
         raise
 
 
-def copy_object(store: StoreType, source_key: str, target_key: str, *, version_id: str | None = None) -> None:
-    """Copy one object within a store to exactly `target_key` (replacing one there).
-    S3 copies on the server, keeping Content-Type and Content-Encoding: a gzip-encoded
-    object stays gzip-encoded, its bytes never pass through the app."""
+def copy_object(
+    store: StoreType,
+    source_key: str,
+    target_key: str,
+    *,
+    version_id: str | None = None,
+    target_store: StoreType | None = None,
+    content_type: str | None = None,
+) -> None:
+    """Copy one object to exactly `target_key` (replacing one there), in the same
+    store or into `target_store`. Within one S3 store the server copies it,
+    keeping Content-Type and Content-Encoding (a gzip-encoded object stays so,
+    its bytes never pass through the app); otherwise the original bytes are read
+    (`open_stored`) and written like any save (`content_type`: the object's type,
+    which S3 needs to compress it again)."""
+    target_store = target_store or store
     storage = get_storage(store)
-    if is_s3(storage):
+    if target_store == store and is_s3(storage):
         source = {"Bucket": storage.bucket_name, "Key": _s3_key(storage, source_key)}
         if version_id:
             source["VersionId"] = version_id
@@ -327,10 +339,10 @@ def copy_object(store: StoreType, source_key: str, target_key: str, *, version_i
             Bucket=storage.bucket_name, Key=_s3_key(storage, target_key), CopySource=source, MetadataDirective="COPY"
         )
         return
-    target = storage.path(target_key)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    with storage.open(source_key, "rb") as handle:
-        overwrite_object(store, target_key, File(handle, name=target_key))
+    with open_stored(storage, source_key, version_id=version_id) as handle:
+        content = File(handle, name=target_key)
+        content.content_type = content_type or mimetypes.guess_type(target_key)[0]
+        overwrite_object(target_store, target_key, content)
 
 
 def delete_object_version(store: StoreType, key: str, version_id: str) -> None:

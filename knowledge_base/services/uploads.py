@@ -31,6 +31,7 @@ from deelrx.audit.services import record_event
 from deelrx.errors import FileTooLarge, NotFound, PermissionDenied, ValidationFailed
 from deelrx.storage import (
     INLINE_UNSAFE_TYPES,
+    STORE_TYPES,
     UPLOAD_CONTEXTS,
     bucket_versioning_enabled,
     build_key,
@@ -38,6 +39,8 @@ from deelrx.storage import (
     determine_store_type,
     get_storage,
     is_s3,
+    rekey_for_store,
+    store_of_key,
     stored_object_info,
 )
 from deelrx.tenancy.access import TeamAccess, require_role
@@ -226,26 +229,35 @@ def upload_directory(key: str) -> str | None:
 def delete_upload_files(store: str, key: str, *, other_keys: tuple[str, ...] = ()) -> None:
     """Every object of one upload, given its key: the current content, the
     copies of older versions (`versions/`), the thumbnails (`thumbnails/`) —
-    the whole upload directory, which nothing else shares — and on a versioned
-    S3 bucket every object version and delete marker in it. `other_keys`: any
-    of its objects outside that directory. Errors are logged, never raised (a
-    leftover is kb-cleanup-orphaned's)."""
+    the whole upload directory, which nothing else shares, in both stores (a
+    public file's older versions are copied to the private one) — and on a
+    versioned S3 bucket every object version and delete marker in it.
+    `other_keys`: any of its objects outside that directory. Errors are logged,
+    never raised (a leftover is kb-cleanup-orphaned's)."""
     directory = upload_directory(key)
+    if directory is None:
+        _delete_object(store, key)
+    else:
+        # Its directory in both stores: copies of a public file's older versions are private.
+        for each_store in STORE_TYPES:
+            _delete_directory(each_store, rekey_for_store(directory, each_store))
+    inside = f"{directory.split('/', 1)[1]}/" if directory else None  # the directory without its store
+    for other in other_keys:
+        if other and (inside is None or not other.split("/", 1)[-1].startswith(inside)):
+            _delete_object(store_of_key(other), other)
+
+
+def _delete_directory(store: str, directory: str) -> None:
     storage = get_storage(store)
     try:
-        if directory is None:
-            delete_stored_object(store, key)
-        elif bucket_versioning_enabled(storage):
+        if bucket_versioning_enabled(storage):
             delete_every_version(store, f"{directory}/")
         elif is_s3(storage):
             storage.bucket.objects.filter(Prefix=storage._normalize_name(f"{directory}/")).delete()
         else:
             shutil.rmtree(storage.path(directory), ignore_errors=True)
     except Exception:
-        logger.exception("could not delete an upload's files", extra={"store": store, "key": key})
-    for other in other_keys:
-        if other and (directory is None or not other.startswith(f"{directory}/")):
-            _delete_object(store, other)
+        logger.exception("could not delete an upload's files", extra={"store": store, "directory": directory})
 
 
 def _delete_object(store: str, key: str) -> None:
@@ -325,12 +337,13 @@ def upload_download_response(*, upload: KbUpload, user: User, version: KbUploadV
     gzip-encoded object is served with `Content-Encoding: gzip`). File system:
     the file streamed with nosniff and a sandboxing CSP."""
     require_role(user, upload.team_id, Role.VIEWER)
-    storage = get_storage(upload.store)
     described = version or upload
     key = version.key if version is not None else upload.key
+    store = store_of_key(key)  # an older version's copy is in the private store, whatever the upload's
+    storage = get_storage(store)
     disposition = _content_disposition_type(described)
     if is_s3(storage):
-        if upload.store == KbUpload.Store.PUBLIC and version is None:
+        if store == KbUpload.Store.PUBLIC and version is None:
             return HttpResponseRedirect(storage.url(upload.key))
         parameters = {
             "ResponseContentType": described.content_type,
@@ -338,7 +351,7 @@ def upload_download_response(*, upload: KbUpload, user: User, version: KbUploadV
         }
         if version is not None and version.storage_version_id:
             parameters["VersionId"] = version.storage_version_id
-        if upload.store == KbUpload.Store.PUBLIC:
+        if store == KbUpload.Store.PUBLIC:
             # The public store signs nothing; an older version is still only for the team.
             url = storage.connection.meta.client.generate_presigned_url(
                 "get_object",

@@ -5,9 +5,12 @@ Rules:
   across versions; each content the upload has had is a `KbUploadVersion`
   (1, 2, 3…; the highest is current, at `upload.key`).
 - Where an older content lives: on an S3 bucket with versioning enabled, at the
-  upload's key under its S3 VersionId (`storage_version_id`); everywhere else
-  (S3 without versioning, the disk stores) in a copy at
-  `<the upload's directory>/versions/<n>/<name>` (the version row's `key`).
+  upload's key under its S3 VersionId (`storage_version_id`; a public bucket's
+  policy grants s3:GetObject, never s3:GetObjectVersion, so it is not public);
+  everywhere else (S3 without versioning, the disk stores) in a copy at
+  `private/<the upload's directory>/versions/<n>/<name>` (the version row's
+  `key`): always in the private store, so replacing a public file really takes
+  the old content off the public URL space (its copy's URL would be guessable).
 - Replacing needs what uploading needs (member, admin/owner for an attachment
   of a published or archived article, size 413, sniffing 415), and the new
   content must be of the current type (415 otherwise): the key's extension and
@@ -51,6 +54,8 @@ from deelrx.storage import (
     delete_object_version,
     get_storage,
     overwrite_object,
+    rekey_for_store,
+    store_of_key,
     stored_object_info,
 )
 from deelrx.tenancy.access import TeamAccess, require_role
@@ -75,9 +80,16 @@ Writer = Callable[[KbUpload], None]
 
 
 def version_copy_key(upload_key: str, number: int) -> str:
-    """`<the upload's directory>/versions/<n>/<the key's file name>`."""
+    """`private/<the upload's directory>/versions/<n>/<the key's file name>`: always
+    in the PRIVATE store, so that an older version of a public file is no longer
+    public (its URL would otherwise be guessable from the current one's)."""
     directory, name = posixpath.split(upload_key)
-    return f"{directory}/versions/{number}/{name}"
+    return rekey_for_store(f"{directory}/versions/{number}/{name}", "private")
+
+
+def version_location(version: KbUploadVersion) -> tuple[str, str, str | None]:
+    """(store, key, S3 VersionId or None) where a version's bytes are: the key names its store."""
+    return store_of_key(version.key), version.key, version.storage_version_id or None
 
 
 def _quietly(step: Callable[[], None], what: str, **extra: Any) -> None:
@@ -134,9 +146,13 @@ def _store_new_version(
                 write(locked)
             else:
                 copy = version_copy_key(key, current.number)
-                copy_object(store, key, copy)
-                undo.append(("delete the copy", lambda copy=copy: delete_stored_object(store, copy)))
-                undo.append(("put the old content back", lambda copy=copy, key=key: copy_object(store, copy, key)))
+                kept_as = {"target_store": "private", "content_type": current.content_type}
+                copy_object(store, key, copy, **kept_as)
+                undo.append(("delete the copy", lambda copy=copy: delete_stored_object("private", copy)))
+                put_back = functools.partial(
+                    copy_object, "private", copy, key, target_store=store, content_type=current.content_type
+                )
+                undo.append(("put the old content back", put_back))
                 current.key = copy
                 write(locked)
             stored_size, version_id = stored_object_info(storage, key)
@@ -244,11 +260,19 @@ def upload_version_restore(*, upload: KbUpload, number: int, user: User) -> KbUp
             raise NotFound("Version not found.")
         if source.number == locked.version:
             raise Conflict("This version is already the current one.", code="version_is_current")
-        # The source's location before this write moves the current content (never the source's).
-        source_key, source_version_id = source.key, source.storage_version_id or None
+        # Where the source is before this write moves the current content (never the source's).
+        source_store, source_key, source_version_id = version_location(source)
+        content_type = source.content_type
 
         def write(locked: KbUpload) -> None:
-            copy_object(locked.store, source_key, locked.key, version_id=source_version_id)
+            copy_object(
+                source_store,
+                source_key,
+                locked.key,
+                version_id=source_version_id,
+                target_store=locked.store,
+                content_type=content_type,
+            )
 
         fields = {
             "original_name": source.original_name,
@@ -266,11 +290,6 @@ def upload_version_restore(*, upload: KbUpload, number: int, user: User) -> KbUp
         prepare=prepare,
         event_type="kb.upload.version_restored",
     )
-
-
-def version_object(version: KbUploadVersion) -> tuple[str, str | None]:
-    """(key, S3 VersionId or None) where a version's bytes are."""
-    return version.key, version.storage_version_id or None
 
 
 # --- Pruning (admin-retention-enforce) ------------------------------------------------------
@@ -312,12 +331,12 @@ def upload_versions_delete_expired(*, now: datetime | None = None, batch_size: i
                 KbUploadVersion.objects.select_for_update(skip_locked=True)
                 .filter(pk__in=ids)
                 .exclude(number=F("upload__version"))  # a restore may have made one current meanwhile
-                .values_list("pk", "key", "storage_version_id", "upload__store", "upload__key")
+                .values_list("pk", "key", "storage_version_id", "upload__key")
             )
             KbUploadVersion.objects.filter(pk__in=[row[0] for row in rows]).delete()
             objects = [
-                (store, key, version_id)
-                for _pk, key, version_id, store, upload_key in rows
+                (store_of_key(key), key, version_id)
+                for _pk, key, version_id, upload_key in rows
                 if version_id or key != upload_key  # never the current content at the upload's key
             ]
             transaction.on_commit(lambda objects=objects: _delete_version_objects(objects))

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from deelrx.audit.models import ActivityEvent
 from deelrx.errors import Conflict, FileTooLarge, NotFound, PermissionDenied, UnsupportedFileType
-from deelrx.storage import get_storage, is_s3, open_stored
+from deelrx.storage import get_storage, is_s3, open_stored, store_of_key
 from knowledge_base.models import KbArticle, KbUpload, KbUploadVersion
 from knowledge_base.selectors.uploads import upload_versions
 from knowledge_base.services.cleanup import orphans_cleanup
@@ -57,7 +57,7 @@ def read(store: str, key: str, version_id: str = "") -> bytes:
 
 
 def read_version(version: KbUploadVersion) -> bytes:
-    return read(version.upload.store, version.key, version.storage_version_id)
+    return read(store_of_key(version.key), version.key, version.storage_version_id)
 
 
 def make_upload(team, user, data=PDF, name="report.pdf", **kwargs) -> KbUpload:
@@ -87,7 +87,7 @@ def test_replace_keeps_the_old_content_and_the_key(mode, team, member, second_me
         assert v2.storage_version_id
         assert v2.storage_version_id != v1.storage_version_id
     else:
-        assert v1.key == version_copy_key(key, 1) == key.rsplit("/", 1)[0] + "/versions/1/report.pdf"
+        assert v1.key == version_copy_key(key, 1) == key.rsplit("/", 1)[0] + "/versions/1/report.pdf"  # private
         assert not v1.storage_version_id
     event = ActivityEvent.objects.get(event_type="kb.upload.replaced")
     assert event.event_data["version"] == 2
@@ -403,3 +403,25 @@ def test_a_purge_deletes_every_version_and_the_thumbnails(mode, team, owner, mem
     if is_s3(get_storage(upload.store)):
         left = [item["Key"] for item in _all_object_versions(upload.store) if item["Key"].startswith(kb_prefix)]
         assert left == [keep.key]
+
+
+def test_an_older_version_of_a_public_file_is_kept_privately(mode, team, member, django_capture_on_commit_callbacks):
+    upload = make_upload(team, member, context="kb-article")
+    assert upload.store == "public"
+    upload = upload_replace(upload=upload, user=member, file=a_file(PDF2))
+    v2, v1 = upload_versions(upload)
+    assert v2.key == upload.key
+    if mode == "s3-versioned":
+        assert v1.key == upload.key  # an object version: the bucket policy grants GetObject only
+        assert v1.storage_version_id
+    else:
+        assert v1.key.startswith("private/")  # off the public URL space
+        assert v1.key.split("/", 1)[1] == upload.key.split("/", 1)[1].rsplit("/", 1)[0] + "/versions/1/report.pdf"
+        assert stored_keys("public") == {upload.key}
+    assert read_version(v1) == PDF
+    restored = upload_version_restore(upload=upload, number=1, user=member)
+    assert read(restored.store, restored.key) == PDF
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_delete(upload=restored, user=member)
+    assert stored_keys("public") == set()
+    assert stored_keys("private") == set()
