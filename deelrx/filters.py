@@ -11,8 +11,9 @@ from django.db.models import QuerySet
 from deelrx.errors import ValidationFailed
 
 
-def apply_filters(filterset_class, data, queryset: QuerySet) -> QuerySet:
-    filterset = filterset_class(data=data or {}, queryset=queryset)
+def apply_filters(filterset_class, data, queryset: QuerySet, **filterset_options) -> QuerySet:
+    """`filterset_options`: keyword arguments the FilterSet takes beyond django-filter's own."""
+    filterset = filterset_class(data=data or {}, queryset=queryset, **filterset_options)
     if not filterset.is_valid():
         raise ValidationFailed(
             "Some filters are invalid.",

@@ -59,12 +59,17 @@ class KbArticleFilter(django_filters.FilterSet):
         model = KbArticle
         fields = ["team_id", "status", "category", "tag", "is_public", "q", "ordering"]
 
+    def __init__(self, *args, attachment_scope: Q | None = None, **kwargs):
+        # Which uploads' text `q` searches besides the articles' own (None: the public store only).
+        self.attachment_scope = attachment_scope
+        super().__init__(*args, **kwargs)
+
     def filter_tag(self, queryset, name, value):
         value = value.strip()
         return tag_filter(queryset, value) if value else queryset
 
     def filter_search(self, queryset, name, value):
-        return article_search(queryset=queryset, q=value)
+        return article_search(queryset=queryset, q=value, attachment_scope=self.attachment_scope)
 
     def filter_ordering(self, queryset, name, value):
         if value == "rank" and "rank" not in queryset.query.annotations:

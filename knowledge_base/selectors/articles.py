@@ -20,7 +20,7 @@ from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Membership, Role, User
 from knowledge_base.filters import KbArticleFilter, tag_filter, tag_q
 from knowledge_base.models import KbArticle, KbFeedback, KbRevision
-from knowledge_base.selectors.search import similar_articles, suggest_query
+from knowledge_base.selectors.search import public_attachments, similar_articles, suggest_query
 
 Status = KbArticle.Status
 RELATED_LIMIT = 5
@@ -50,7 +50,8 @@ def visible_articles(*, user: User | AnonymousUser) -> QuerySet[KbArticle]:
 
 def public_articles(*, filters: Mapping[str, Any] | None = None) -> QuerySet[KbArticle]:
     """Published public articles of every team (help center, anonymous).
-    `filters`: q, category, tag, team_id, ordering — as in the API."""
+    `filters`: q, category, tag, team_id, ordering — as in the API; `q` finds
+    them by the text of their public-store attachments too, never private ones."""
     queryset = _base().filter(_public_q()).select_related("team").order_by("-published_at", "id")
     if filters:
         allowed = {k: v for k, v in filters.items() if k in {"q", "category", "tag", "team_id", "ordering"}}
@@ -112,10 +113,22 @@ def public_article_get(*, team_slug: str, slug: str) -> KbArticle:
     return article
 
 
+def searchable_attachments(*, user: User | AnonymousUser) -> Q:
+    """The uploads whose extracted text may find an article for this user: the
+    public store's (the articles they belong to are filtered separately), plus
+    every attachment of the user's own teams; a superuser's, all."""
+    if getattr(user, "is_superuser", False):
+        return Q()
+    if not getattr(user, "is_authenticated", False):
+        return public_attachments()
+    return public_attachments() | Q(team_id__in=active_team_ids(user))
+
+
 def article_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[KbArticle]:
-    """Visible articles, filtered; ordered by rank when searching, else newest edit first."""
+    """Visible articles, filtered; ordered by rank when searching, else newest edit first.
+    A search finds articles by their attachments' text too, within `searchable_attachments`."""
     queryset = visible_articles(user=user).order_by("-updated_at", "id")
-    return apply_filters(KbArticleFilter, filters, queryset)
+    return apply_filters(KbArticleFilter, filters, queryset, attachment_scope=searchable_attachments(user=user))
 
 
 def article_get_for_user(*, user: User | AnonymousUser, article_id: object) -> KbArticle:
