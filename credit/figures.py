@@ -41,6 +41,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from credit.models import CreditAccount, CreditLimitChange, CreditTransaction
+from deelrx.lookups import EqualsAny
 
 Type = CreditTransaction.Type
 Status = CreditTransaction.Status
@@ -267,7 +268,11 @@ def unpaid_debits(*, team=None, account_ids=None) -> QuerySet[CreditTransaction]
     if team is not None:
         queryset = queryset.filter(team=team)
     if account_ids is not None:
-        queryset = queryset.filter(account_id__in=list(account_ids))
+        # Through the accounts (deelrx.lookups.EqualsAny): with the ids as constants, an account
+        # holding most of the ledger makes the planner expect thousands of unpaid rows and scan
+        # every team's (credit_tx_unpaid_team) instead of the account's few (credit_tx_unpaid_account).
+        accounts = CreditAccount.objects.filter(EqualsAny(F("pk"), list(account_ids))).values("pk")
+        queryset = queryset.filter(account_id__in=accounts)
     return queryset
 
 
