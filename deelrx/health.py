@@ -12,6 +12,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from deelrx.ocr import tesseract_version
 from deelrx.realtime import check_channel_layer
 from deelrx.storage import STORE_TYPES, build_key, get_storage
 
@@ -90,4 +91,12 @@ def healthz(request):
 def readyz(request):
     checks = run_readiness_checks()
     ready = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    version = tesseract_version()
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": checks,
+        # Optional (DESIGN §15): reported, never a reason to be unready.
+        "ocr": "available" if version else "unavailable",
+        "ocr_detail": f"tesseract {version}" if version else "tesseract not found",
+    }
+    return JsonResponse(body, status=200 if ready else 503)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
+from django.utils.html import format_html
 
 from deelrx.admin_audit import AuditedModelAdmin
 from deelrx.errors import DomainError
 from knowledge_base.models import KbArticle, KbFeedback, KbLinkCheck, KbRevision, KbUpload, KbUploadVersion
 from knowledge_base.services.articles import EDITABLE_FIELDS, article_delete, article_transition, article_update
-from knowledge_base.services.uploads import upload_delete
+from knowledge_base.services.uploads import upload_delete, upload_thumbnail_url
 
 Status = KbArticle.Status
 
@@ -181,11 +182,39 @@ class KbUploadVersionInline(admin.TabularInline):
         return False
 
 
+@admin.action(description="Process again (thumbnail and text)")
+def reprocess_uploads(modeladmin, request, queryset):
+    from knowledge_base.services.processing import upload_reprocess
+
+    queued = 0
+    for upload in queryset.order_by("pk"):
+        try:
+            upload_reprocess(upload=upload, user=request.user)
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{upload.original_name}: {exc.message}", messages.ERROR)
+        else:
+            queued += 1
+    if queued:
+        modeladmin.message_user(request, f"{queued} upload(s) queued for processing.", messages.SUCCESS)
+
+
 @admin.register(KbUpload)
 class KbUploadAdmin(AuditedModelAdmin):
     inlines = [KbUploadVersionInline]
-    list_display = ["original_name", "team", "store", "context", "content_type", "size", "article", "created_at"]
-    list_filter = ["store", "context", "team"]
+    actions = [reprocess_uploads]
+    list_display = [
+        "original_name",
+        "team",
+        "store",
+        "context",
+        "content_type",
+        "size",
+        "version",
+        "processing_status",
+        "article",
+        "created_at",
+    ]
+    list_filter = ["store", "context", "processing_status", "team"]
     search_fields = ["original_name", "key", "sha256"]
     list_select_related = ["team", "article"]
     readonly_fields = [
@@ -201,7 +230,21 @@ class KbUploadAdmin(AuditedModelAdmin):
         "sha256",
         "uploaded_by",
         "created_at",
+        "version",
+        "processing_status",
+        "processing_error",
+        "processed_at",
+        "thumbnail",
+        "thumbnail_key",
+        "extracted_text",
     ]
+
+    @admin.display(description="thumbnail")
+    def thumbnail(self, obj):
+        url = upload_thumbnail_url(obj)
+        if not url:
+            return "—"
+        return format_html('<img src="{}" alt="" style="max-width:320px;max-height:320px">', url)
 
     def has_add_permission(self, request) -> bool:
         return False  # files arrive through the upload API (sniffing, size limits)

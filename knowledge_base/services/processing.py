@@ -22,13 +22,11 @@ Rules:
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import os
 import posixpath
 import re
-import shutil
 import tempfile
 import time
 import warnings
@@ -41,6 +39,7 @@ from django.db import connection, transaction
 from django.db.models import TextField, Value
 from django.utils import timezone
 
+from deelrx import ocr as deelrx_ocr
 from deelrx.audit.services import record_event
 from deelrx.storage import get_storage
 from deelrx.tenancy.access import require_role
@@ -136,25 +135,9 @@ def upload_reprocess(*, upload: KbUpload, user: User) -> KbUpload:
 
 
 # --- OCR availability ---------------------------------------------------------------------
-@functools.cache
-def _tesseract_version() -> str | None:
-    if shutil.which(os.environ.get("TESSERACT_CMD", "tesseract")) is None:
-        return None
-    try:
-        import pytesseract
-
-        return str(pytesseract.get_tesseract_version())
-    except Exception:  # not installed, not runnable: OCR is unavailable, whatever the reason
-        return None
-
-
-def ocr_version() -> str | None:
-    """Tesseract's version, or None when OCR is unavailable (cached per process)."""
-    return _tesseract_version()
-
-
 def ocr_available() -> bool:
-    return ocr_version() is not None
+    """Tesseract is installed (looked up once per process; tests replace this)."""
+    return deelrx_ocr.ocr_available()
 
 
 # --- Processing ---------------------------------------------------------------------------

@@ -431,3 +431,44 @@ def test_worker_processes_a_queued_upload(redis_url, team, member, no_ocr):
             time.sleep(0.2)
     assert upload.processing_status == KbUpload.Processing.SKIPPED  # no OCR in this test: thumbnail only
     assert upload.thumbnail_key.endswith("/thumbnails/v1.webp")
+
+
+# --- Readiness ------------------------------------------------------------------------------
+def test_readyz_reports_ocr_without_failing(client, monkeypatch):
+    from deelrx import health
+
+    monkeypatch.setattr(health, "tesseract_version", lambda: None)
+    body = client.get("/readyz").json()
+    assert body["status"] == "ok"
+    assert body["ocr"] == "unavailable"
+    assert body["ocr_detail"] == "tesseract not found"
+    monkeypatch.setattr(health, "tesseract_version", lambda: "5.3.0")
+    body = client.get("/readyz").json()
+    assert body["ocr"] == "available"
+    assert body["ocr_detail"] == "tesseract 5.3.0"
+
+
+@needs_tesseract
+def test_tesseract_installed_here_is_reported():
+    from deelrx.ocr import ocr_available, tesseract_version
+
+    assert ocr_available()
+    assert tesseract_version()
+
+
+# --- Admin ----------------------------------------------------------------------------------
+def test_admin_shows_the_processing_and_processes_again(client, superuser, stored, no_ocr):
+    upload = stored(image_bytes("png"), "photo.png")
+    client.force_login(superuser)
+    page = client.get(f"/django-admin/knowledge_base/kbupload/{upload.pk}/change/").content.decode()
+    assert "OCR unavailable (thumbnail made)" in page
+    assert f"/api/help/uploads/{upload.pk}/thumbnail/?v=1" in page
+    listing = client.get("/django-admin/knowledge_base/kbupload/?processing_status__exact=skipped").content.decode()
+    assert "photo.png" in listing
+    response = client.post(
+        "/django-admin/knowledge_base/kbupload/",
+        {"action": "reprocess_uploads", "_selected_action": [str(upload.pk)]},
+        follow=True,
+    )
+    assert "1 upload(s) queued for processing." in response.content.decode()
+    assert ActivityEvent.objects.filter(event_type="kb.upload.reprocessed", user=superuser).exists()
