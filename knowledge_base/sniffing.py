@@ -40,6 +40,7 @@ import re
 import struct
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -55,6 +56,9 @@ SCAN_OVERLAP = 1024  # …keeping this much of the previous chunk, so no marker 
 TEXT_STEP_BYTES = 256 * 1024  # text after its first SCAN_CHUNK_BYTES is read this much at a time
 ZIP_END_WINDOW = 65_535 + 22  # a ZIP's end record (22 bytes + a comment up to 64 KiB) sits this near the end
 PDF_HEADER_WINDOW = 1024  # PDF readers accept the header anywhere in the first KiB
+PDF_DICT_LOOKBACK = 4096  # how far before its `stream` keyword a stream's dictionary is looked for…
+PDF_DICT_MAX_BYTES = 64 * 1024  # …and at most (a larger one is refused once the file has object streams)
+PDF_OBJSTM_MAX_BYTES = 32 * 1024 * 1024  # an object stream inflating beyond this is refused (a bomb)
 JSON_PARSE_MAX_BYTES = 1024 * 1024  # a larger .json is kept as JSON without being parsed
 
 
@@ -248,6 +252,14 @@ _MARKDOWN_CODE = re.compile(r"^(```|~~~).*?^\1|`[^`\n]+`", re.MULTILINE | re.DOT
 # PDF actions that run code or carry files. Names may hide letters as #xx escapes.
 _PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z0-9])")
 _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_PDF_ACTIVE_MESSAGE = "PDFs with JavaScript, launch actions or embedded files are not accepted."
+# Object streams (PDF 1.5+) pack objects, actions included, into a compressed stream.
+_PDF_OBJSTM = re.compile(rb"/Type\s*/ObjStm(?![A-Za-z0-9])")
+_PDF_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[A-Za-z0-9]+)")
+_PDF_PREDICTOR = re.compile(rb"/Predictor\s*(\d+)")
+_PDF_OBJECT_NUMBERS = re.compile(rb"(?<![0-9A-Za-z])\d+\s+\d+\s+\Z")  # `N G ` right before an `obj`
+_PDF_PARENTHESIS = re.compile(rb"\\.|[()]", re.DOTALL)
+_PDF_LITERAL_STRING = re.compile(rb"\((?:[^()\\]|\\.)*\)", re.DOTALL)
 # Control characters that never belong in text (tab, newlines and form feed do).
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # The ASCII ones as bytes: deleting them with bytes.translate is far faster than a search.
@@ -445,13 +457,22 @@ def _refuse_hidden_content(fileobj: IO[bytes], content_type: str) -> None:
         raise refuse(_POLYGLOT.format(what="a PDF"))
     if content_type.startswith("image/") and _SCRIPT_COMMENT_OPENER in head[:16]:
         raise refuse(_POLYGLOT.format(what="JavaScript"))
+    seen_streams: set[int] = set()
+    objstm = False
     for _offset, window in _chunks(fileobj):
         if _BINARY_ACTIVE_MARKUP.search(window):
             raise refuse(_POLYGLOT.format(what="a web page or script"))
         if re.search(rb"Rar!\x1a\x07|7z\xbc\xaf\x27\x1c", window):
             raise refuse(_POLYGLOT.format(what="an archive"))
-        if content_type == "application/pdf" and _PDF_ACTIVE.search(_PDF_NAME_ESCAPE.sub(_unescape_pdf_name, window)):
-            raise refuse("PDFs with JavaScript, launch actions or embedded files are not accepted.")
+        if content_type == "application/pdf":
+            names = _PDF_NAME_ESCAPE.sub(_unescape_pdf_name, window)
+            if _PDF_ACTIVE.search(names):
+                raise refuse(_PDF_ACTIVE_MESSAGE)
+            # Objects packed in compressed streams (PDF 1.5+): once the file names one, its streams
+            # are looked at (a dictionary may begin windows before its `stream` keyword).
+            objstm = objstm or b"/ObjStm" in names
+            if objstm:
+                _refuse_active_object_streams(fileobj, window, start=_offset, seen=seen_streams)
     if not content_type.startswith("application/vnd."):  # documents are ZIPs: their end record is expected
         size = fileobj.seek(0, io.SEEK_END)
         fileobj.seek(max(0, size - ZIP_END_WINDOW))
@@ -462,6 +483,129 @@ def _refuse_hidden_content(fileobj: IO[bytes], content_type: str) -> None:
 
 def _unescape_pdf_name(match: re.Match[bytes]) -> bytes:
     return bytes([int(match.group(1), 16)])
+
+
+def _refuse_active_object_streams(fileobj: IO[bytes], window: bytes, *, start: int, seen: set[int]) -> None:
+    """The object streams (`/Type /ObjStm`) whose `stream` keyword is in `window` (at file offset
+    `start`) are inflated and searched like the file itself: a PDF reader finds the objects packed
+    in them, actions included. Only FlateDecode (or no filter) is read; an object stream in any
+    other encoding, with a predictor, that does not inflate or that inflates beyond
+    PDF_OBJSTM_MAX_BYTES is refused. Only this window's streams are read, and the file is left
+    where the caller's scan was."""
+    for keyword, data_at in _pdf_stream_keywords(window):
+        at = start + keyword
+        if at in seen:  # the windows overlap
+            continue
+        seen.add(at)
+        header = None
+        for lookback in (PDF_DICT_LOOKBACK, PDF_DICT_MAX_BYTES):
+            if keyword >= lookback or start == 0:
+                before = window[max(0, keyword - lookback) : keyword]
+            else:  # the dictionary may have begun in an earlier window
+                resume = fileobj.tell()
+                fileobj.seek(max(0, at - lookback))
+                before = fileobj.read(at - max(0, at - lookback))
+                fileobj.seek(resume)
+            header = _pdf_stream_dictionary(before, whole=at <= lookback)
+            if header is not None:
+                break
+        if header is None:
+            raise refuse("PDFs with object dictionaries larger than 64 KiB are not accepted.")
+        if not _PDF_OBJSTM.search(header):
+            continue
+        filters = _PDF_FILTER.search(header)
+        names = re.findall(rb"/([A-Za-z0-9]+)", filters.group(1)) if filters else []
+        predictor = _PDF_PREDICTOR.search(header)
+        if (
+            any(name not in (b"FlateDecode", b"Fl") for name in names)
+            or len(names) > 1
+            or (predictor and int(predictor.group(1)) > 1)
+        ):
+            raise refuse("PDFs whose object streams are not plain FlateDecode are not accepted.")
+        _refuse_active_inflated(fileobj, start + data_at, inflate=bool(names))
+
+
+def _pdf_stream_keywords(window: bytes) -> Iterator[tuple[int, int]]:
+    """(offset of `stream`, offset of the data after its end of line) for each stream in `window`
+    (`bytes.find`: a regex over every window of a large PDF costs more than the rest of the scan)."""
+    at = window.find(b"stream")
+    while at >= 0:
+        end = at + len(b"stream")
+        if window[max(0, at - 3) : at] != b"end" and window[end : end + 1] in (b"\r", b"\n"):
+            yield at, end + (2 if window[end : end + 2] == b"\r\n" else 1)
+        at = window.find(b"stream", end)
+
+
+def _pdf_stream_dictionary(before: bytes, *, whole: bool) -> bytes | None:
+    """What precedes a `stream` keyword from its object's `N G obj` on, names unescaped: the
+    stream's dictionary; None when `before` (not the start of the file: `whole` false) holds no
+    object header. An `obj` written inside a literal string cannot cut the dictionary short:
+    when what follows the last header closes a string opened before it, the strings are dropped
+    and the header is looked for again."""
+    header = _last_object_header(before)
+    if header is not None and not _closes_an_open_string(before[header:]):
+        return _PDF_NAME_ESCAPE.sub(_unescape_pdf_name, before[header:])
+    for _ in range(32):  # nested parentheses, innermost first
+        before, found = _PDF_LITERAL_STRING.subn(b" ", before)
+        if not found:
+            break
+    header = _last_object_header(before)
+    if header is None and not whole:
+        return None
+    return _PDF_NAME_ESCAPE.sub(_unescape_pdf_name, before[header or 0 :])
+
+
+def _last_object_header(data: bytes) -> int | None:
+    """Where the dictionary after the last `N G obj` of `data` starts, or None."""
+    at = data.rfind(b"obj")
+    while at >= 0:
+        if _PDF_OBJECT_NUMBERS.search(data, max(0, at - 48), at) and data[at + 3 : at + 4].isalnum() is False:
+            return at + 3
+        at = data.rfind(b"obj", 0, at)
+    return None
+
+
+def _closes_an_open_string(data: bytes) -> bool:
+    depth = 0
+    for token in _PDF_PARENTHESIS.findall(data):
+        if token == b"(":
+            depth += 1
+        elif token == b")":
+            if depth == 0:
+                return True
+            depth -= 1
+    return False
+
+
+def _refuse_active_inflated(fileobj: IO[bytes], data_start: int, *, inflate: bool) -> None:
+    resume = fileobj.tell()
+    fileobj.seek(data_start)
+    decompressor = zlib.decompressobj() if inflate else None
+    produced, tail = 0, b""
+    try:
+        while not (decompressor and decompressor.eof):
+            data = decompressor.unconsumed_tail if decompressor and decompressor.unconsumed_tail else b""
+            if not data:
+                data = fileobj.read(SCAN_CHUNK_BYTES)
+                if not data:
+                    break
+            if decompressor is None:
+                data, _, _ = data.partition(b"endstream")
+                out = data
+            else:
+                out = decompressor.decompress(data, SCAN_CHUNK_BYTES)
+            produced += len(out)
+            if produced > PDF_OBJSTM_MAX_BYTES:
+                raise refuse("PDFs with object streams larger than 32 MiB are not accepted.")
+            if _PDF_ACTIVE.search(_PDF_NAME_ESCAPE.sub(_unescape_pdf_name, tail + out)):
+                raise refuse(_PDF_ACTIVE_MESSAGE)
+            tail = (tail + out)[-SCAN_OVERLAP:]
+            if decompressor is None and b"endstream" in data:
+                break
+    except zlib.error:
+        raise refuse("PDFs with object streams that do not decompress are not accepted.") from None
+    finally:
+        fileobj.seek(resume)
 
 
 # --- Documents (ZIP containers) ---------------------------------------------------------

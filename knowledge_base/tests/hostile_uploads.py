@@ -65,6 +65,17 @@ def pdf_bytes(body: bytes = b"1 0 obj<</Type/Catalog>>endobj\n") -> bytes:
     return b"%PDF-1.7\n" + body + b"trailer<<>>\n%%EOF\n"
 
 
+def objstm_pdf(
+    objects: bytes, *, dictionary: bytes = b"/Type/ObjStm/N 1/First 4", encoded: bytes | None = None
+) -> bytes:
+    """A PDF 1.5 whose objects are packed in a FlateDecode object stream (what a PDF reader
+    unpacks and acts on), after a harmless uncompressed catalog."""
+    data = zlib.compress(b"2 0 " + objects) if encoded is None else encoded
+    filter_ = b"" if b"/Filter" in dictionary else b"/Filter/FlateDecode"
+    stream = b"3 0 obj<<" + dictionary + filter_ + b"/Length %d>>stream\n" % len(data) + data + b"\nendstream\nendobj\n"
+    return pdf_bytes(b"1 0 obj<</Type/Catalog/OpenAction 2 0 R>>endobj\n" + stream)
+
+
 def tar_bytes() -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -137,6 +148,22 @@ def corpus() -> list[Hostile]:
         Hostile("pdf-escaped-javascript", "form.pdf", pdf_bytes(b"1 0 obj<</S/J#61vaScript/J#53(x)>>endobj\n")),
         Hostile("pdf-launch", "form.pdf", pdf_bytes(b"1 0 obj<</S/Launch/F(cmd.exe)>>endobj\n")),
         Hostile("pdf-embedded-file", "form.pdf", pdf_bytes(b"1 0 obj<</Type/EmbeddedFile>>endobj\n")),
+        # actions packed in compressed object streams (PDF 1.5+), where a byte search cannot see them
+        Hostile("pdf-objstm-javascript", "form.pdf", objstm_pdf(b"<</S/JavaScript/JS(app.alert(1))>>")),
+        Hostile("pdf-objstm-launch", "form.pdf", objstm_pdf(b"<</S/Launch/F(cmd.exe)>>")),
+        Hostile("pdf-objstm-escaped-name", "form.pdf", objstm_pdf(b"<</S/J#61vaScript/J#53(x)>>")),
+        Hostile("pdf-objstm-escaped-type", "form.pdf", objstm_pdf(b"<</S/JavaScript>>", dictionary=b"/Type/Obj#53tm")),
+        Hostile(
+            "pdf-objstm-endobj-in-a-string",
+            "form.pdf",
+            objstm_pdf(b"<</S/Launch/F(x.exe)>>", dictionary=b"/Type/ObjStm/Title(a endobj (nested) b)/N 1"),
+        ),
+        Hostile(
+            "pdf-objstm-hex-encoded",
+            "form.pdf",
+            objstm_pdf(b"", dictionary=b"/Type/ObjStm/Filter/ASCIIHexDecode", encoded=b"2f4a53283129>"),
+        ),
+        Hostile("pdf-objstm-corrupt", "form.pdf", objstm_pdf(b"", encoded=b"\x78\x9c not deflate at all")),
         Hostile("svg-script", "logo.svg", b"<svg " + SVG_NS + b"><script>alert(1)</script></svg>"),
         Hostile("svg-onload", "logo.svg", b"<svg " + SVG_NS + b' onload="alert(1)"/>'),
         Hostile(
