@@ -56,7 +56,7 @@ from knowledge_base.selectors.search import snippet_html
 from knowledge_base.selectors.uploads import upload_version_get, upload_versions_of_many, uploads_for_article
 from knowledge_base.services import articles as article_services
 from knowledge_base.services import proposals as proposal_services
-from knowledge_base.services.uploads import upload_create, upload_url
+from knowledge_base.services.uploads import upload_create, upload_thumbnail_url, upload_url
 from knowledge_base.services.versions import upload_replace, upload_version_restore
 from knowledge_base.throttle import feedback_allowed, view_countable
 
@@ -581,6 +581,7 @@ def _attachments(article: KbArticle, *, public_only: bool = False, with_versions
         {
             "upload": upload,
             "url": upload_url(upload),
+            "thumbnail_url": upload_thumbnail_url(upload),
             "versions": list(upload.versions.all()) if with_versions else None,
         }
         for upload in uploads

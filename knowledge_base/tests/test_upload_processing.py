@@ -472,3 +472,31 @@ def test_admin_shows_the_processing_and_processes_again(client, superuser, store
     )
     assert "1 upload(s) queued for processing." in response.content.decode()
     assert ActivityEvent.objects.filter(event_type="kb.upload.reprocessed", user=superuser).exists()
+
+
+# --- Pages ----------------------------------------------------------------------------------
+def test_editor_lists_thumbnail_status_and_extracted_text(client_as, member, team, stored):
+    from knowledge_base.services.articles import article_create
+
+    article = article_create(team=team, user=member, title="Policies", content="x")
+    good = stored(text_pdf("Dingo delivery rules."), "rules.pdf", article=article)
+    bad = stored(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "broken.pdf", article=article)
+    page = client_as(member).get(f"/kb/{article.pk}/edit/").content.decode()
+    assert f'src="/api/help/uploads/{good.pk}/thumbnail/?v=1"' in page
+    assert "Processed" in page
+    assert "Dingo delivery rules." in page  # the extracted text, in a disclosure
+    assert "Processing failed" in page
+    assert bad.processing_error in page
+
+
+def test_help_center_lists_public_thumbnails_without_staff_details(client, team, member, admin_user, stored):
+    from knowledge_base.services.articles import article_create, article_transition
+
+    article = article_create(team=team, user=member, title="Opening hours", content="Nine to five.", is_public=True)
+    upload = stored(text_pdf("Hours poster."), "poster.pdf", context="kb-article", article=article)
+    article = article_transition(article=article, user=member, status="review")
+    article = article_transition(article=article, user=admin_user, status="published")
+    page = client.get(f"/help/{team.slug}/{article.slug}/").content.decode()
+    assert f'src="{get_storage("public").url(upload.thumbnail_key)}"' in page
+    assert "Hours poster." not in page
+    assert "Processed" not in page

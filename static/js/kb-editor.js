@@ -46,11 +46,75 @@
     return /^image\//.test(upload.content_type) ? "!" + link : link;
   }
 
-  function addToList(list, upload) {
+  // The processing (thumbnail, text) runs in a queued task after the upload: the
+  // new item says so and asks again a few times, then shows the thumbnail and
+  // the outcome as the page's own list does (_upload_processing.html).
+  var PROCESSING_LABELS = { pending: "Processing…", done: "Processed", failed: "Processing failed", skipped: "Not processed" };
+  var PROCESSING_BADGES = { pending: "badge", done: "badge ok", failed: "badge danger", skipped: "badge" };
+  var PROCESSING_DELAYS_MS = [1000, 2000, 3000, 5000, 8000, 13000];
+
+  function showProcessing(item, upload) {
+    var box = item.querySelector(".kb-processing");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "kb-processing";
+      box.id = "processing-" + upload.id;
+      item.appendChild(box);
+    }
+    box.textContent = "";
+    var badge = document.createElement("span");
+    badge.className = PROCESSING_BADGES[upload.processing_status] || "badge";
+    badge.textContent = PROCESSING_LABELS[upload.processing_status] || upload.processing_status;
+    box.appendChild(badge);
+    if (upload.processing_error) {
+      var reason = document.createElement("small");
+      reason.className = "kb-processing-reason" + (upload.processing_status === "failed" ? "" : " muted");
+      reason.textContent = upload.processing_error;
+      box.appendChild(document.createTextNode(" "));
+      box.appendChild(reason);
+    }
+    if (upload.extracted_text) {
+      var details = document.createElement("details");
+      details.className = "kb-extracted";
+      var summary = document.createElement("summary");
+      summary.textContent = "Extracted text (" + upload.extracted_text.length + " characters)";
+      var text = document.createElement("pre");
+      text.textContent = upload.extracted_text.slice(0, 5000);
+      details.appendChild(summary);
+      details.appendChild(text);
+      box.appendChild(details);
+    }
+    if (upload.thumbnail_url && !item.querySelector("img.kb-thumb")) {
+      var image = document.createElement("img");
+      image.className = "kb-thumb";
+      image.alt = "";
+      image.src = upload.thumbnail_url;
+      item.insertBefore(image, item.firstChild);
+    }
+  }
+
+  function watchProcessing(item, upload, detailUrl, attempt) {
+    if (upload.processing_status !== "pending" || attempt >= PROCESSING_DELAYS_MS.length) return;
+    window.setTimeout(function () {
+      fetch(detailUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.ok ? response.json() : null;
+        })
+        .then(function (fresh) {
+          if (!fresh) return;
+          showProcessing(item, fresh);
+          watchProcessing(item, fresh, detailUrl, attempt + 1);
+        })
+        .catch(function () {});
+    }, PROCESSING_DELAYS_MS[attempt]);
+  }
+
+  function addToList(list, upload, uploadUrl) {
     if (!list) return;
     var empty = list.querySelector(".empty");
     if (empty) empty.remove();
     var item = document.createElement("li");
+    item.id = "attachment-" + upload.id;
     var anchor = document.createElement("a");
     anchor.href = fileUrl(upload);
     anchor.textContent = upload.original_name; // textContent: never HTML
@@ -61,6 +125,10 @@
     item.appendChild(document.createTextNode(" "));
     item.appendChild(badge);
     list.appendChild(item);
+    if (upload.processing_status) {
+      showProcessing(item, upload);
+      watchProcessing(item, upload, uploadUrl.replace(/\/?$/, "/") + upload.id + "/", 0);
+    }
   }
 
   function setup(zone) {
@@ -105,7 +173,7 @@
             say(file.name + ": " + message, true);
             return;
           }
-          addToList(list, result.body);
+          addToList(list, result.body, zone.dataset.uploadUrl);
           insertAtCursor(textarea, markdownFor(result.body));
           say("Uploaded " + file.name + ".", false);
         })
