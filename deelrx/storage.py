@@ -30,7 +30,9 @@ import mimetypes
 import os
 import shutil
 import tempfile
-from typing import IO, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any, Literal
 
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -182,6 +184,44 @@ def blob_references() -> list[tuple[str, str, str | None]]:
     return list(_BLOB_REFERENCES)
 
 
+@dataclass(frozen=True)
+class BlobOwner:
+    """An app whose files are more than one object (an upload's older versions and
+    thumbnails): the blob manager asks it, through this registry, to describe,
+    move and delete a file together with everything that belongs to it."""
+
+    name: str
+    # key → what the app knows of it (sizes, versions, thumbnail…), for the keys it owns
+    describe: Callable[[list[str]], dict[str, dict[str, Any]]]
+    # moves the file with all its objects and repoints its rows; None: not one of its files
+    move: Callable[[str, StoreType], str | None]
+    # deletes the file with all its objects (rows untouched); False: not one of its files
+    delete: Callable[[str, str], bool]
+
+
+_BLOB_OWNERS: dict[str, BlobOwner] = {}
+
+
+def register_blob_owner(owner: BlobOwner) -> None:
+    _BLOB_OWNERS[owner.name] = owner
+
+
+def blob_owners() -> list[BlobOwner]:
+    return [_BLOB_OWNERS[name] for name in sorted(_BLOB_OWNERS)]
+
+
+def repoint_references(*, key: str, new_key: str, to_store: StoreType) -> None:
+    """Point every registered reference to `key` at `new_key` (in the caller's transaction)."""
+    from django.apps import apps
+
+    for model_label, key_field, store_field in blob_references():
+        model = apps.get_model(model_label)
+        updates = {key_field: new_key}
+        if store_field:
+            updates[store_field] = to_store
+        model.objects.filter(**{key_field: key}).update(**updates)
+
+
 def copy_between_stores(*, key: str, from_store: StoreType, to_store: StoreType, new_key: str) -> str:
     source = get_storage(from_store)
     target = get_storage(to_store)
@@ -197,7 +237,6 @@ def move_file(*, key: str, to_store: StoreType) -> str:
     the old object is deleted: a crash at any point leaves a readable file
     that the rows point at (at worst a stray copy for kb-cleanup-orphaned).
     """
-    from django.apps import apps
     from django.db import transaction
 
     from_store = store_of_key(key)
@@ -210,12 +249,7 @@ def move_file(*, key: str, to_store: StoreType) -> str:
         key=key, from_store=from_store, to_store=to_store, new_key=rekey_for_store(key, to_store)
     )
     with transaction.atomic():
-        for model_label, key_field, store_field in blob_references():
-            model = apps.get_model(model_label)
-            updates = {key_field: new_key}
-            if store_field:
-                updates[store_field] = to_store
-            model.objects.filter(**{key_field: key}).update(**updates)
+        repoint_references(key=key, new_key=new_key, to_store=to_store)
     source.delete(key)
     logger.info("moved file between stores", extra={"from_key": key, "to_key": new_key})
     return new_key

@@ -148,9 +148,16 @@ class BlobReferenceSerializer(serializers.Serializer):
 
 class BlobOutputSerializer(serializers.Serializer):
     key = serializers.CharField()
-    size = serializers.IntegerField(help_text="Bytes")
+    size = serializers.IntegerField(help_text="Bytes in the store (gzip-encoded text is smaller than the file)")
     last_modified = serializers.DateTimeField(allow_null=True)
     referenced_by = BlobReferenceSerializer(many=True)
+    details = serializers.JSONField(
+        allow_null=True,
+        help_text="What the owning app knows of the file, e.g. for an upload's file: kind 'upload', size and "
+        "stored_size (saved_bytes by compression), version, versions [{version, key, storage_version_id, size, "
+        "stored_size, created_at}], thumbnail_key, thumbnail_url; for an older version's copy: kind 'version'; "
+        "for a thumbnail: kind 'thumbnail'. Null when no app describes it.",
+    )
 
 
 class BlobListSerializer(serializers.Serializer):

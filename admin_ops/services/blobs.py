@@ -4,7 +4,10 @@ delete a file.
 - Migrating copies the file to the other store under the same path
   (`private/x` → `public/x`), repoints every registered reference
   (`deelrx.storage.blob_references()`, e.g. KbUpload.key/store) and deletes the
-  original — `deelrx.storage.move_file` does it in that crash-safe order.
+  original — `deelrx.storage.move_file` does it in that crash-safe order. A
+  file an app owns with more objects (an upload's older versions and its
+  thumbnail, `deelrx.storage.register_blob_owner`) is moved by that app, all
+  of it, in the same order; deleting it deletes those objects too.
 - Purge exports (`private/purges/…`) never move to the public store (409
   `blob_must_stay_private`): they are the personal data a purge deletes.
 - Deleting a file that rows still point at is refused with 409 `blob_in_use`
@@ -24,7 +27,7 @@ from admin_ops.selectors.blobs import clean_key, clean_store, file_exists, refer
 from admin_ops.services.export import EXPORTS_PREFIX
 from deelrx.audit.services import record_event
 from deelrx.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from deelrx.storage import get_storage, move_file, store_of_key
+from deelrx.storage import blob_owners, get_storage, move_file, store_of_key
 from deelrx.tenancy.models import User
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,20 @@ ACTIVE_PURGE_STATUSES = (_S.EXPORT_READY, _S.ACKNOWLEDGED, _S.EXECUTING)
 def _require_superuser(actor: User) -> None:
     if not getattr(actor, "is_superuser", False):
         raise PermissionDenied("Only superusers may manage the file stores.")
+
+
+def _move_with_owner(key: str, to_store: str) -> str | None:
+    """An app's file of several objects (an upload with its versions and thumbnail)
+    moves as a whole, by the app; None when no app owns the key."""
+    for owner in blob_owners():
+        new_key = owner.move(key, to_store)
+        if new_key is not None:
+            return new_key
+    return None
+
+
+def _delete_with_owner(store: str, key: str) -> bool:
+    return any(owner.delete(store, key) for owner in blob_owners())
 
 
 def blob_migrate(*, actor: User, key: str, to_store: str) -> dict:
@@ -55,7 +72,7 @@ def blob_migrate(*, actor: User, key: str, to_store: str) -> dict:
         raise NotFound("No file with this key in the store.")
     references = references_for([key])[key]
     try:
-        new_key = move_file(key=key, to_store=to_store)
+        new_key = _move_with_owner(key, to_store) or move_file(key=key, to_store=to_store)
     except FileNotFoundError:
         raise NotFound("No file with this key in the store.") from None
     record_event(
@@ -91,7 +108,8 @@ def blob_delete(*, actor: User, store: str, key: str, force: bool = False) -> di
             code="blob_in_use",
             details={"referenced_by": references},
         )
-    storage.delete(key)
+    if not _delete_with_owner(store, key):
+        storage.delete(key)
     record_event(
         event_type="admin_ops.blob.deleted",
         user=actor,

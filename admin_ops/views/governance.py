@@ -232,7 +232,9 @@ def blob_list(request):
     other_store = "public" if store == "private" else "private"
     for entry in entries:
         # the service refuses it anyway; do not offer a move that cannot happen
-        entry.movable = not (other_store == "public" and entry.key.startswith(EXPORTS_PREFIX))
+        part_of_upload = (entry.details or {}).get("kind") in ("version", "thumbnail")  # moves with its upload
+        entry.movable = not (other_store == "public" and entry.key.startswith(EXPORTS_PREFIX)) and not part_of_upload
+    saved = [e.details["saved_bytes"] for e in entries if e.details and e.details.get("saved_bytes")]
     query = {"store": store, "prefix": prefix}
     next_query = urlencode({**query, "cursor": next_cursor}) if next_cursor else None
     return render(
@@ -247,6 +249,7 @@ def blob_list(request):
             "next_query": next_query,
             "first_query": urlencode(query) if request.GET.get("cursor") else None,
             "error": error,
+            "saved_bytes": sum(saved),  # by gzip encoding, over this page's files
         },
     )
 
