@@ -9,7 +9,8 @@ Rules:
 - What is done: images (PNG, JPEG, GIF, WebP) get a thumbnail and OCR; PDFs a
   thumbnail of their first page and the text of at most
   UPLOAD_PROCESSING_MAX_PAGES pages (the text layer, else OCR of the rendered
-  page). Other types are `skipped`; so is OCR without Tesseract.
+  page); text-like files (plain text, Markdown, CSV, JSON) their own text.
+  Other types are `skipped`; so is OCR without Tesseract.
 - Thumbnails are WebP, at most UPLOAD_THUMBNAIL_MAX_PX on the long side, in the
   upload's own store and directory: `<store>/kb/<team>/<hex>/thumbnails/v<n>.webp`.
   A thumbnail of an older version is deleted once the new result has committed.
@@ -41,7 +42,7 @@ from django.utils import timezone
 
 from deelrx import ocr as deelrx_ocr
 from deelrx.audit.services import record_event
-from deelrx.storage import get_storage
+from deelrx.storage import get_storage, open_stored
 from deelrx.tenancy.access import require_role
 from deelrx.tenancy.models import Role, User
 from knowledge_base.models import KbArticle, KbUpload
@@ -50,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 PDF_TYPES = frozenset({"application/pdf"})
+# Text-like files: their text is indexed as it is (no thumbnail). Read through
+# deelrx.storage.open_stored, which undoes the gzip encoding S3 stores them with.
+TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
 THUMBNAIL_FORMAT = ("WEBP", "webp", "image/webp")
 OCR_DPI = 300
 # A page rendered for OCR never has more pixels than this (a huge page is scaled down).
@@ -187,7 +191,15 @@ def process_upload(upload_id: object, *, version: int | None = None) -> KbUpload
 def _process(upload: KbUpload, deadline: _Deadline) -> Outcome:
     from celery.exceptions import SoftTimeLimitExceeded
 
-    kind = "image" if upload.content_type in IMAGE_TYPES else "pdf" if upload.content_type in PDF_TYPES else None
+    kind = (
+        "image"
+        if upload.content_type in IMAGE_TYPES
+        else "pdf"
+        if upload.content_type in PDF_TYPES
+        else "text"
+        if upload.content_type in TEXT_TYPES
+        else None
+    )
     if kind is None:
         return Outcome(KbUpload.Processing.SKIPPED, f"nothing to process for {upload.content_type or 'this type'}")
     try:
@@ -196,6 +208,8 @@ def _process(upload: KbUpload, deadline: _Deadline) -> Outcome:
             _copy_to_file(upload, path)
             if kind == "image":
                 return _process_image(path, deadline)
+            if kind == "text":
+                return _process_text(path)
             return _process_pdf(path, deadline)
     except ProcessingFailed as failure:
         return Outcome(KbUpload.Processing.FAILED, str(failure))
@@ -206,10 +220,9 @@ def _process(upload: KbUpload, deadline: _Deadline) -> Outcome:
 def _copy_to_file(upload: KbUpload, path: str) -> None:
     """Stream the stored object to `path`; a missing object fails the processing,
     any other storage error is raised (the task retries it)."""
-    storage = get_storage(upload.store)
     written = 0
     try:
-        handle = storage.open(upload.key, "rb")
+        handle = open_stored(upload.store, upload.key)  # the original bytes, even when stored gzip-encoded
     except FileNotFoundError:
         raise ProcessingFailed("the file is missing from the store") from None
     with handle, open(path, "wb") as target:
@@ -218,6 +231,14 @@ def _copy_to_file(upload: KbUpload, path: str) -> None:
             if written > settings.UPLOAD_MAX_BYTES:
                 raise ProcessingFailed(f"the stored file is larger than {settings.UPLOAD_MAX_BYTES} bytes")
             target.write(chunk)
+
+
+def _process_text(path: str) -> Outcome:
+    """A text-like file's own text (UTF-8, as the sniffer accepted it); only as much
+    is read as can be kept."""
+    with open(path, "rb") as handle:
+        head = handle.read(settings.UPLOAD_PROCESSING_TEXT_MAX_CHARS * 4)
+    return Outcome(KbUpload.Processing.DONE, text=head.decode("utf-8", errors="replace"))
 
 
 def _open_image(path: str):

@@ -194,15 +194,28 @@ def test_search_vector_is_filled_on_postgresql(stored):
 
 
 # --- Nothing to do, failures ----------------------------------------------------------------
+def test_types_without_processing_are_skipped(stored):
+    upload = stored(bmp_bytes(), "old.bmp")
+    assert upload.processing_status == KbUpload.Processing.SKIPPED
+    assert upload.processing_error == "nothing to process for image/bmp"
+    assert upload.thumbnail_key == ""
+
+
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize(
     ("data", "name"),
-    [(b"plain notes\n", "notes.txt"), (b"a,b\n1,2\n", "prices.csv"), (bmp_bytes(), "old.bmp")],
-    ids=["text", "csv", "bmp"],
+    [
+        (b"Wallaby feeding times\n", "notes.txt"),
+        (b"animal,food\nwallaby,grass\n", "feeding.csv"),
+        (b"# Wallaby\n\nFeeding *times*.\n", "feeding.md"),
+        (b'{"animal": "wallaby"}', "feeding.json"),
+    ],
 )
-def test_types_without_processing_are_skipped(stored, data, name):
+def test_text_files_are_indexed_as_they_are(stored, data, name):
+    # On S3 these are stored gzip-encoded (part B): they are read through open_stored, decoded.
     upload = stored(data, name)
-    assert upload.processing_status == KbUpload.Processing.SKIPPED
-    assert upload.processing_error.startswith("nothing to process")
+    assert upload.processing_status == KbUpload.Processing.DONE, upload.processing_error
+    assert "wallaby" in upload.extracted_text.lower()
     assert upload.thumbnail_key == ""
 
 
