@@ -832,6 +832,10 @@ def _check_same_state(result: JobResult) -> None:
     if not (p and b):
         return
     differ = [key for key in p["state"] if p["state"][key] != b["state"].get(key)]
+    if "events" in differ:  # name the event types that differ
+        kinds = sorted(set(p["state"]["events"]) | set(b["state"].get("events", {})))
+        unequal = [k for k in kinds if p["state"]["events"].get(k) != b["state"].get("events", {}).get(k)]
+        differ[differ.index("events")] = f"events ({', '.join(unequal)})"
     if p["emails"] != b["emails"]:
         differ.append(f"emails (project {p['emails'][0]:,}, baseline {b['emails'][0]:,})")
     if differ:
