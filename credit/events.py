@@ -20,12 +20,14 @@ def _ids(data) -> dict:
 
 
 def _limit(data) -> dict:
-    return {**_ids(data), "old_limit": money(data.get("old")), "new_limit": money(data.get("new"))}
+    currency = data.get("currency")
+    return {**_ids(data), "old_limit": money(data.get("old"), currency), "new_limit": money(data.get("new"), currency)}
 
 
 def _transaction(data) -> dict:
     kind = data.get("type")
-    return {**_ids(data), "amount": money(data.get("amount_cents")), "kind": kind and str(kind).replace("_", " ")}
+    amount = money(data.get("amount_cents"), data.get("currency"))
+    return {**_ids(data), "amount": amount, "kind": kind and str(kind).replace("_", " ")}
 
 
 def _reason(data) -> dict:

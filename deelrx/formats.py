@@ -26,11 +26,19 @@ def format_money(cents: Any, currency: str | None = "usd") -> str:
         return NOTHING
     cents = int(cents)
     sign = "-" if cents < 0 else ""
-    units, rest = divmod(abs(cents), 100)
     code = (currency or "usd").lower()
-    amount = f"{units:,}.{rest:02d}"
+    amount = format_amount(abs(cents))
     symbol = CURRENCY_SYMBOLS.get(code)
     return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {code.upper()}"
+
+
+def format_amount(cents: Any) -> str:
+    """An amount whose currency is not known (an old audit event): 1234567 → "12,345.67"."""
+    if cents is None or cents == "":
+        return NOTHING
+    cents = int(cents)
+    units, rest = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{units:,}.{rest:02d}"
 
 
 def format_date(value: dt.date | dt.datetime | None) -> str:

@@ -315,11 +315,17 @@ class LimitChange:
     old: int
     new: int
     reason: str
+    currency: str = ""  # said with the amounts in the activity log
 
     @classmethod
     def of(cls, account: CreditAccount, *, new: int, reason: str) -> LimitChange:
         return cls(
-            account_id=account.pk, team_id=account.team_id, old=account.credit_limit_cents, new=new, reason=reason
+            account_id=account.pk,
+            team_id=account.team_id,
+            old=account.credit_limit_cents,
+            new=new,
+            reason=reason,
+            currency=account.currency,
         )
 
 
@@ -359,6 +365,7 @@ def _limit_events(changes: list[LimitChange], *, user, source: str) -> None:
                     "new": c.new,
                     "reason": c.reason,
                     "source": source,
+                    **({"currency": c.currency} if c.currency else {}),
                 },
             }
             for c in changes

@@ -241,7 +241,7 @@ def _write_new_row(account: CreditAccount, tx: CreditTransaction, *, customer_id
             if completion is not None:
                 figures.completion_finish(completion)
             db.update(account, fields)
-            _record_posted(tx, customer_id=customer_id, user=user)
+            _record_posted(tx, customer_id=customer_id, user=user, currency=account.currency)
     except IntegrityError:
         # Same key committed meanwhile (the unique (team, idempotency_key) index
         # waited for it): nothing of this call is kept.
@@ -250,7 +250,7 @@ def _write_new_row(account: CreditAccount, tx: CreditTransaction, *, customer_id
         raise IdempotencyKeyReused() from None
 
 
-def _record_posted(tx: CreditTransaction, *, customer_id, user) -> None:
+def _record_posted(tx: CreditTransaction, *, customer_id, user, currency: str) -> None:
     record_event(
         event_type="credit.transaction.created",
         team=tx.team,
@@ -261,6 +261,7 @@ def _record_posted(tx: CreditTransaction, *, customer_id, user) -> None:
             "customer_id": customer_id,
             "type": tx.type,
             "amount_cents": tx.amount_cents,
+            "currency": currency,
             "status": tx.status,
             "balance_after_cents": tx.balance_after_cents,
         },

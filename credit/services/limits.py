@@ -153,7 +153,12 @@ def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary:
         if new_limit < account.credit_limit_cents:
             changes.append(
                 LimitChange(
-                    account_id=account.pk, team_id=team_id, old=account.credit_limit_cents, new=new_limit, reason=reason
+                    account_id=account.pk,
+                    team_id=team_id,
+                    old=account.credit_limit_cents,
+                    new=new_limit,
+                    reason=reason,
+                    currency=account.currency,
                 )
             )
         freeze[account.pk] = reason
@@ -166,7 +171,7 @@ def _late_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary:
 
 def _raise_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary: dict) -> None:
     """Good payers: raise by the team's policy, up to its cap."""
-    fields = ("pk", "credit_limit_cents", "balance_cents")
+    fields = ("pk", "credit_limit_cents", "balance_cents", "currency")
     accounts = _locked(raise_candidates(today=today), ids=ids, dry_run=dry_run, fields=fields)
     # checked once the batch is locked: a concurrent run's raise has committed by then
     blocked = _raise_blocked([a.pk for a in accounts], today=today)
@@ -184,7 +189,12 @@ def _raise_batch(*, team_id: int, ids: list, today: date, dry_run: bool, summary
         reason = f"Automatic: {utilisation:.0%} of the limit in use, paid on time for 6 months."
         changes.append(
             LimitChange(
-                account_id=account.pk, team_id=team_id, old=account.credit_limit_cents, new=new_limit, reason=reason
+                account_id=account.pk,
+                team_id=team_id,
+                old=account.credit_limit_cents,
+                new=new_limit,
+                reason=reason,
+                currency=account.currency,
             )
         )
     summary["raised"] += len(changes)

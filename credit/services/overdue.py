@@ -34,6 +34,7 @@ from credit.models import CreditAccount, CreditTransaction
 from credit.services.accounts import StatusMove, accounts_move_status, batch_ids
 from deelrx.audit.services import record_events
 from deelrx.email import EmailSender
+from deelrx.formats import format_money
 from deelrx.tenancy.models import Team
 from deelrx.tenancy.selectors import team_admin_emails
 
@@ -248,8 +249,8 @@ def _record_overdue_found(team_id: int, moved: dict) -> None:
 
 
 def money_text(cents: int, currency: str) -> str:
-    """12345, 'usd' → '123.45 USD' (emails and automatic reasons)."""
-    return f"{cents / 100:,.2f} {currency.upper()}"
+    """12345, 'usd' → '$123.45' (emails and automatic reasons): the pages' format."""
+    return format_money(cents, currency)
 
 
 def _notify_team_admins(sender: EmailSender, *, team: Team, accounts: list[dict]) -> bool | None:

@@ -240,9 +240,9 @@ def test_automatic_reasons_name_money_not_cents(account, post, today):
     overdue_check(today=today)
     limit_adjustment_run(today=today)
     change = CreditLimitChange.objects.get(account=account, source="automatic")
-    assert change.reason == "Automatic: 900.00 USD past due for 45 days."
+    assert change.reason == "Automatic: $900.00 past due for 45 days."
     status_event = ActivityEvent.objects.get(event_type="credit.account.status_changed")
-    assert "900.00 USD overdue" in status_event.event_data["reason"]
+    assert "$900.00 overdue" in status_event.event_data["reason"]
 
 
 # --- Jobs stay set-based: queries do not grow with the number of accounts --------------------

@@ -62,7 +62,7 @@ def test_each_stage_is_sent_once(account, post):
     assert message.to == ["ada@example.com"]
     assert "Acme Pharmacy" in message.subject
     assert "March order" in message.body
-    assert "123.45 USD" in message.body
+    assert "$123.45" in message.body
     html, mime = message.alternatives[0]
     assert mime == "text/html"
     assert "March order" in html
@@ -101,7 +101,7 @@ def test_a_partly_paid_charge_is_reminded_of_the_unpaid_part(account, post):
     post(account, "charge", 5_000, due_date=day(0), description="Big order")
     post(account, "payment", 1_500)
     run(0)
-    assert "35.00 USD" in mail.outbox[0].body
+    assert "$35.00" in mail.outbox[0].body
 
 
 def test_fully_paid_account_gets_nothing(account, post):

@@ -271,6 +271,7 @@ def test_the_created_event_describes_the_posting(account, post, member):
         "customer_id": str(account.customer_id),
         "type": "charge",
         "amount_cents": 2_500,
+        "currency": "usd",  # the activity log says the amount in the account's currency
         "status": "completed",
         "balance_after_cents": 2_500,
     }

@@ -22,6 +22,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from deelrx.formats import format_amount, format_money
+
 NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 SYSTEM_ACTOR = "The system"
 MISSING = "—"  # a placeholder the event's data does not have (an older event)
@@ -194,13 +196,11 @@ def event_label(event_type: str) -> str:
 
 # --- Helpers for `describe` ------------------------------------------------------------
 def money(cents: Any, currency: str | None = None) -> str:
-    """12345 → "123.45" (and the currency code in capitals when given)."""
-    if cents is None:
+    """Money as every page writes it (deelrx.formats): 12345, "usd" → "$123.45"; without a
+    currency (events recorded before they carried one) the bare amount, "123.45"."""
+    if cents is None or cents == "":
         return MISSING
-    cents = int(cents)
-    sign = "-" if cents < 0 else ""
-    text = f"{sign}{abs(cents) // 100:,}.{abs(cents) % 100:02d}"
-    return f"{text} {currency.upper()}" if currency else text
+    return format_money(cents, currency) if currency else format_amount(cents)
 
 
 def short_id(value: Any) -> str:

@@ -18,7 +18,7 @@ from admin_ops.models import InactivityPolicy, InactivityTracker, PurgeOperation
 from credit.tests.factories import CreditAccountFactory, CreditTransactionFactory
 from credit.tests.stripe_fake import stripe_fake_fixture  # noqa: F401 - the local fake Stripe, as `stripe_fake`
 from deelrx.storage import private_storage
-from knowledge_base.models import KbArticle, KbUpload
+from knowledge_base.models import KbArticle, KbProposal, KbUpload
 from knowledge_base.tests.factories import KbArticleFactory
 
 
@@ -91,6 +91,10 @@ def team_objects(team, user, customer) -> dict:
         "purge_id": purge.pk,
         "policy_id": policy.pk,
         "tracker_id": tracker.pk,
+        "user_id": user.pk,  # a member, by user id (/api/teams/<team_id>/members/<user_id>/)
+        "proposal_id": KbProposal.objects.create(
+            article=article, base_revision=1, title="A proposed title", content="Proposed.", proposed_by=user
+        ).pk,
     }
     if apps.is_installed("notifications"):
         notification = apps.get_model("notifications", "Notification").objects.create(

@@ -154,6 +154,8 @@ BASELINES = {
     "admin_blob_management_migrate": lambda ids: {"action": "migrate", "key": ids["upload_key"], "to_store": "public"},
     "help_uploads_create": lambda ids: {"team_id": ids["team_id"], "context": "user-upload"},
     "team_credit_transactions_partial_update": lambda ids: {"status": "completed"},
+    "help_proposals_decide": lambda ids: {"status": "declined", "note": "Not now."},
+    "team_member_role_set": lambda ids: {"role": "owner"},
     "auth_token_create": lambda ids: {"username": ids["owner"], "password": "pw-for-tests"},
     "notifications_preferences_update": lambda ids: {
         "preferences": [{"event_type": "kb.article.published", "in_app": True}]

@@ -40,6 +40,7 @@ OBJECT_PARAMETERS = {
     "notification_id",
     "membership_id",
     "proposal_id",
+    "user_id",
     "team_slug",
     "article_slug",
 }
