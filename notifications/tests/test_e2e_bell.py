@@ -4,6 +4,7 @@ bell count rises without a reload; the admin opens it from the dropdown."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -85,7 +86,33 @@ def test_the_admins_bell_counts_a_submission_live_and_opens_it(browser, asgi_ser
     expect(item).to_contain_text("maria submitted the article “Cold chain delivery” for review")
     item.locator("a").click()
     admin.wait_for_url(f"**/kb/{article.pk}/")
-    assert Notification.objects.get(recipient=admin_user).read_at is not None
+    notification = Notification.objects.get(recipient=admin_user)
+    assert notification.read_at is not None
+
+    # On the article page it is read: no count, and the bell's button opens the dropdown again
+    # with the notification shown read; a second click closes it, a third opens it and the
+    # notification leads to the article again (still read, nothing counted twice).
+    bell = admin.locator("[data-notifications]")
+    expect(bell).to_have_attribute("data-connected", "true")
+    expect(bell).to_have_attribute("data-unread", "0")
+    expect(admin.locator("[data-notifications-count]")).to_be_hidden()
+    dropdown = admin.locator("[data-notifications-dropdown]")
+    toggle = admin.locator("[data-notifications-toggle]")
+    toggle.click()
+    expect(dropdown).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    item = admin.locator("[data-notifications-items] .notif-item", has_text="Article submitted for review")
+    expect(item).to_have_count(1)
+    expect(item).not_to_have_class(re.compile(r"\bunread\b"))
+    toggle.click()
+    expect(dropdown).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    item.locator("a").click()
+    admin.wait_for_url(f"**/kb/{article.pk}/")
+    notification.refresh_from_db()
+    assert Notification.objects.get(recipient=admin_user).read_at == notification.read_at  # read once
+    expect(admin.locator("[data-notifications]")).to_have_attribute("data-unread", "0")
     admin.goto("/notifications/")
     expect(admin.locator("[data-notifications]")).to_have_attribute("data-unread", "0")
     admin.context.close()
