@@ -236,3 +236,27 @@ def test_compressed_text_round_trips_through_the_download_path(s3_storages, api_
         assert fetched.content == expected  # httpx decodes Content-Encoding like a browser
         with httpx.stream("GET", response["Location"]) as raw:
             assert gzip.decompress(b"".join(raw.iter_raw())) == expected  # what travels is gzip
+
+
+# --- Public URLs through the CDN domain ---------------------------------------------------------
+def test_public_urls_use_the_cdn_domain_and_private_ones_never_do(monkeypatch):
+    from deelrx import settings as project_settings
+
+    monkeypatch.setattr(project_settings, "AWS_S3_CUSTOM_DOMAIN_PUBLIC", "cdn.example.com")
+    stores = project_settings.build_storages(private_bucket="p", public_bucket="q")
+    assert stores["public"]["OPTIONS"]["custom_domain"] == "cdn.example.com"
+    assert "custom_domain" not in stores["private"]["OPTIONS"]
+
+
+def test_a_public_upload_url_is_on_the_cdn_and_stays_across_versions(s3_storages, settings, team, member):
+    from django.core.files.storage import storages
+
+    from knowledge_base.services.uploads import upload_public_url
+
+    settings.STORAGES["public"]["OPTIONS"]["custom_domain"] = "cdn.example.com"
+    storages._storages.pop("public", None)  # rebuilt with the CDN domain
+    upload = upload_create(team=team, user=member, file=a_file(PDF, "logo.pdf"), context="kb-article")
+    url = upload_public_url(upload)
+    assert url.startswith("https://cdn.example.com/public/kb/")
+    upload = upload_replace(upload=upload, user=member, file=a_file(PDF2, "logo.pdf"))
+    assert upload_public_url(upload) == url
