@@ -31,6 +31,8 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
     bind=True,
     name="knowledge_base.upload_process",
     acks_late=True,
+    # The outcome is on the upload; no result to store (and no result-channel subscription per queued upload).
+    ignore_result=True,
     max_retries=5,
     soft_time_limit=settings.UPLOAD_PROCESSING_TIMEOUT_SECONDS + 30,
     time_limit=settings.UPLOAD_PROCESSING_TIMEOUT_SECONDS + 60,
