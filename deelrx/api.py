@@ -16,12 +16,13 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
-from rest_framework import exceptions, serializers
+from rest_framework import authentication, exceptions, serializers
 from rest_framework.pagination import BasePagination, CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from deelrx.db import select_one
 from deelrx.errors import DomainError, RequestTooLarge
 from deelrx.inputs import parse_id
 from deelrx.tenancy.access import TeamAccess, get_team_access
@@ -207,6 +208,21 @@ class LedgerCursorPagination(CursorPagination):
             return super().decode_cursor(request)
         except exceptions.NotFound:
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+
+# --- Authentication ----------------------------------------------------------------
+class TokenAuthentication(authentication.TokenAuthentication):
+    """DRF's token authentication with the token and its user read by one statement built
+    once (`deelrx.db.select_one`): the ORM's query building for this lookup, made by every
+    token request, was a tenth of a charge's CPU. Same answers, same errors."""
+
+    def authenticate_credentials(self, key):
+        token = select_one(self.get_model(), related=("user",), key=key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        return token.user, token
 
 
 # --- Permissions -----------------------------------------------------------------

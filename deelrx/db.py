@@ -1,4 +1,4 @@
-"""Lean single-row writes for the hottest paths (docs/decisions.md, 27).
+"""Lean single-row writes and reads for the hottest paths (docs/decisions.md, 27).
 
 `Model.save()` compiles its INSERT or UPDATE on every call and sends the
 model signals; on the charge path that was about a third of a request's
@@ -8,6 +8,12 @@ through one SQL string built once per model and database alias. They send
 no signals, so use them only for models that have no receivers (ledger rows,
 accounts, audit events, idempotency records) and only where a profile shows
 the ORM's cost; everywhere else `save()` is the rule.
+
+`select_one` is the read of the same kind: the row every API request looks up
+(its token with the user, the caller's membership with the team), with the
+joined rows, by equality on a few columns, through SQL built once. It returns
+model instances exactly as the ORM would (`Model.from_db`, the fields' own
+converters, the related instance cached on the foreign key).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from contextlib import contextmanager
 from functools import cache
 
 from django.db import connections
-from django.db.models import Model
+from django.db.models import ForeignKey, Model
 
 
 @cache
@@ -97,3 +103,60 @@ def _pipeline_supported() -> bool:
     import psycopg
 
     return psycopg.Pipeline.is_supported()
+
+
+@cache
+def _select_plan(model: type[Model], using: str, related: tuple[str, ...], where: tuple[str, ...]) -> tuple:
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    parts = [(model, "t0", None)]
+    joins = []
+    for name in related:
+        field = model._meta.get_field(name)
+        if not isinstance(field, ForeignKey) or field.null:
+            raise ValueError(f"{model.__name__}.{name} is not a required foreign key: it cannot be joined")
+        target = field.related_model
+        alias = f"t{len(parts)}"
+        joins.append(
+            f" JOIN {quote(target._meta.db_table)} {alias}"
+            f" ON {alias}.{quote(field.target_field.column)} = t0.{quote(field.column)}"
+        )
+        parts.append((target, alias, field))
+    columns, layouts = [], []
+    for part_model, alias, join_field in parts:
+        fields = part_model._meta.concrete_fields
+        columns += [f"{alias}.{quote(f.column)}" for f in fields]
+        converters = []
+        for f in fields:
+            col = f.get_col(alias)
+            converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
+        layouts.append((part_model, join_field, [f.attname for f in fields], converters, len(fields)))
+    where_fields = [model._meta.pk if name == "pk" else model._meta.get_field(name) for name in where]
+    conditions = " AND ".join(f"t0.{quote(f.column)} = %s" for f in where_fields)
+    sql = f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} t0{''.join(joins)} WHERE {conditions}"  # noqa: S608 (quoted identifiers and placeholders only)
+    return sql + " LIMIT 1", where_fields, layouts
+
+
+def select_one(model: type[Model], *, related: tuple[str, ...] = (), using: str = "default", **where) -> Model | None:
+    """The first row with these field values (`select_one(Membership, related=("team",), user=1, team=2)`),
+    as `Model.objects.select_related(*related).filter(**where).first()` without an order, or None."""
+    connection = connections[using]
+    sql, where_fields, layouts = _select_plan(model, using, related, tuple(where))
+    params = [f.get_db_prep_value(value, connection) for f, value in zip(where_fields, where.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, start = [], 0
+    for part_model, join_field, attnames, converters, width in layouts:
+        values = list(row[start : start + width])
+        start += width
+        for index, (col, field_converters) in enumerate(converters):
+            for converter in field_converters:
+                values[index] = converter(values[index], col, connection)
+        instance = part_model.from_db(using, attnames, values)
+        if join_field is not None:
+            join_field.set_cached_value(instances[0], instance)
+        instances.append(instance)
+    return instances[0]

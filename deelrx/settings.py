@@ -355,7 +355,7 @@ EMAIL_RETRY_DELAY_SECONDS = _read(
 REST_FRAMEWORK = {
     # Token first so that unauthenticated requests get 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "deelrx.api.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from deelrx.db import select_one
 from deelrx.errors import NotFound, PermissionDenied
 from deelrx.inputs import parse_id
 from deelrx.middleware import request_memo
@@ -69,7 +70,8 @@ def _lookup(user, team_pk: int) -> TeamAccess | Membership | None:
             return None
         membership = Membership.objects.filter(user=user, team=team).first()
         return TeamAccess(team=team, role=Role.OWNER, membership=membership)
-    return Membership.objects.select_related("team").filter(user=user, team_id=team_pk).first()
+    # Every team-scoped request asks this: one statement built once (deelrx.db.select_one).
+    return select_one(Membership, related=("team",), user=user.pk, team=team_pk)
 
 
 def check_membership(membership: Membership, *, min_role: str) -> TeamAccess:

@@ -111,3 +111,59 @@ def test_a_pipelined_error_is_djangos_and_rolls_the_block_back(team, account):
 def test_a_disabled_pipeline_allows_server_side_cursors(team, account):
     with transaction.atomic(), db.pipelined(enabled=False):
         assert list(CreditAccount.objects.filter(pk=account.pk).values_list("pk", flat=True).iterator()) == [account.pk]
+
+
+# --- select_one -------------------------------------------------------------------------
+def _field_values(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_select_one_reads_what_the_orm_reads_with_the_joined_row_cached(team, owner, django_assert_num_queries):
+    from deelrx.tenancy.models import Membership
+
+    expected = Membership.objects.select_related("team").get(user=owner, team=team)
+    with django_assert_num_queries(1):
+        found = db.select_one(Membership, related=("team",), user=owner.pk, team=team.pk)
+        assert found.team.name == team.name  # no second query: the team came with it
+    assert _field_values(found) == _field_values(expected)
+    assert _field_values(found.team) == _field_values(expected.team)
+    assert found._state.adding is False
+    assert found._state.db == "default"
+
+
+def test_select_one_converts_values_like_the_orm(team, owner):
+    """JSON, dates and UUIDs come back as Python values, on both databases."""
+    event = ActivityEvent(team=team, user=owner, event_type="credit.transaction.created", event_data={"a": 1})
+    db.insert(event)
+    found = db.select_one(ActivityEvent, pk=event.pk)
+    assert found.event_data == {"a": 1}
+    assert found.created_at == ActivityEvent.objects.get(pk=event.pk).created_at
+
+
+def test_select_one_is_none_without_a_match(team, other_team, owner):
+    from deelrx.tenancy.models import Membership
+
+    assert db.select_one(Membership, related=("team",), user=owner.pk, team=other_team.pk) is None
+
+
+def test_select_one_refuses_to_inner_join_an_optional_foreign_key():
+    with pytest.raises(ValueError, match="not a required foreign key"):
+        db.select_one(ActivityEvent, related=("user",), pk=1)
+
+
+def test_token_authentication_reads_token_and_user_in_one_query(owner, team, django_assert_num_queries):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from deelrx.api import TokenAuthentication
+
+    token = Token.objects.create(user=owner)
+    with django_assert_num_queries(1):
+        user, found = TokenAuthentication().authenticate_credentials(token.key)
+    assert (user.pk, found.key, found.user_id) == (owner.pk, token.key, owner.pk)
+    with pytest.raises(AuthenticationFailed, match="Invalid token"):
+        TokenAuthentication().authenticate_credentials("not-a-token")
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    with pytest.raises(AuthenticationFailed, match="inactive"):
+        TokenAuthentication().authenticate_credentials(token.key)
