@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import slugify
 
 WIDTH, HEIGHT = 520, 260
 LEFT, RIGHT, TOP, BOTTOM = 70, 12, 14, 58
@@ -33,14 +34,36 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
+def _chart_id(title: str) -> str:
+    return f"chart-{slugify(title) or 'figures'}"
+
+
+def _description(title: str, x_labels: Sequence[str], series: Sequence[Series]) -> str:
+    span = f"{x_labels[0]} to {x_labels[-1]}" if len(x_labels) > 1 else (x_labels[0] if x_labels else "no period")
+    names = ", ".join(s.label for s in series)
+    periods = f"{len(x_labels)} period{'' if len(x_labels) == 1 else 's'}"
+    return f"{title}: {periods} ({span}) of {names}. The figures are in the table after the chart."
+
+
 def _frame(
-    title: str, x_labels: Sequence[str], top: float, fmt: Callable[[float], str], bottom: float = 0
+    title: str,
+    x_labels: Sequence[str],
+    top: float,
+    fmt: Callable[[float], str],
+    bottom: float = 0,
+    *,
+    series: Sequence[Series] = (),
 ) -> list[str]:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    chart_id = _chart_id(title)
+    # role img with a name (aria-label, <title>) and a description (<desc>, by id): what a screen reader
+    # says of the picture; the numbers themselves are in the table that follows it (`_figures_table`).
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'aria-describedby="{chart_id}-desc" '
         'xmlns="http://www.w3.org/2000/svg" font-size="12" font-family="system-ui, sans-serif">',
         f"<title>{escape(title)}</title>",
+        f'<desc id="{chart_id}-desc">{escape(_description(title, x_labels, series))}</desc>',
     ]
     for i in range(5):
         value = bottom + (top - bottom) * i / 4
@@ -59,6 +82,25 @@ def _frame(
     return parts
 
 
+def _figures_table(title: str, x_labels: Sequence[str], series: Sequence[Series], fmt: Callable[[float], str]) -> str:
+    """The chart's numbers as a table (the accessible alternative, and what print and a phone
+    can read exactly), closed under a summary; it scrolls inside its own box on a narrow screen."""
+    chart_id = _chart_id(title)
+    head = "".join(f'<th scope="col" class="num">{escape(s.label)}</th>' for s in series)
+    rows = "".join(
+        f'<tr><th scope="row">{escape(label)}</th>'
+        + "".join(f'<td class="num">{escape(fmt(s.values[i]))}</td>' for s in series)
+        + "</tr>"
+        for i, label in enumerate(x_labels)
+    )
+    return (
+        f'<details class="report-data chart-data" id="{chart_id}-data"><summary>Figures of this chart</summary>'
+        f'<div class="table-scroll" role="region" aria-label="Figures: {escape(title)}" tabindex="0">'
+        f'<table class="table report-table"><caption class="visually-hidden">{escape(title)}</caption>'
+        f'<thead><tr><th scope="col">Period</th>{head}</tr></thead><tbody>{rows}</tbody></table></div></details>'
+    )
+
+
 def _legend(labels: Sequence[str]) -> list[str]:
     parts, x, y = [], LEFT, HEIGHT - 22
     for i, label in enumerate(labels):
@@ -73,13 +115,19 @@ def _legend(labels: Sequence[str]) -> list[str]:
 
 
 def line_chart(
-    *, title: str, x_labels: Sequence[str], series: Sequence[Series], fmt: Callable[[float], str]
+    *,
+    title: str,
+    x_labels: Sequence[str],
+    series: Sequence[Series],
+    fmt: Callable[[float], str],
+    value_fmt: Callable[[float], str] | None = None,
 ) -> SafeString:
+    """The SVG and, after it, its figures table (`value_fmt`: exact values, default `fmt`)."""
     values = [v for s in series for v in s.values]
     low = min([0, *values])
     top = _nice_max(max([0, *values]))
     bottom = -_nice_max(-low) if low < 0 else 0
-    parts = _frame(title, x_labels, top, fmt, bottom)
+    parts = _frame(title, x_labels, top, fmt, bottom, series=series)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     count = len(x_labels)
 
@@ -98,16 +146,23 @@ def line_chart(
             parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"/>')
     parts += _legend([s.label for s in series])
     parts.append("</svg>")
+    parts.append(_figures_table(title, x_labels, series, value_fmt or fmt))
     return mark_safe("".join(parts))  # noqa: S308 (every text above is escaped)
 
 
 def stacked_bar_chart(
-    *, title: str, x_labels: Sequence[str], series: Sequence[Series], fmt: Callable[[float], str]
+    *,
+    title: str,
+    x_labels: Sequence[str],
+    series: Sequence[Series],
+    fmt: Callable[[float], str],
+    value_fmt: Callable[[float], str] | None = None,
 ) -> SafeString:
+    """The SVG and, after it, its figures table (`value_fmt`: exact values, default `fmt`)."""
     count = len(x_labels)
     totals = [sum(max(s.values[i], 0) for s in series) for i in range(count)]
     top = _nice_max(max([0, *totals]))
-    parts = _frame(title, x_labels, top, fmt)
+    parts = _frame(title, x_labels, top, fmt, series=series)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / count if count else plot_w
     bar = max(slot * 0.7, 1)
@@ -126,7 +181,14 @@ def stacked_bar_chart(
             )
     parts += _legend([s.label for s in series])
     parts.append("</svg>")
+    parts.append(_figures_table(title, x_labels, series, value_fmt or fmt))
     return mark_safe("".join(parts))  # noqa: S308 (every text above is escaped)
+
+
+def money_exact(currency: str) -> Callable[[float], str]:
+    """Cents as the amount with its currency, to the cent (the figures tables)."""
+    code = currency.upper()
+    return lambda cents: f"{cents / 100:,.2f} {code}"
 
 
 def money_axis(currency: str) -> Callable[[float], str]:

@@ -71,7 +71,7 @@ def _credit_charts(report, date_range):
     for block in report["currencies"]:
         currency, points = block["currency"], block["series"]
         labels = [p["period"].strftime("%b %-d" if date_range.interval != "month" else "%b %Y") for p in points]
-        fmt = charts.money_axis(currency)
+        fmt, exact = charts.money_axis(currency), charts.money_exact(currency)
         code = currency.upper()
         blocks.append(
             {
@@ -84,6 +84,7 @@ def _credit_charts(report, date_range):
                         charts.Series(f"{label} ({code})", [p[key] for p in points]) for key, label in SERIES_LINES
                     ],
                     fmt=fmt,
+                    value_fmt=exact,
                 ),
                 "aging": charts.stacked_bar_chart(
                     title=f"Aging of what is owed ({code}) by {date_range.interval}",
@@ -93,6 +94,7 @@ def _credit_charts(report, date_range):
                         for key, label in BUCKETS
                     ],
                     fmt=fmt,
+                    value_fmt=exact,
                 ),
                 "flows": charts.stacked_bar_chart(
                     title=f"Debits and payments ({code}) by {date_range.interval}",
@@ -102,6 +104,7 @@ def _credit_charts(report, date_range):
                         charts.Series(f"Payments ({code})", [p["payments_cents"] for p in points]),
                     ],
                     fmt=fmt,
+                    value_fmt=exact,
                 ),
             }
         )

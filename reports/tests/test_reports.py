@@ -173,3 +173,22 @@ def test_a_report_costs_the_same_queries_for_a_month_and_a_year(api_as, viewer, 
     for preset in ("30d", "year"):
         with django_assert_max_num_queries(8):
             assert client.get(f"/api/teams/{team.pk}/reports/credit/?range={preset}").status_code == 200
+
+
+def test_a_chart_carries_its_description_and_its_figures_table():
+    from reports import charts
+
+    html = charts.stacked_bar_chart(
+        title="Debits <b> (USD) by day",
+        x_labels=["Jun 1", "Jun 2"],
+        series=[charts.Series("Debits (USD)", [123_456, 0]), charts.Series("Payments (USD)", [1, 99])],
+        fmt=charts.money_axis("usd"),
+        value_fmt=charts.money_exact("usd"),
+    )
+    assert 'role="img"' in html
+    assert 'aria-describedby="chart-debits-b-usd-by-day-desc"' in html
+    assert '<desc id="chart-debits-b-usd-by-day-desc">Debits &lt;b&gt; (USD) by day: 2 periods (Jun 1 to Jun 2)' in html
+    assert "<b>" not in html
+    table = html[html.index("<table") :]
+    assert '<th scope="row">Jun 1</th><td class="num">1,234.56 USD</td><td class="num">0.01 USD</td>' in table
+    assert 'role="region"' in html
