@@ -15,6 +15,7 @@ from credit.models import (
     CreditAccount,
     CreditTransaction,
 )
+from deelrx.api import FieldsBuiltOnce
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -88,7 +89,7 @@ class CreditAccountOutputSerializer(serializers.ModelSerializer):
         return bool(account.stripe_payment_method_id)
 
 
-class CreditTransactionOutputSerializer(serializers.ModelSerializer):
+class CreditTransactionOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     team_id = serializers.IntegerField(read_only=True)
     credit_id = serializers.UUIDField(source="account_id", read_only=True)
     customer_id = serializers.UUIDField(source="account.customer_id", read_only=True)
@@ -177,7 +178,7 @@ class CreditAccountInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class CreditTransactionInputSerializer(serializers.Serializer):
+class CreditTransactionInputSerializer(FieldsBuiltOnce, serializers.Serializer):
     customer_id = serializers.UUIDField()
     type = TransactionTypeField(choices=CreditTransaction.Type.choices)
     amount_cents = StrictIntegerField(min_value=-MAX_AMOUNT_CENTS, max_value=MAX_AMOUNT_CENTS)
