@@ -106,6 +106,30 @@ def _pipeline_supported() -> bool:
 
 
 @cache
+def _row_layout(model: type[Model], using: str, alias: str) -> tuple[list[str], list[tuple]]:
+    """The concrete fields' attnames and, per field, its column and database converters."""
+    connection = connections[using]
+    attnames, converters = [], []
+    for f in model._meta.concrete_fields:
+        col = f.get_col(alias)
+        attnames.append(f.attname)
+        converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
+    return attnames, converters
+
+
+def instance_from_row(model: type[Model], values, *, using: str = "default", alias: str = "t0") -> Model:
+    """A model instance from the values of its concrete columns, in field order, as a
+    queryset would build it (converters applied, `Model.from_db`)."""
+    connection = connections[using]
+    attnames, converters = _row_layout(model, using, alias)
+    values = list(values)
+    for index, (col, field_converters) in enumerate(converters):
+        for converter in field_converters:
+            values[index] = converter(values[index], col, connection)
+    return model.from_db(using, attnames, values)
+
+
+@cache
 def _select_plan(model: type[Model], using: str, related: tuple[str, ...], where: tuple[str, ...]) -> tuple:
     connection = connections[using]
     quote = connection.ops.quote_name
@@ -126,11 +150,7 @@ def _select_plan(model: type[Model], using: str, related: tuple[str, ...], where
     for part_model, alias, join_field in parts:
         fields = part_model._meta.concrete_fields
         columns += [f"{alias}.{quote(f.column)}" for f in fields]
-        converters = []
-        for f in fields:
-            col = f.get_col(alias)
-            converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
-        layouts.append((part_model, join_field, [f.attname for f in fields], converters, len(fields)))
+        layouts.append((part_model, alias, join_field, len(fields)))
     where_fields = [model._meta.pk if name == "pk" else model._meta.get_field(name) for name in where]
     conditions = " AND ".join(f"t0.{quote(f.column)} = %s" for f in where_fields)
     sql = f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} t0{''.join(joins)} WHERE {conditions}"  # noqa: S608 (quoted identifiers and placeholders only)
@@ -149,13 +169,9 @@ def select_one(model: type[Model], *, related: tuple[str, ...] = (), using: str 
     if row is None:
         return None
     instances, start = [], 0
-    for part_model, join_field, attnames, converters, width in layouts:
-        values = list(row[start : start + width])
+    for part_model, alias, join_field, width in layouts:
+        instance = instance_from_row(part_model, row[start : start + width], using=using, alias=alias)
         start += width
-        for index, (col, field_converters) in enumerate(converters):
-            for converter in field_converters:
-                values[index] = converter(values[index], col, connection)
-        instance = part_model.from_db(using, attnames, values)
         if join_field is not None:
             join_field.set_cached_value(instances[0], instance)
         instances.append(instance)

@@ -103,11 +103,15 @@ def _lock_account(*, team, customer_id, idempotency_key: str) -> CreditAccount:
         raise NotFound("Customer not found.") from None
     sql = _lock_sql(keyed=bool(idempotency_key), for_update=connection.features.has_select_for_update)
     params = {"team_id": team.pk, "customer_id": customer_value, "key": idempotency_key}
-    account = next(iter(CreditAccount.objects.raw(sql, params)), None)
-    if account is None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
         if not Customer.objects.filter(team=team, pk=customer_id).exists():
             raise NotFound("Customer not found.")
         raise NotFound("This customer has no credit account.")
+    account = db.instance_from_row(CreditAccount, row[:-1], alias="a")
+    account.keyed_tx_id = row[-1]
     account.team = team
     return account
 
