@@ -129,3 +129,40 @@ def check_channel_layer() -> str:
     started = time.monotonic()
     async_to_sync(round_trip)()
     return f"{layer.__class__.__name__} ({round((time.monotonic() - started) * 1000, 1)} ms)"
+
+
+try:  # channels-redis is installed with the project; the in-memory layer needs none of this
+    from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
+    from redis.asyncio import BlockingConnectionPool
+except ImportError:  # pragma: no cover
+    _RedisChannelLayer = object
+
+
+class RedisChannelLayer(_RedisChannelLayer):
+    """channels-redis with a connection pool fit for redis-py 8 (both found by
+    `bench/bench_notifications_ws.py`, each dropping sockets by crashing their consumers):
+
+    - channels-redis builds redis-py's plain pool, which raises `MaxConnectionsError` as soon as
+      100 connections are in use at once (a burst of sockets connecting together, every tab
+      reconnecting after a deploy): here a caller past `max_connections` waits up to
+      `pool_timeout` seconds for a free connection;
+    - redis-py 8 reads with a 5 s socket timeout by default, and a consumer's receive blocks in
+      `BZPOPMIN` for `brpop_timeout` (5 s): on a busy machine the read timed out before Redis
+      answered ("Timeout reading from …"). Reads here wait `brpop_timeout` + `read_margin`.
+
+    Configured in CHANNEL_LAYERS (`max_connections`, `pool_timeout`, `read_margin`)."""
+
+    def __init__(self, *args, max_connections: int = 200, pool_timeout: float = 20, read_margin: float = 10, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+        self.read_margin = read_margin
+
+    def create_pool(self, index):
+        host = dict(self.hosts[index])
+        if "address" not in host:  # sentinels or host/port: channels-redis' own pool
+            return super().create_pool(index)
+        host.setdefault("socket_timeout", self.brpop_timeout + self.read_margin)
+        return BlockingConnectionPool.from_url(
+            host.pop("address"), max_connections=self.max_connections, timeout=self.pool_timeout, **host
+        )

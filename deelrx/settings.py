@@ -188,7 +188,8 @@ else:
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis whose connection pool waits for a free connection (deelrx.realtime)
+            "BACKEND": "deelrx.realtime.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "deelrx:ws", "expiry": 60, "capacity": 500},
         }
     }
