@@ -150,8 +150,8 @@ def upload_blob_move(key: str, to_store: StoreType) -> str | None:
                     KbUploadVersion.objects.filter(pk=version.pk).update(
                         key=moved_versions[version.number], storage_version_id=""
                     )
-                else:
-                    KbUploadVersion.objects.filter(pk=version.pk).update(storage_version_id="")
+                else:  # the current one: its content is the moved file's
+                    KbUploadVersion.objects.filter(pk=version.pk).update(key=new_key, storage_version_id="")
     except BaseException:
         from knowledge_base.services.uploads import _delete_object
 

@@ -19,12 +19,15 @@ Rules:
   never rewritten. Restoring the current version is 409 `version_is_current`.
 - Versions are numbered under a row lock on the upload (`select_for_update`):
   concurrent replaces get consecutive numbers, never a gap or a duplicate.
-- Crash-safe order, all under the lock: copy the old content to its version
-  key (copy mode) → write the new content at the upload's key → update the rows
-  and commit. A failure before the commit puts the old content back (copy mode:
-  from its copy; versioned S3: deleting the new object version) and removes the
-  copy; a crash leaves at most an object no row references, which
-  kb-cleanup-orphaned collects. No row ever points at a missing object.
+- Crash-safe order, each step under the row lock: (copy mode) copy the current
+  content to its version key and point its row there, commit → write the new
+  content at the upload's key → create the new version's row, update the
+  upload, commit. A failure in the second step puts the old content back at the
+  key (from its copy; versioned S3: by deleting the new object version); a
+  crash leaves at most an object no row references (kb-cleanup-orphaned
+  collects it), never a row pointing at a missing object, and never an older
+  content without its row. Between the steps the current version's row names
+  its copy, which holds the same bytes as the key.
 - Pruning (`admin-retention-enforce`): versions other than the current one that
   are older than UPLOAD_VERSION_RETENTION_DAYS and not among an upload's newest
   UPLOAD_VERSIONS_KEPT (10) are deleted, rows first (set-based, in batches),
@@ -109,6 +112,44 @@ def _locked_upload(upload: KbUpload, access: TeamAccess, action: str) -> KbUploa
     return locked
 
 
+def _copy_current(store: str, key: str, current: KbUploadVersion) -> str:
+    copy = version_copy_key(key, current.number)
+    copy_object(store, key, copy, target_store="private", content_type=current.content_type)
+    return copy
+
+
+def _preserve_current(
+    *,
+    upload: KbUpload,
+    access: TeamAccess,
+    action: str,
+    prepare: Callable[[KbUpload], tuple[dict[str, Any], Writer, dict[str, Any]]],
+) -> None:
+    """Step 1 where older content is copied (not on a versioned bucket): copy the
+    current content to its version key and point its row there, committed before
+    the key is overwritten. A process killed during the overwrite then leaves the
+    old content with a row naming it (never a copy that kb-cleanup-orphaned would
+    take for a stray), and the upload's key still serves a whole file. The
+    request's checks run first (`prepare`), so a refused one copies nothing."""
+    copy = ""
+    try:
+        with transaction.atomic():
+            locked = _locked_upload(upload, access, action)
+            prepare(locked)
+            if bucket_versioning_enabled(get_storage(locked.store)):
+                return
+            current = KbUploadVersion.objects.select_for_update().filter(upload=locked, number=locked.version).first()
+            if current is None or current.key != locked.key:
+                return  # already preserved (an earlier attempt that failed after this step)
+            copy = _copy_current(locked.store, locked.key, current)
+            current.key = copy
+            current.save(update_fields=["key"])
+    except BaseException:
+        if copy:
+            _quietly(lambda: delete_stored_object("private", copy), "delete the copy", upload_id=str(upload.pk))
+        raise
+
+
 def _store_new_version(
     *,
     upload: KbUpload,
@@ -121,6 +162,7 @@ def _store_new_version(
     """The one write path of replace and restore. `prepare(locked)` checks the
     locked upload and returns the new version's fields (original_name,
     content_type, size, sha256), the writer of its bytes and extra event data."""
+    _preserve_current(upload=upload, access=access, action=action, prepare=prepare)
     store = upload.store
     undo: list[tuple[str, Callable[[], None]]] = []
     try:
@@ -145,15 +187,14 @@ def _store_new_version(
                 undo.append(("drop the new object version", drop_new_object_version))
                 write(locked)
             else:
-                copy = version_copy_key(key, current.number)
-                kept_as = {"target_store": "private", "content_type": current.content_type}
-                copy_object(store, key, copy, **kept_as)
-                undo.append(("delete the copy", lambda copy=copy: delete_stored_object("private", copy)))
+                if current.key == key:  # not preserved yet: a concurrent replace made this one current meanwhile
+                    copy = _copy_current(store, key, current)
+                    undo.append(("delete the copy", lambda copy=copy: delete_stored_object("private", copy)))
+                    current.key = copy
                 put_back = functools.partial(
-                    copy_object, "private", copy, key, target_store=store, content_type=current.content_type
+                    copy_object, "private", current.key, key, target_store=store, content_type=current.content_type
                 )
                 undo.append(("put the old content back", put_back))
-                current.key = copy
                 write(locked)
             stored_size, version_id = stored_object_info(storage, key)
             current.save(update_fields=["key", "storage_version_id"])

@@ -152,13 +152,45 @@ def test_a_failed_write_puts_the_old_content_back(mode, team, member):
     upload.refresh_from_db()
     assert upload.version == 1
     (only,) = upload_versions(upload)
-    assert only.key == upload.key
     assert read(upload.store, upload.key) == PDF  # the old content is current again
-    assert stored_keys(upload.store) == before  # no copy left behind
+    assert read_version(only) == PDF
     if mode == "s3-versioned":
+        assert only.key == upload.key
+        assert stored_keys(upload.store) == before
         storage = get_storage(upload.store)
         listed = storage.connection.meta.client.list_object_versions(Bucket=storage.bucket_name)
         assert len(listed.get("Versions", [])) == 1  # the new object version was removed
+    else:
+        # Its copy (made and committed before the overwrite) is what its row names now.
+        assert only.key == version_copy_key(upload.key, 1)
+        assert stored_keys(upload.store) == before | {only.key}
+    # and the next attempt succeeds
+    assert upload_replace(upload=upload, user=member, file=a_file(PDF2)).version == 2
+    assert [read_version(v) for v in upload_versions(upload)] == [PDF2, PDF]
+
+
+@pytest.mark.parametrize("mode", ["filesystem", "s3"], indirect=True)
+def test_a_crash_during_the_overwrite_keeps_the_old_content_with_its_row(
+    mode, team, member, settings, django_capture_on_commit_callbacks
+):
+    """A process killed after the new bytes are written and before the rows are (no undo
+    runs): the old content is in its copy, named by its row, so kb-cleanup-orphaned keeps it."""
+    upload = make_upload(team, member)
+    KbUpload.objects.filter(pk=upload.pk).update(article=KbArticleFactory(team=team))
+    with (
+        mock.patch("knowledge_base.services.versions._quietly"),  # killed: nothing is undone
+        mock.patch("knowledge_base.services.versions.record_event", side_effect=SystemExit("killed")),
+        pytest.raises(SystemExit),
+    ):
+        upload_replace(upload=upload, user=member, file=a_file(PDF2))
+    (only,) = upload_versions(upload)
+    assert only.key != upload.key
+    with django_capture_on_commit_callbacks(execute=True):
+        orphans_cleanup(now=timezone.now() + timedelta(days=settings.KB_ORPHAN_GRACE_DAYS + 1))
+    assert read_version(only) == PDF  # not taken for a stray
+    assert read(upload.store, upload.key) == PDF2  # the interrupted write: a whole file, never half of one
+    upload = upload_replace(upload=KbUpload.objects.get(pk=upload.pk), user=member, file=a_file(PDF3))
+    assert [read_version(v) for v in upload_versions(upload)] == [PDF3, PDF]
 
 
 def test_replace_queues_processing_of_the_new_version(team, member, settings, django_capture_on_commit_callbacks):
