@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 
 from deelrx.api import error_responses, page_of, paginated_response
 from deelrx.errors import FileTooLarge
-from deelrx.input_guard import FormParser, MultiPartParser  # refuse NUL/bidi in fields and file names
 from knowledge_base.api.upload_serializers import UploadOutputSerializer
 from knowledge_base.models import KbUploadVersion
 from knowledge_base.selectors.uploads import upload_get_for_user, upload_version_get, upload_versions
@@ -100,8 +99,6 @@ class UploadVersionListApi(APIView):
 
 
 class UploadVersionRestoreApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
-
     @extend_schema(
         operation_id="help_uploads_versions_restore",
         request=None,

@@ -206,12 +206,17 @@ def test_viewer_downloads_an_old_version(api_as, upload, member, viewer):
     assert content == PDF2
 
 
-def test_an_old_version_of_a_public_file_is_signed_on_s3(s3_storages, api_as, team, member):
+@pytest.mark.parametrize("versioned", [False, True])
+def test_an_old_version_of_a_public_file_is_signed_on_s3(s3_storages, api_as, team, member, versioned):
+    if versioned:  # the old content is an object version of the public key, reached by its VersionId
+        bucket = s3_storages["buckets"]["public"]
+        s3_storages["client"].put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     upload = upload_create(team=team, user=member, file=a_file(), context="kb-article")
     upload_replace(upload=upload, user=member, file=a_file(PDF2))
     response = api_as(member).get(url(upload, "versions/1/download/"))
     assert response.status_code == 302
     assert "Signature" in response["Location"] or "X-Amz-Signature" in response["Location"]
+    assert ("versionId=" in response["Location"]) is versioned
     assert httpx.get(response["Location"]).content == PDF
 
 
