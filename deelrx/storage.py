@@ -223,9 +223,8 @@ def repoint_references(*, key: str, new_key: str, to_store: StoreType) -> None:
 
 
 def copy_between_stores(*, key: str, from_store: StoreType, to_store: StoreType, new_key: str) -> str:
-    source = get_storage(from_store)
     target = get_storage(to_store)
-    with source.open(key, "rb") as handle:
+    with open_stored(from_store, key) as handle:  # the original bytes; the target compresses again
         saved = target.save(new_key, File(handle, name=new_key))
     return saved
 

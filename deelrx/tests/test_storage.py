@@ -163,3 +163,51 @@ def test_blobcheck_on_both_backends(s3_storages):
     call_command("blobcheck", stdout=out)
     assert "private" in out.getvalue()
     assert "public" in out.getvalue()
+
+
+# --- Compression and the helpers of upload versions (DESIGN §15) ---------------------------------
+@pytest.mark.parametrize("store", ["private", "public"])
+def test_s3_stores_gzip_text_only_and_open_stored_gives_the_original_bytes(s3_storages, store):
+    from deelrx.storage import open_stored, stored_object_info
+
+    client, bucket = s3_storages["client"], s3_storages["buckets"][store]
+    text = b"id,name\n" + b"1,quokka\n" * 500
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+    text_key = get_storage(store).save(f"{store}/t/data.csv", ContentFile(text))
+    png_key = get_storage(store).save(f"{store}/t/logo.png", ContentFile(png))
+    head = client.head_object(Bucket=bucket, Key=text_key)
+    assert head["ContentEncoding"] == "gzip"
+    assert head["ContentType"] == "text/csv"
+    assert "ContentEncoding" not in client.head_object(Bucket=bucket, Key=png_key)
+    with open_stored(store, text_key) as handle:
+        assert handle.read() == text
+    with open_stored(store, png_key) as handle:
+        assert handle.read() == png
+    assert stored_object_info(store, text_key)[0] == head["ContentLength"] < len(text)
+    with pytest.raises(FileNotFoundError):
+        open_stored(store, f"{store}/t/missing.csv")
+
+
+def test_open_stored_on_disk_and_gzip_types(tmp_path):
+    from deelrx.storage import is_compressible, open_stored
+
+    key = private_storage().save("private/t/a.txt", ContentFile(b"plain"))
+    with open_stored("private", key) as handle:
+        assert handle.read() == b"plain"  # the disk stores never compress
+    assert all(is_compressible(t) for t in ("text/plain", "text/csv", "text/markdown", "application/json"))
+    assert all(is_compressible(t) for t in ("image/svg+xml", "application/xml", "text/csv; charset=utf-8"))
+    assert not any(is_compressible(t) for t in ("image/png", "application/pdf", "application/zip", None))
+
+
+def test_bucket_versioning_is_asked_once_per_bucket(s3_storages):
+    from unittest import mock
+
+    from deelrx.storage import bucket_versioning_enabled
+
+    storage = get_storage("private")
+    client = storage.connection.meta.client
+    with mock.patch.object(client, "get_bucket_versioning", wraps=client.get_bucket_versioning) as asked:
+        assert bucket_versioning_enabled(storage) is False
+        assert bucket_versioning_enabled(storage) is False
+    assert asked.call_count == 1
+    assert bucket_versioning_enabled(get_storage("public")) is False
