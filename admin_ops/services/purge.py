@@ -443,22 +443,7 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
         recorded = _recorded(locked, name)
         if after is not None:
             recorded = recorded.filter(**{f"{column}__gt": after})
-        # This batch ends at the batch_size-th recorded key; it is the last one when no key
-        # follows (no empty batch is needed to find out). When no more keys are left than a
-        # batch holds (the export counted the ids it recorded; `taken` counts the keys of the
-        # batches done), it ends at the last key: one step down the index, where finding the
-        # batch_size-th key reads them all. Bounded either way, so that the DELETE reads that
-        # slice of the key. (A count that is off only makes that batch larger, or costs the walk.)
-        taken = dict(progress.get("taken") or {})
-        exported = (progress.get("exported") or {}).get(name)
-        if exported is not None and exported - taken.get(name, 0) <= batch_size:
-            upto, last = None, True
-        else:
-            keys = recorded.order_by(column).values_list(column, flat=True)
-            upto, following = [*keys[batch_size - 1 : batch_size + 1], None, None][:2]
-            last = following is None
-        if upto is None:
-            upto = recorded.order_by(f"-{column}").values_list(column, flat=True).first()
+        upto, last = _batch_end(recorded, column=column, progress=progress, name=name, batch_size=batch_size)
         if upto is not None:
             recorded = recorded.filter(**{f"{column}__lte": upto})
         batch = _targets(locked, name, recorded, after=after, upto=upto)
@@ -467,20 +452,14 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
             tail = [name] if spec.delete_files is not None else []
             files = [[store, key, *tail] for store, key in batch.values_list(*spec.file_fields) if key]
         _, per_model = batch.purge_delete() if hasattr(batch, "purge_delete") else batch.delete()
-        counts = dict(progress.get("counts") or {})
-        counts[name] = counts.get(name, 0) + per_model.get(spec.model._meta.label, 0)
-        cascaded = dict(progress.get("cascaded") or {})
-        for label, n in per_model.items():
-            if label != spec.model._meta.label and n:
-                cascaded[label] = cascaded.get(label, 0) + n
-        progress["counts"] = counts
-        progress["cascaded"] = cascaded
+        _count_deleted(progress, label=spec.model._meta.label, name=name, per_model=per_model)
         progress["pending_files"] = [*(progress.get("pending_files") or []), *files]
         if last:
             progress["done"] = [*progress.get("done", []), name]
         else:
             positions[name] = str(upto) if isinstance(upto, uuid.UUID) else upto
             progress["after"] = positions
+            taken = dict(progress.get("taken") or {})
             taken[name] = taken.get(name, 0) + batch_size
             progress["taken"] = taken
         locked.progress = progress
@@ -489,6 +468,40 @@ def delete_batch(*, purge: PurgeOperation, name: str, batch_size: int) -> bool:
     # Files go only once their rows are gone for good (the transaction committed).
     _clear_pending_files(purge)
     return not last
+
+
+def _batch_end(recorded, *, column: str, progress: dict, name: str, batch_size: int):
+    """(last key of the next batch, whether it is the entity's last batch).
+
+    The batch ends at the batch_size-th recorded key; it is the last one when no key follows
+    (no empty batch is needed to find out). When no more keys are left than a batch holds (the
+    export counted the ids it recorded; `taken` counts the keys of the batches done), it ends at
+    the last key: one step down the index, where finding the batch_size-th key reads them all.
+    Bounded either way, so that the DELETE reads that slice of the key. (A count that is off only
+    makes that batch larger, or costs the walk.)"""
+    taken = (progress.get("taken") or {}).get(name, 0)
+    exported = (progress.get("exported") or {}).get(name)
+    if exported is not None and exported - taken <= batch_size:
+        upto, last = None, True
+    else:
+        keys = recorded.order_by(column).values_list(column, flat=True)
+        upto, following = [*keys[batch_size - 1 : batch_size + 1], None, None][:2]
+        last = following is None
+    if upto is None:
+        upto = recorded.order_by(f"-{column}").values_list(column, flat=True).first()
+    return upto, last
+
+
+def _count_deleted(progress: dict, *, label: str, name: str, per_model: dict[str, int]) -> None:
+    """Add a batch's deletions to the progress: the entity's own rows, and what cascaded."""
+    counts = dict(progress.get("counts") or {})
+    counts[name] = counts.get(name, 0) + per_model.get(label, 0)
+    cascaded = dict(progress.get("cascaded") or {})
+    for other, n in per_model.items():
+        if other != label and n:
+            cascaded[other] = cascaded.get(other, 0) + n
+    progress["counts"] = counts
+    progress["cascaded"] = cascaded
 
 
 def purge_execute(
