@@ -369,7 +369,7 @@ def upload_versions_delete_expired(*, now: datetime | None = None, batch_size: i
             if not ids:
                 return deleted
             rows = list(
-                KbUploadVersion.objects.select_for_update(skip_locked=True)
+                KbUploadVersion.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk__in=ids)
                 .exclude(number=F("upload__version"))  # a restore may have made one current meanwhile
                 .values_list("pk", "key", "storage_version_id", "upload__key")
