@@ -12,7 +12,7 @@ from deelrx.admin_audit import AuditedModelAdmin
 from deelrx.errors import DomainError
 from knowledge_base.models import KbArticle, KbFeedback, KbLinkCheck, KbRevision, KbUpload, KbUploadVersion
 from knowledge_base.services.articles import EDITABLE_FIELDS, article_delete, article_transition, article_update
-from knowledge_base.services.uploads import upload_delete, upload_thumbnail_url
+from knowledge_base.services.uploads import upload_delete, upload_reprocess, upload_thumbnail_url
 
 Status = KbArticle.Status
 
@@ -184,8 +184,6 @@ class KbUploadVersionInline(admin.TabularInline):
 
 @admin.action(description="Process again (thumbnail and text)")
 def reprocess_uploads(modeladmin, request, queryset):
-    from knowledge_base.services.processing import upload_reprocess
-
     queued = 0
     for upload in queryset.order_by("pk"):
         try:

@@ -19,11 +19,11 @@ from knowledge_base.api.upload_serializers import (
 from knowledge_base.api.version_views import REPLACE_SCHEMA, replace_upload_content
 from knowledge_base.models import KbArticle
 from knowledge_base.selectors.uploads import upload_get_for_user, upload_list
-from knowledge_base.services.processing import upload_reprocess
 from knowledge_base.services.uploads import (
     upload_create,
     upload_delete,
     upload_download_response,
+    upload_reprocess,
     upload_thumbnail_response,
 )
 

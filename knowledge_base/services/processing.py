@@ -33,6 +33,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector
 from django.core.files.base import ContentFile
@@ -41,14 +42,12 @@ from django.db.models import TextField, Value
 from django.utils import timezone
 
 from deelrx import ocr as deelrx_ocr
-from deelrx.audit.services import record_event
-from deelrx.storage import get_storage, open_stored
-from deelrx.tenancy.access import require_role
-from deelrx.tenancy.models import Role, User
-from knowledge_base.models import KbArticle, KbUpload
+from deelrx.storage import bucket_versioning_enabled, delete_every_version, get_storage, open_stored
+from knowledge_base.models import KbUpload
 
 logger = logging.getLogger(__name__)
 
+PROCESS_TASK_NAME = "knowledge_base.upload_process"
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 PDF_TYPES = frozenset({"application/pdf"})
 # Text-like files: their text is indexed as it is (no thumbnail). Read through
@@ -93,49 +92,16 @@ def queue_upload_processing(upload: KbUpload) -> None:
     upload_id, version = str(upload.pk), upload.version
 
     def send() -> None:
-        from knowledge_base.tasks import kb_upload_process
-
+        # By name: the task module (knowledge_base.tasks.kb_upload_process) imports this one.
+        if PROCESS_TASK_NAME not in current_app.tasks:
+            current_app.loader.import_default_modules()  # Celery's autodiscovery of the apps' tasks.py
+        task = current_app.tasks[PROCESS_TASK_NAME]
         try:
-            kb_upload_process.delay(upload_id, version)
+            task.delay(upload_id, version)
         except (OSError, ConnectionError) as error:  # kombu's OperationalError is an OSError
             logger.warning("could not queue upload processing", extra={"upload_id": upload_id, "error": str(error)})
 
     transaction.on_commit(send)
-
-
-def upload_reprocess(*, upload: KbUpload, user: User) -> KbUpload:
-    """Process the upload again (members and up; admins/owners for an
-    attachment of a published or archived article, as for editing it): back to
-    `pending`, queued after the commit, recorded."""
-    from knowledge_base.services.uploads import _require_article_edit
-
-    access = require_role(user, upload.team_id, Role.MEMBER)
-    with transaction.atomic():
-        locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
-        if locked is None:
-            from deelrx.errors import NotFound
-
-            raise NotFound("Upload not found.")
-        article = (
-            KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
-        )
-        _require_article_edit(access, article, "Processing")
-        locked.processing_status = KbUpload.Processing.PENDING
-        locked.processing_error = ""
-        locked.save(update_fields=["processing_status", "processing_error"])
-        record_event(
-            event_type="kb.upload.reprocessed",
-            team=locked.team,
-            user=user,
-            data={
-                "upload_id": str(locked.pk),
-                "article_id": str(locked.article_id) if locked.article_id else None,
-                "original_name": locked.original_name,
-                "version": locked.version,
-            },
-        )
-        queue_upload_processing(locked)
-    return locked
 
 
 # --- OCR availability ---------------------------------------------------------------------
@@ -386,9 +352,20 @@ def _store_thumbnail(upload: KbUpload, version: int, content: bytes) -> str:
     return storage.save(key, file)
 
 
-def _save_outcome(upload: KbUpload, version: int, outcome: Outcome) -> KbUpload:
-    from knowledge_base.services.uploads import _delete_object
+def _delete_thumbnail(store: str, key: str) -> None:
+    """Delete a thumbnail that is no longer wanted (on a versioned bucket every version of
+    it); a failure is logged, never raised: a stray object is kb-cleanup-orphaned's."""
+    try:
+        storage = get_storage(store)
+        if bucket_versioning_enabled(storage):
+            delete_every_version(store, key, exact=True)
+        else:
+            storage.delete(key)
+    except Exception:
+        logger.exception("could not delete a thumbnail", extra={"store": store, "key": key})
 
+
+def _save_outcome(upload: KbUpload, version: int, outcome: Outcome) -> KbUpload:
     new_thumbnail = _store_thumbnail(upload, version, outcome.thumbnail) if outcome.thumbnail else ""
     text = clean_text(outcome.text)
     with transaction.atomic():
@@ -396,7 +373,7 @@ def _save_outcome(upload: KbUpload, version: int, outcome: Outcome) -> KbUpload:
         if locked is None or locked.version != version or locked.store != upload.store:
             # Deleted, replaced or moved meanwhile: the newer state has its own task.
             if new_thumbnail:
-                transaction.on_commit(lambda: _delete_object(upload.store, new_thumbnail))
+                transaction.on_commit(lambda: _delete_thumbnail(upload.store, new_thumbnail))
             return locked
         stale = locked.thumbnail_key if locked.thumbnail_key and locked.thumbnail_key != new_thumbnail else ""
         locked.processing_status = outcome.status
@@ -412,7 +389,7 @@ def _save_outcome(upload: KbUpload, version: int, outcome: Outcome) -> KbUpload:
             KbUpload.objects.filter(pk=locked.pk).update(search_vector=vector)
         if stale:
             store = locked.store
-            transaction.on_commit(lambda: _delete_object(store, stale))
+            transaction.on_commit(lambda: _delete_thumbnail(store, stale))
     logger.info(
         "kb upload processed",
         extra={"upload_id": str(locked.pk), "status": outcome.status, "error": outcome.error, "chars": len(text)},

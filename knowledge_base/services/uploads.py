@@ -290,6 +290,32 @@ def upload_delete(*, upload: KbUpload, user: User) -> None:
         transaction.on_commit(lambda: delete_upload_files(store, key, other_keys=others))
 
 
+def upload_reprocess(*, upload: KbUpload, user: User) -> KbUpload:
+    """Process the upload again (members and up; admins/owners for an
+    attachment of a published or archived article, as for editing it): back to
+    `pending`, queued after the commit (`services/processing.py`), recorded."""
+    access = require_role(user, upload.team_id, Role.MEMBER)
+    with transaction.atomic():
+        locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
+        if locked is None:
+            raise NotFound("Upload not found.")
+        article = (
+            KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
+        )
+        _require_article_edit(access, article, "Processing")
+        locked.processing_status = KbUpload.Processing.PENDING
+        locked.processing_error = ""
+        locked.save(update_fields=["processing_status", "processing_error"])
+        record_event(
+            event_type="kb.upload.reprocessed",
+            team=locked.team,
+            user=user,
+            data={**_event_data(locked), "version": locked.version},
+        )
+        queue_upload_processing(locked)
+    return locked
+
+
 # --- Reading ------------------------------------------------------------------------------
 def upload_public_url(upload: KbUpload) -> str | None:
     """The plain URL of a public-store file (None for private files)."""
