@@ -513,3 +513,25 @@ def test_help_center_lists_public_thumbnails_without_staff_details(client, team,
     assert f'src="{get_storage("public").url(upload.thumbnail_key)}"' in page
     assert "Hours poster." not in page
     assert "Processed" not in page
+
+
+# --- Search fallback (SQLite; plain ORM, so it runs on PostgreSQL too) -----------------------
+def test_search_fallback_finds_by_attachment_text_below_own_text(team, member, admin_user, stored):
+    from django.db.models import Q
+
+    from knowledge_base.selectors.search import public_attachments, search_fallback, snippet_html
+    from knowledge_base.services.articles import article_create
+
+    manual = article_create(team=team, user=member, title="Manual", content="Nothing here.")
+    own = article_create(team=team, user=member, title="Lyrebird calls", content="Lyrebird song.")
+    stored(text_pdf("The lyrebird mimics every sound."), "birds.pdf", context="kb-article", article=manual)
+    stored(text_pdf("Secret lyrebird nest."), "nest.pdf", article=manual)  # private
+    found = list(search_fallback(KbArticle.objects.all(), "lyrebird", attachment_scope=public_attachments()))
+    assert [a.pk for a in found] == [own.pk, manual.pk]
+    assert found[1].attachment_name == "birds.pdf"
+    assert snippet_html(found[1], "lyrebird").startswith("In attachment birds.pdf: ")
+    assert "<mark>lyrebird</mark>" in snippet_html(found[1], "lyrebird")
+    private_only = list(search_fallback(KbArticle.objects.all(), "nest", attachment_scope=public_attachments()))
+    assert private_only == []
+    team_scope = list(search_fallback(KbArticle.objects.all(), "nest", attachment_scope=Q()))
+    assert [a.pk for a in team_scope] == [manual.pk]
