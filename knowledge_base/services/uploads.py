@@ -117,6 +117,38 @@ def _store_file(file, *, team: Team, store: str, display_name: str, sniffed) -> 
     return get_storage(store).save(key, content)
 
 
+def _check_new_upload(*, team: Team, user: User, file, context: str, article: KbArticle | None) -> str:
+    """The checks that need no bytes: role, context, article, declared size. Returns the context."""
+    access = require_role(user, team, Role.MEMBER)
+    context = context or "user-upload"
+    if context not in UPLOAD_CONTEXTS:
+        raise ValidationFailed(details={"context": [f"Must be one of: {', '.join(UPLOAD_CONTEXTS)}."]})
+    if article is not None and article.team_id != team.pk:
+        raise NotFound("Article not found.")
+    _require_article_edit(access, article, "Adding")
+    declared = getattr(file, "size", None)
+    if declared is not None and declared > settings.UPLOAD_MAX_BYTES:
+        raise _too_large(declared)  # refused before a single byte is read
+    return context
+
+
+def _first_version(upload: KbUpload, *, storage_version_id: str) -> KbUploadVersion:
+    """Version 1: the content the upload was created with, at its key."""
+    return KbUploadVersion.objects.create(
+        upload=upload,
+        number=1,
+        key=upload.key,
+        original_name=upload.original_name,
+        content_type=upload.content_type,
+        size=upload.size,
+        stored_size=upload.stored_size,
+        storage_version_id=storage_version_id,
+        sha256=upload.sha256,
+        created_by=upload.uploaded_by,
+        created_at=upload.created_at,
+    )
+
+
 def upload_create(
     *,
     team: Team,
@@ -131,17 +163,7 @@ def upload_create(
     follows the context (never the content type); an article must be the
     team's (else 404); attaching to a published or archived article needs
     admin/owner, like editing it (403)."""
-    access = require_role(user, team, Role.MEMBER)
-    context = context or "user-upload"
-    if context not in UPLOAD_CONTEXTS:
-        raise ValidationFailed(details={"context": [f"Must be one of: {', '.join(UPLOAD_CONTEXTS)}."]})
-    if article is not None and article.team_id != team.pk:
-        raise NotFound("Article not found.")
-    _require_article_edit(access, article, "Adding")
-    declared = getattr(file, "size", None)
-    if declared is not None and declared > settings.UPLOAD_MAX_BYTES:
-        raise _too_large(declared)  # refused before a single byte is read
-
+    context = _check_new_upload(team=team, user=user, file=file, context=context, article=article)
     client_name = getattr(file, "name", "") or ""
     sniffed = sniff_file(file, filename=client_name)
     sha256, size = _hash_and_measure(file)
@@ -166,19 +188,7 @@ def upload_create(
                 sha256=sha256,
                 uploaded_by=user,
             )
-            KbUploadVersion.objects.create(
-                upload=upload,
-                number=1,
-                key=key,
-                original_name=display_name,
-                content_type=sniffed.content_type,
-                size=size,
-                stored_size=stored_size,
-                storage_version_id=storage_version_id,
-                sha256=sha256,
-                created_by=user,
-                created_at=upload.created_at,
-            )
+            _first_version(upload, storage_version_id=storage_version_id)
             record_event(event_type="kb.upload.created", team=team, user=user, data=_event_data(upload))
             queue_upload_processing(upload)  # thumbnail and text, after the commit
     except BaseException:
