@@ -231,11 +231,25 @@ def state_digest() -> dict:
 
 # --- The baseline: set-based SQL ----------------------------------------------------------------
 
-MONEY_SQL = "to_char(({cents}) / 100.0, 'FM999,999,999,999,990.00') || ' ' || upper({currency})"
+
+def _money_sql_template() -> str:
+    """deelrx.formats.format_money in SQL: "-$1,234.56", "1,234.56 CHF" for codes without a symbol."""
+    from deelrx.formats import CURRENCY_SYMBOLS
+
+    symbols = " ".join(f"WHEN '{code}' THEN '{symbol}'" for code, symbol in CURRENCY_SYMBOLS.items())
+    amount = "to_char(abs({cents}) / 100.0, 'FM999,999,999,999,990.00')"
+    sign = "CASE WHEN ({cents}) < 0 THEN '-' ELSE '' END"
+    symbol = f"(CASE lower({{currency}}) {symbols} END)"
+    return f"({sign} || COALESCE({symbol} || {amount}, {amount} || ' ' || upper({{currency}})))"
+
+
+MONEY_SQL = _money_sql_template()
 
 
 def _money(cents: int, currency: str) -> str:
-    return f"{cents / 100:,.2f} {currency.upper()}"
+    from deelrx.formats import format_money
+
+    return format_money(cents, currency)
 
 
 def _event_insert(*, prefix: str, source: str, event_type: str, data: str, team_id: str = "team_id") -> tuple:
