@@ -29,6 +29,7 @@ PASSED_ON = {
     ("admin_ops/selectors/activity.py", "value"),  # the log's filter: the type asked for
     ("admin_ops/demo.py", "event_type"),
     ("knowledge_base/services/proposals.py", "event_type"),  # `_close`'s callers' literals are checked
+    ("knowledge_base/services/versions.py", "event_type"),  # `_store_new_version`'s callers' literals are checked
     ("bench/bench_activity_list.py", "_EVENT_TYPES[i % len(_EVENT_TYPES)]"),
     ("bench/bench_credit_jobs.py", "f\"'{event_type}'\""),  # quoted for SQL; the callers' literals are checked
 }

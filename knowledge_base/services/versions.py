@@ -112,6 +112,27 @@ def _locked_upload(upload: KbUpload, access: TeamAccess, action: str) -> KbUploa
     return locked
 
 
+def _current_version(locked: KbUpload) -> KbUploadVersion:
+    """The current version's row, locked. Every upload has one (migration 0006,
+    upload_create); one written some other way (a fixture, a script) gets it
+    here, from the upload's own fields."""
+    current = KbUploadVersion.objects.select_for_update().filter(upload=locked, number=locked.version).first()
+    if current is None:
+        current = KbUploadVersion.objects.create(
+            upload=locked,
+            number=locked.version,
+            key=locked.key,
+            original_name=locked.original_name,
+            content_type=locked.content_type,
+            size=locked.size,
+            stored_size=locked.stored_size,
+            sha256=locked.sha256,
+            created_by_id=locked.uploaded_by_id,
+            created_at=locked.created_at,
+        )
+    return current
+
+
 def _copy_current(store: str, key: str, current: KbUploadVersion) -> str:
     copy = version_copy_key(key, current.number)
     copy_object(store, key, copy, target_store="private", content_type=current.content_type)
@@ -138,8 +159,8 @@ def _preserve_current(
             prepare(locked)
             if bucket_versioning_enabled(get_storage(locked.store)):
                 return
-            current = KbUploadVersion.objects.select_for_update().filter(upload=locked, number=locked.version).first()
-            if current is None or current.key != locked.key:
+            current = _current_version(locked)
+            if current.key != locked.key:
                 return  # already preserved (an earlier attempt that failed after this step)
             copy = _copy_current(locked.store, locked.key, current)
             current.key = copy
@@ -171,9 +192,7 @@ def _store_new_version(
             store = locked.store
             storage = get_storage(store)
             fields, write, event_extra = prepare(locked)
-            current = KbUploadVersion.objects.select_for_update().filter(upload=locked, number=locked.version).first()
-            if current is None:  # every upload has its current version's row (migration 0006, upload_create)
-                raise Conflict("The upload's current version is not recorded.", code="version_missing")
+            current = _current_version(locked)
             key = locked.key
             if bucket_versioning_enabled(storage):
                 old_version_id = current.storage_version_id or stored_object_info(storage, key)[1]

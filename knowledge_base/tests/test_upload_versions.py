@@ -457,3 +457,13 @@ def test_an_older_version_of_a_public_file_is_kept_privately(mode, team, member,
         upload_delete(upload=restored, user=member)
     assert stored_keys("public") == set()
     assert stored_keys("private") == set()
+
+
+def test_an_upload_without_a_version_row_gets_one_when_replaced(team, member, settings):
+    """Written outside upload_create (a script, a fixture): its content becomes version 1."""
+    settings.UPLOAD_PROCESSING_ENABLED = False
+    upload = make_upload(team, member)
+    KbUploadVersion.objects.all().delete()
+    upload = upload_replace(upload=upload, user=member, file=a_file(PDF2))
+    assert [v.number for v in upload_versions(upload)] == [2, 1]
+    assert [read_version(v) for v in upload_versions(upload)] == [PDF2, PDF]
