@@ -10,9 +10,13 @@ class ProposalOutputSerializer(serializers.ModelSerializer):
     team_id = serializers.IntegerField(source="article.team_id", read_only=True)
     article_title = serializers.CharField(source="article.title", read_only=True)
     proposed_by_id = serializers.IntegerField(read_only=True, allow_null=True)
-    proposed_by_username = serializers.CharField(source="proposed_by.username", read_only=True, default=None)
+    proposed_by_username = serializers.CharField(
+        source="proposed_by.username", read_only=True, default=None, allow_null=True
+    )
     reviewed_by_id = serializers.IntegerField(read_only=True, allow_null=True)
-    reviewed_by_username = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+    reviewed_by_username = serializers.CharField(
+        source="reviewed_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = KbProposal
