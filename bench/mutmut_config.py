@@ -85,6 +85,13 @@ EQUIVALENT: list[Equivalent] = [
         "Callers pass a User or AnonymousUser (both have is_authenticated) or None, which is stored as None "
         "whichever the default.",
     ),
+    Equivalent(
+        _L,
+        'account = db.instance_from_row(CreditAccount, row[:-1], alias="a")',
+        'account = db.instance_from_row(CreditAccount, row[:-1], alias="XXaXX")',
+        "The alias only names the column handed to converters that read their expression; no CreditAccount "
+        "field has such a converter (the row's values are the same whatever it is called).",
+    ),
     # --- credit/services/idempotency.py
     Equivalent(
         _I,

@@ -97,8 +97,7 @@ def test_a_customer_without_an_account_and_an_unknown_customer_are_told_apart(te
             team=team, customer_id=CustomerFactory(team=team).pk, type="fee", amount_cents=1, user=member
         )
     assert excinfo.value.message == "This customer has no credit account."
-    for customer in (CustomerFactory(team=other_team), None):
-        customer_id = customer.pk if customer else "7f0c2a43-1f59-4a43-9d55-5b8e1b3c0c11"
+    for customer_id in (CustomerFactory(team=other_team).pk, "7f0c2a43-1f59-4a43-9d55-5b8e1b3c0c11", "not-a-uuid"):
         with pytest.raises(NotFound) as excinfo:
             ledger.transaction_post(team=team, customer_id=customer_id, type="fee", amount_cents=1, user=member)
         assert excinfo.value.message == "Customer not found."
