@@ -108,50 +108,21 @@ def upload_blob_move(key: str, to_store: StoreType) -> str | None:
         return None
     from_store = store_of_key(key)
     new_key = rekey_for_store(key, to_store)
-    version_number = upload.version
     versions = list(upload.versions.order_by("number"))
     copies: list[tuple[str, str]] = []  # (store, key) written so far: removed again on failure
-    moved_versions: dict[int, str] = {}
     try:
-        copy_object(from_store, key, new_key, target_store=to_store, content_type=upload.content_type)
-        copies.append((to_store, new_key))
-        for version in versions:
-            if version.number == version_number:
-                continue
-            source_store, source_key, version_id = version_location(version)
-            if not version_id:
-                moved_versions[version.number] = source_key  # a private copy already: it stays where it is
-                continue
-            target = version_copy_key(new_key, version.number)  # an S3 object version becomes a copy
-            copy_object(
-                source_store,
-                source_key,
-                target,
-                version_id=version_id,
-                target_store="private",
-                content_type=version.content_type,
-            )
-            copies.append(("private", target))
-            moved_versions[version.number] = target
-        new_thumbnail = ""
-        if upload.thumbnail_key:
-            new_thumbnail = rekey_for_store(upload.thumbnail_key, to_store)
-            copy_object(from_store, upload.thumbnail_key, new_thumbnail, target_store=to_store)
-            copies.append((to_store, new_thumbnail))
+        moved_versions, new_thumbnail = _copy_upload(upload, versions, new_key, to_store, copies)
         with transaction.atomic():
             locked = KbUpload.objects.select_for_update().filter(pk=upload.pk).first()
-            if locked is None or locked.version != version_number or locked.key != key:
+            if locked is None or locked.version != upload.version or locked.key != key:
                 raise Conflict("The file changed while it was being moved; try again.", code="blob_changed")
             repoint_references(key=key, new_key=new_key, to_store=to_store)
             if upload.thumbnail_key:
                 repoint_references(key=upload.thumbnail_key, new_key=new_thumbnail, to_store=to_store)
             for version in versions:
-                if version.number in moved_versions:
-                    KbUploadVersion.objects.filter(pk=version.pk).update(
-                        key=moved_versions[version.number], storage_version_id=""
-                    )
-                else:  # the current one: its content is the moved file's
-                    KbUploadVersion.objects.filter(pk=version.pk).update(key=new_key, storage_version_id="")
+                # An older one where its bytes are now; the current one: the moved file.
+                moved_to = moved_versions.get(version.number, new_key)
+                KbUploadVersion.objects.filter(pk=version.pk).update(key=moved_to, storage_version_id="")
     except BaseException:
         from knowledge_base.services.uploads import _delete_object
 
@@ -160,11 +131,48 @@ def upload_blob_move(key: str, to_store: StoreType) -> str | None:
         raise
     # The old directory (every object version in it); the private copies of older versions
     # keep their directory, now the upload's in the private store whatever store it is in.
-    old_directory = upload_directory(key)
     keep = {moved for moved in moved_versions.values() if moved.startswith("private/")}
-    _delete_old_objects(from_store, key, old_directory, keep=keep, thumbnail=upload.thumbnail_key)
+    _delete_old_objects(from_store, key, upload_directory(key), keep=keep, thumbnail=upload.thumbnail_key)
     logger.info("upload moved between stores", extra={"upload_id": str(upload.pk), "to_store": to_store})
     return new_key
+
+
+def _copy_upload(
+    upload: KbUpload, versions: list[KbUploadVersion], new_key: str, to_store: StoreType, copies: list
+) -> tuple[dict[int, str], str]:
+    """Copy the current file and the thumbnail to `to_store`, and each older S3
+    object version to a private copy (object versions do not cross buckets); an
+    older version already in a private copy stays where it is. Returns where
+    each older version is now and the new thumbnail key; `copies` lists what
+    was written."""
+    from_store = upload.store
+    copy_object(from_store, upload.key, new_key, target_store=to_store, content_type=upload.content_type)
+    copies.append((to_store, new_key))
+    moved_versions: dict[int, str] = {}
+    for version in versions:
+        if version.number == upload.version:
+            continue
+        source_store, source_key, version_id = version_location(version)
+        if not version_id:
+            moved_versions[version.number] = source_key
+            continue
+        target = version_copy_key(new_key, version.number)
+        copy_object(
+            source_store,
+            source_key,
+            target,
+            version_id=version_id,
+            target_store="private",
+            content_type=version.content_type,
+        )
+        copies.append(("private", target))
+        moved_versions[version.number] = target
+    new_thumbnail = ""
+    if upload.thumbnail_key:
+        new_thumbnail = rekey_for_store(upload.thumbnail_key, to_store)
+        copy_object(from_store, upload.thumbnail_key, new_thumbnail, target_store=to_store)
+        copies.append((to_store, new_thumbnail))
+    return moved_versions, new_thumbnail
 
 
 def _delete_old_objects(store: str, key: str, directory: str | None, *, keep: set[str], thumbnail: str) -> None:

@@ -171,6 +171,9 @@ def _preserve_current(
         raise
 
 
+Undo = list[tuple[str, Callable[[], None]]]
+
+
 def _store_new_version(
     *,
     upload: KbUpload,
@@ -184,67 +187,14 @@ def _store_new_version(
     locked upload and returns the new version's fields (original_name,
     content_type, size, sha256), the writer of its bytes and extra event data."""
     _preserve_current(upload=upload, access=access, action=action, prepare=prepare)
-    store = upload.store
-    undo: list[tuple[str, Callable[[], None]]] = []
+    undo: Undo = []
     try:
         with transaction.atomic():
             locked = _locked_upload(upload, access, action)
-            store = locked.store
-            storage = get_storage(store)
             fields, write, event_extra = prepare(locked)
             current = _current_version(locked)
-            key = locked.key
-            if bucket_versioning_enabled(storage):
-                old_version_id = current.storage_version_id or stored_object_info(storage, key)[1]
-                current.storage_version_id = old_version_id
-
-                def drop_new_object_version(key: str = key, old: str = old_version_id) -> None:
-                    newest = stored_object_info(store, key)[1]
-                    if newest and newest != old:
-                        delete_object_version(store, key, newest)
-
-                undo.append(("drop the new object version", drop_new_object_version))
-                write(locked)
-            else:
-                if current.key == key:  # not preserved yet: a concurrent replace made this one current meanwhile
-                    copy = _copy_current(store, key, current)
-                    undo.append(("delete the copy", lambda copy=copy: delete_stored_object("private", copy)))
-                    current.key = copy
-                put_back = functools.partial(
-                    copy_object, "private", current.key, key, target_store=store, content_type=current.content_type
-                )
-                undo.append(("put the old content back", put_back))
-                write(locked)
-            stored_size, version_id = stored_object_info(storage, key)
-            current.save(update_fields=["key", "storage_version_id"])
-            previous = locked.version
-            number = previous + 1
-            now = timezone.now()
-            KbUploadVersion.objects.create(
-                upload=locked,
-                number=number,
-                key=key,
-                storage_version_id=version_id,
-                stored_size=stored_size,
-                created_by=user,
-                created_at=now,
-                **fields,
-            )
-            for name, value in fields.items():
-                setattr(locked, name, value)
-            locked.stored_size = stored_size
-            locked.version = number
-            locked.processing_status = KbUpload.Processing.PENDING
-            locked.processing_error = ""
-            locked.save(
-                update_fields=[
-                    *fields,
-                    "stored_size",
-                    "version",
-                    "processing_status",
-                    "processing_error",
-                ]
-            )
+            _write_keeping_current(locked, current, write, undo)
+            _record_new_version(locked, current, user=user, fields=fields)
             record_event(
                 event_type=event_type,
                 team=locked.team,
@@ -253,8 +203,8 @@ def _store_new_version(
                     "upload_id": str(locked.pk),
                     "article_id": str(locked.article_id) if locked.article_id else None,
                     "original_name": locked.original_name,
-                    "version": number,
-                    "previous_version": previous,
+                    "version": locked.version,
+                    "previous_version": current.number,
                     **event_extra,
                     "size": locked.size,
                     "sha256": locked.sha256,
@@ -267,9 +217,61 @@ def _store_new_version(
         raise
     logger.info(
         "kb upload version stored",
-        extra={"upload_id": str(locked.pk), "version": locked.version, "size": locked.size, "store": store},
+        extra={"upload_id": str(locked.pk), "version": locked.version, "size": locked.size, "store": locked.store},
     )
     return locked
+
+
+def _write_keeping_current(locked: KbUpload, current: KbUploadVersion, write: Writer, undo: Undo) -> None:
+    """Write the new bytes at the upload's key, the current content kept (its S3
+    object version recorded, or its copy made if step 1 could not), and say in
+    `undo` how to put things back should the transaction fail."""
+    store, key = locked.store, locked.key
+    storage = get_storage(store)
+    if bucket_versioning_enabled(storage):
+        old_version_id = current.storage_version_id or stored_object_info(storage, key)[1]
+        current.storage_version_id = old_version_id
+
+        def drop_new_object_version() -> None:
+            newest = stored_object_info(store, key)[1]
+            if newest and newest != old_version_id:
+                delete_object_version(store, key, newest)
+
+        undo.append(("drop the new object version", drop_new_object_version))
+    else:
+        if current.key == key:  # not preserved yet: a concurrent replace made this one current meanwhile
+            copy = _copy_current(store, key, current)
+            undo.append(("delete the copy", functools.partial(delete_stored_object, "private", copy)))
+            current.key = copy
+        put_back = functools.partial(
+            copy_object, "private", current.key, key, target_store=store, content_type=current.content_type
+        )
+        undo.append(("put the old content back", put_back))
+    write(locked)
+
+
+def _record_new_version(locked: KbUpload, current: KbUploadVersion, *, user: User, fields: dict[str, Any]) -> None:
+    """The rows: the old version where its bytes now are, the new one at the key, the upload."""
+    stored_size, version_id = stored_object_info(locked.store, locked.key)
+    current.save(update_fields=["key", "storage_version_id"])
+    number = locked.version + 1
+    KbUploadVersion.objects.create(
+        upload=locked,
+        number=number,
+        key=locked.key,
+        storage_version_id=version_id,
+        stored_size=stored_size,
+        created_by=user,
+        created_at=timezone.now(),
+        **fields,
+    )
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.stored_size = stored_size
+    locked.version = number
+    locked.processing_status = KbUpload.Processing.PENDING
+    locked.processing_error = ""
+    locked.save(update_fields=[*fields, "stored_size", "version", "processing_status", "processing_error"])
 
 
 def upload_replace(*, upload: KbUpload, user: User, file: IO[bytes] | File) -> KbUpload:
