@@ -66,29 +66,10 @@ def _link(audience: Audience, event: ActivityEvent) -> str:
 def notifications_fan_out(events: list[ActivityEvent]) -> list[Notification]:
     """Write the notifications of these just-recorded events (their types declare an
     audience); push them and queue the emails once the transaction commits."""
-    planned = []
-    for event in events:
-        audience = get_event_type(event.event_type).notify
-        if audience is None:
-            continue
-        if audience.when is not None and not audience.when(event.event_data, event.user_id is None):
-            continue
-        planned.append((event, audience))
+    planned = _planned(events)
     if not planned:
         return []
-
-    team_ids = {
-        event.team_id for event, audience in planned if event.team_id and (audience.roles or audience.data_users)
-    }
-    members: dict[int, dict[int, str]] = defaultdict(dict)
-    if team_ids:
-        rows = Membership.objects.filter(team_id__in=team_ids, is_suspended=False, user__is_active=True)
-        for team_id, user_id, role in rows.values_list("team_id", "user_id", "role"):
-            members[team_id][user_id] = role
-    superusers: list[int] = []
-    if any(audience.superusers for _, audience in planned):
-        superusers = list(User.objects.filter(is_superuser=True, is_active=True).values_list("pk", flat=True))
-
+    members, superusers = _audiences(planned)
     told = [(event, audience, _recipients(event, audience, members, superusers)) for event, audience in planned]
     everyone = set().union(*(recipients for _, _, recipients in told))
     if not everyone:
@@ -127,6 +108,36 @@ def notifications_fan_out(events: list[ActivityEvent]) -> list[Notification]:
     Notification.objects.bulk_create(rows)
     _after_commit(rows, emails)
     return rows
+
+
+def _planned(events: list[ActivityEvent]) -> list[tuple[ActivityEvent, Any]]:
+    """The events whose type declares an audience that this event reaches, with it."""
+    planned = []
+    for event in events:
+        audience = get_event_type(event.event_type).notify
+        if audience is None:
+            continue
+        if audience.when is not None and not audience.when(event.event_data, event.user_id is None):
+            continue
+        planned.append((event, audience))
+    return planned
+
+
+def _audiences(planned: list[tuple[ActivityEvent, Any]]) -> tuple[dict[int, dict[int, str]], list[int]]:
+    """The active members of the teams concerned ({team: {user: role}}) and, when an audience
+    includes them, the active superusers: two queries at most, whatever the number of events."""
+    team_ids = {
+        event.team_id for event, audience in planned if event.team_id and (audience.roles or audience.data_users)
+    }
+    members: dict[int, dict[int, str]] = defaultdict(dict)
+    if team_ids:
+        rows = Membership.objects.filter(team_id__in=team_ids, is_suspended=False, user__is_active=True)
+        for team_id, user_id, role in rows.values_list("team_id", "user_id", "role"):
+            members[team_id][user_id] = role
+    superusers: list[int] = []
+    if any(audience.superusers for _, audience in planned):
+        superusers = list(User.objects.filter(is_superuser=True, is_active=True).values_list("pk", flat=True))
+    return members, superusers
 
 
 def _after_commit(rows: list[Notification], emails: list[dict]) -> None:
