@@ -278,19 +278,23 @@ def _delete_object(store: str, key: str) -> None:
         logger.exception("could not delete stored object", extra={"store": store, "key": key})
 
 
+def _lock_for_change(upload: KbUpload, access: TeamAccess, action: str) -> KbUpload:
+    """The upload's row, locked (404 once gone), after the article's edit rule for `action`."""
+    locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
+    if locked is None:
+        raise NotFound("Upload not found.")
+    article = KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
+    _require_article_edit(access, article, action)
+    return locked
+
+
 def upload_delete(*, upload: KbUpload, user: User) -> None:
     """Members and up delete their team's uploads (admins/owners those of a
     published or archived article). Its objects (every version, the
     thumbnails) go once the row's deletion has committed."""
     access = require_role(user, upload.team_id, Role.MEMBER)
     with transaction.atomic():
-        locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
-        if locked is None:
-            raise NotFound("Upload not found.")
-        article = (
-            KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
-        )
-        _require_article_edit(access, article, "Deleting")
+        locked = _lock_for_change(upload, access, "Deleting")
         data = _event_data(locked)
         store, key = locked.store, locked.key
         # Its versions and thumbnail go with it (the version rows by cascade).
@@ -306,13 +310,7 @@ def upload_reprocess(*, upload: KbUpload, user: User) -> KbUpload:
     `pending`, queued after the commit (`services/processing.py`), recorded."""
     access = require_role(user, upload.team_id, Role.MEMBER)
     with transaction.atomic():
-        locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
-        if locked is None:
-            raise NotFound("Upload not found.")
-        article = (
-            KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
-        )
-        _require_article_edit(access, article, "Processing")
+        locked = _lock_for_change(upload, access, "Processing")
         locked.processing_status = KbUpload.Processing.PENDING
         locked.processing_error = ""
         locked.save(update_fields=["processing_status", "processing_error"])

@@ -63,11 +63,11 @@ from deelrx.storage import (
 )
 from deelrx.tenancy.access import TeamAccess, require_role
 from deelrx.tenancy.models import Role, User
-from knowledge_base.models import KbArticle, KbUpload, KbUploadVersion
+from knowledge_base.models import KbUpload, KbUploadVersion
 from knowledge_base.services.processing import queue_upload_processing
 from knowledge_base.services.uploads import (
     _hash_and_measure,
-    _require_article_edit,
+    _lock_for_change,
     _too_large,
     delete_stored_object,
 )
@@ -101,15 +101,6 @@ def _quietly(step: Callable[[], None], what: str, **extra: Any) -> None:
     except Exception:
         # Left for kb-cleanup-orphaned; never hide the original error behind this one.
         logger.exception("upload version: could not undo a step", extra={"step": what, **extra})
-
-
-def _locked_upload(upload: KbUpload, access: TeamAccess, action: str) -> KbUpload:
-    locked = KbUpload.objects.select_for_update().select_related("team").filter(pk=upload.pk).first()
-    if locked is None:
-        raise NotFound("Upload not found.")
-    article = KbArticle.objects.filter(pk=locked.article_id).only("pk", "status").first() if locked.article_id else None
-    _require_article_edit(access, article, action)
-    return locked
 
 
 def _current_version(locked: KbUpload) -> KbUploadVersion:
@@ -155,7 +146,7 @@ def _preserve_current(
     copy = ""
     try:
         with transaction.atomic():
-            locked = _locked_upload(upload, access, action)
+            locked = _lock_for_change(upload, access, action)
             prepare(locked)
             if bucket_versioning_enabled(get_storage(locked.store)):
                 return
@@ -190,7 +181,7 @@ def _store_new_version(
     undo: Undo = []
     try:
         with transaction.atomic():
-            locked = _locked_upload(upload, access, action)
+            locked = _lock_for_change(upload, access, action)
             fields, write, event_extra = prepare(locked)
             current = _current_version(locked)
             _write_keeping_current(locked, current, write, undo)
