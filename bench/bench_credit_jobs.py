@@ -538,7 +538,8 @@ def baseline_limits(today: date) -> BaselineRun:
         )
 
     changed_data = (
-        "jsonb_build_object('account_id', id::text, 'old', old, 'new', new, 'reason', reason, 'source', 'automatic')"
+        "jsonb_build_object('account_id', id::text, 'old', old, 'new', new, 'reason', reason, 'source', 'automatic',"
+        " 'currency', currency)"
     )
     late_prefix = f"""
         WITH candidates AS (
@@ -557,7 +558,7 @@ def baseline_limits(today: date) -> BaselineRun:
         )"""
     raise_prefix = f"""
         WITH candidates AS (
-            SELECT a.id, a.team_id, a.credit_limit_cents AS old, a.balance_cents,
+            SELECT a.id, a.team_id, a.credit_limit_cents AS old, a.balance_cents, a.currency,
                    GREATEST(a.credit_limit_cents, LEAST(
                        a.credit_limit_cents + a.credit_limit_cents * COALESCE(p.auto_raise_bps, %(bps)s) / 10000,
                        COALESCE(p.auto_limit_cap_cents, %(cap)s), %(max)s)) AS new
