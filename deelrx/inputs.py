@@ -8,6 +8,10 @@ the encoder cannot take:
   no NUL, no unpaired UTF-16 surrogate and no bidi override (U+202D, U+202E);
   headers have no NUL; a Content-Length is ASCII digits. Refused with 400 `validation_error`
   naming the field.
+- a Content-Type charset is one the query string and a form body can be decoded
+  with (`charset_problem`): Django takes any codec name, and `idna`, `punycode` or
+  a bytes-to-bytes codec such as `base64` made every request with a query string a
+  500. Refused with 400 `validation_error` naming Content-Type.
 - JSON bodies nest at most `MAX_JSON_DEPTH` levels and hold finite numbers
   (400 `parse_error`); no body is read past `DATA_UPLOAD_MAX_MEMORY_SIZE`
   (413 `request_too_large`).
@@ -22,6 +26,9 @@ a middleware for the path, the query string, the headers and HTML form bodies.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import functools
 import json
 import math
 import re
@@ -48,6 +55,7 @@ _MESSAGES = {
 }
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CONTENT_LENGTH_MESSAGE = "Must be a whole number of bytes (ASCII digits)."
+CHARSET_MESSAGE = "Unsupported charset; send UTF-8."
 
 
 # --- Text -----------------------------------------------------------------------------
@@ -110,7 +118,7 @@ def loads(raw: bytes, *, encoding: str = "utf-8"):
     """Decode a JSON body under the boundary's rules (the API's parser and the Stripe webhook)."""
     try:
         text = raw.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: what `punycode` and `idna` raise
         raise exceptions.ParseError(f"The body is not valid {encoding} text.") from None
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
@@ -141,6 +149,36 @@ def content_length_problem(value) -> str | None:
         return None
     value = str(value)
     return None if value.isascii() and value.isdigit() else CONTENT_LENGTH_MESSAGE
+
+
+@functools.cache  # keyed by codec name: a small, bounded set
+def _decodes_safely(codec_name: str) -> bool:
+    """Whether Django can decode a query string or form body with this codec: a text encoding
+    whose decoder, strict or replacing, fails only with UnicodeDecodeError (which Django
+    handles). `idna` and `punycode` raise plain UnicodeError, `undefined` always does, and
+    bytes-to-bytes codecs (`base64`, `zlib`, `uu`, …) are not text encodings at all."""
+    for probe in (b"a..b=%ff&.-x--=", bytes(range(256))):  # a query string; any byte
+        try:
+            probe.decode(codec_name, "replace")
+            with contextlib.suppress(UnicodeDecodeError):
+                probe.decode(codec_name)
+        except Exception:  # any other failure is what is looked for
+            return False
+    return True
+
+
+def charset_problem(charset) -> str | None:
+    """Why a request's Content-Type charset cannot decode its query string and form body, or
+    None (no charset, or a name no codec has: Django then ignores it and uses UTF-8)."""
+    if not charset:
+        return None
+    try:
+        info = codecs.lookup(charset)
+    except LookupError:
+        return None
+    except ValueError:  # a NUL in the name: Django's own lookup fails with a 500
+        return CHARSET_MESSAGE
+    return None if _decodes_safely(info.name) else CHARSET_MESSAGE
 
 
 # --- Ids and integers ------------------------------------------------------------------------

@@ -76,7 +76,10 @@ def parse_range(params, *, today: dt.date | None = None) -> DateRange:
         end, start = today, today - dt.timedelta(days=PRESETS[preset][1] - 1)
     else:
         end = min(end or today, today)
-        start = start or end - dt.timedelta(days=29)
+        try:
+            start = start or end - dt.timedelta(days=29)
+        except OverflowError:  # `to` in the first days of year 1
+            raise ValidationFailed(details={"to": ["Enter a later date."]}) from None
         if _date(params, "from") is None and _date(params, "to") is None:
             preset = DEFAULT_PRESET
     if start > end:
