@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import json
 import re
@@ -214,14 +215,21 @@ _TEXT_ACTIVE_MARKUP = re.compile(
     r"<(?:script|html|head|body|iframe|frame|frameset|object|embed|applet|meta|base|link|style|form"
     r"|svg|math|template|portal|xml|xsl:[a-z-]+)[\s>/]"
     r"|<!doctype\s+html"
-    r"|<[a-z][\w:-]*\s[^<>]{0,2000}?\bon[a-z]{3,30}\s*="
+    r"|<[a-z][\w:-]*[\s/][^<>]{0,2000}?\bon[a-z]{3,30}\s*="  # `<img/src/onerror=` too
     r"|(?:java|vb|live)script\s*:|data\s*:\s*text/html"
     r"|<\?php|<%[=@!\s-]",
     re.IGNORECASE,
 )
 # Spreadsheet cells that start another program when the file is opened in Excel (DDE).
 # (`=cmd|' /C calc'!A0`: program|'topic'!item, or the DDE() function).
-_SPREADSHEET_DDE = re.compile(r"""[\w.]\s*\|\s*['"][^'"\n]{0,2000}['"]\s*!|\bDDE(?:AUTO)?\s*\(""", re.IGNORECASE)
+# A quote may be doubled (`"=cmd|""/C calc""!A0"`: how CSV writes a quote inside a cell), and a
+# topic without spaces needs no quotes (`=calc|x!A0`; only after a formula's start, see _has_dde).
+_SPREADSHEET_DDE = re.compile(
+    r"""[\w.]\s*\|\s*(?:(?:'|"{1,2})[^'"\n]{0,2000}(?:'|"{1,2})|(?P<bare>[^\s'"!|,;]{1,200}))\s*!"""
+    r"""|\bDDE(?:AUTO)?\s*\(""",
+    re.IGNORECASE,
+)
+_FORMULA_START = re.compile(r"[=+@-]\s*[\w.]+\s*$")
 # Text that is really a program, recognised by how it starts.
 _SCRIPT_START = re.compile(
     r"""^\s*(?:
@@ -250,9 +258,11 @@ _MARKDOWN_HINTS = re.compile(
 # Markdown quotes markup in code; only what a renderer would pass through as HTML counts.
 _MARKDOWN_CODE = re.compile(r"^(```|~~~).*?^\1|`[^`\n]+`", re.MULTILINE | re.DOTALL)
 # PDF actions that run code or carry files. Names may hide letters as #xx escapes.
-_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z0-9])")
+_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMedia|XFA|GoToR|ImportData)(?![A-Za-z0-9])")
 _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_PDF_ACTIVE_MESSAGE = "PDFs with JavaScript, launch actions or embedded files are not accepted."
+_PDF_ACTIVE_MESSAGE = (
+    "PDFs with JavaScript (XFA forms too), launch or remote-file actions or embedded files are not accepted."
+)
 # Object streams (PDF 1.5+) pack objects, actions included, into a compressed stream.
 _PDF_OBJSTM = re.compile(rb"/Type\s*/ObjStm(?![A-Za-z0-9])")
 _PDF_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[A-Za-z0-9]+)")
@@ -284,7 +294,7 @@ def refuse(message: str) -> UnsupportedFileType:
 
 
 # --- Names ----------------------------------------------------------------------------
-_WINDOWS_RESERVED = re.compile(r"^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\..*)?$", re.IGNORECASE)
+_WINDOWS_RESERVED = re.compile(r"^(?:con|prn|aux|nul|conin\$|conout\$|(?:com|lpt)[0-9¹²³])(?:\..*)?$", re.IGNORECASE)
 _FORBIDDEN_CHARS = re.compile(r'[<>:"/\\|?*]')
 MAX_NAME_CHARS = 150
 
@@ -622,6 +632,23 @@ _OOXML_PARTS = (
     ("ppt/", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
 )
 
+# Office parts that make Word or Excel fetch or run something when the document is opened:
+# DDE fields (Word) and DDE links or formulas (Excel), and relationships to an external
+# template, frame, sub-document or OLE object (remote templates; "Follina"'s oleObject link).
+# Hyperlinks and images may be external. The parts are read inflated, within a budget (a bomb).
+OFFICE_XML_MAX_BYTES = 256 * 1024 * 1024  # all parts read, inflated
+OFFICE_PART_MAX_BYTES = 32 * 1024 * 1024  # one relationships or Word part, read whole
+_OFFICE_EXTERNAL_TYPES = frozenset({"attachedtemplate", "oleobject", "frame", "subdocument"})
+_OFFICE_RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\s[^>]*>")
+_OFFICE_REL_ATTRIBUTE = re.compile(rb"""\s(Type|TargetMode)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_WORD_FIELD_CODE = re.compile(  # a field's code: <w:instrText>…</w:instrText> or <w:fldSimple w:instr="…">
+    rb"""<(?:[\w.-]+:)?instrText\b[^>]*>([^<]*)<|\s(?:[\w.-]+:)?instr\s*=\s*(?:"([^"]*)"|'([^']*)')"""
+)
+_WORD_DDE_FIELD = re.compile(r"(?:^|[\s{])DDE(?:AUTO)?\b", re.IGNORECASE)
+_EXCEL_DDE_LINK = re.compile(rb"<(?:[\w.-]+:)?ddeLink\b")
+_EXCEL_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f\b[^>]*>([^<]*)<")
+_OFFICE_ACTIVE_MESSAGE = "Office documents with DDE fields or links, or remote templates or objects, are not accepted."
+
 
 def _sniff_zip(fileobj: IO[bytes]) -> Sniffed:
     """A ZIP is accepted only as an OOXML or OpenDocument file without macros,
@@ -630,12 +657,28 @@ def _sniff_zip(fileobj: IO[bytes]) -> Sniffed:
     try:
         with zipfile.ZipFile(fileobj) as archive:
             names = archive.namelist()
-            mimetype = archive.read("mimetype").decode("ascii", "replace").strip() if "mimetype" in names else ""
-    except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError, OSError, EOFError, NotImplementedError):
+            lowered = [n.lower() for n in names]
+            _refuse_smuggled_members(lowered)
+            mimetype = ""
+            if "mimetype" in names:  # read no further than a type name: the member may be a bomb
+                with archive.open("mimetype") as member:
+                    mimetype = member.read(256).decode("ascii", "replace").strip()
+            if mimetype not in _ODF_TYPES and "[content_types].xml" in lowered:
+                _refuse_active_office_parts(archive)
+    except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError, OSError, EOFError, NotImplementedError, zlib.error):
         raise refuse("The archive is damaged.") from None
     finally:
         fileobj.seek(0)
-    lowered = [n.lower() for n in names]
+    if mimetype in _ODF_TYPES:
+        return _sniffed(mimetype)
+    if "[content_types].xml" in lowered:
+        for prefix, content_type in _OOXML_PARTS:
+            if any(n.startswith(prefix) for n in lowered):
+                return _sniffed(content_type)
+    raise refuse(_ARCHIVE)
+
+
+def _refuse_smuggled_members(lowered: list[str]) -> None:
     if any(n.endswith("vbaproject.bin") or n.startswith(("basic/", "scripts/")) for n in lowered):
         raise refuse("Documents with macros are not accepted.")
     if "meta-inf/manifest.mf" in lowered or any(n.endswith(".class") or n == "classes.dex" for n in lowered):
@@ -647,13 +690,65 @@ def _sniff_zip(fileobj: IO[bytes]) -> Sniffed:
     smuggled = [n for n in lowered if client_extension(n) in (DANGEROUS_EXTENSIONS - {"bin"}) | _ARCHIVE_EXTENSIONS]
     if smuggled:
         raise refuse("Documents that carry programs, web pages or archives are not accepted.")
-    if mimetype in _ODF_TYPES:
-        return _sniffed(mimetype)
-    if "[content_types].xml" in lowered:
-        for prefix, content_type in _OOXML_PARTS:
-            if any(n.startswith(prefix) for n in lowered):
-                return _sniffed(content_type)
-    raise refuse(_ARCHIVE)
+    # Office parts are named within the package; a path out of it is meant for an extracting tool.
+    if any(n.startswith(("/", "\\")) or "../" in n or "..\\" in n for n in lowered):
+        raise refuse("The archive is damaged.")
+
+
+def _refuse_active_office_parts(archive: zipfile.ZipFile) -> None:
+    """DDE and remote content in an OOXML document's relationships, Word and Excel parts."""
+    budget = OFFICE_XML_MAX_BYTES
+    for info in archive.infolist():
+        name = info.filename.lower()
+        if name.endswith(".rels") or (name.startswith("word/") and name.endswith(".xml")):
+            data = _read_part(archive, info, min(budget, OFFICE_PART_MAX_BYTES))
+            budget -= len(data)
+            if name.endswith(".rels"):
+                _refuse_external_relationships(data)
+            else:
+                codes = "".join(
+                    html.unescape(b"".join(parts).decode("utf-8", "replace"))
+                    for parts in _WORD_FIELD_CODE.findall(data)
+                )  # a field's code may be split over several runs: read joined
+                if _WORD_DDE_FIELD.search(codes):
+                    raise refuse(_OFFICE_ACTIVE_MESSAGE)
+        elif name.startswith("xl/") and name.endswith(".xml"):
+            budget = _refuse_excel_dde(archive, info, budget)
+
+
+def _read_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    with archive.open(info) as part:
+        data = part.read(limit + 1)
+    if len(data) > limit:
+        raise refuse("Office documents this large inflated cannot be checked; they are not accepted.")
+    return data
+
+
+def _refuse_external_relationships(data: bytes) -> None:
+    for element in _OFFICE_RELATIONSHIP.findall(data):
+        attributes = {key.lower(): a or b for key, a, b in _OFFICE_REL_ATTRIBUTE.findall(element)}
+        kind = attributes.get(b"type", b"").decode("ascii", "replace").rsplit("/", 1)[-1].lower()
+        if attributes.get(b"targetmode", b"").lower() == b"external" and kind in _OFFICE_EXTERNAL_TYPES:
+            raise refuse(_OFFICE_ACTIVE_MESSAGE)
+
+
+def _refuse_excel_dde(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> int:
+    """Streams an Excel part (sheets can be large) for DDE links and DDE formulas."""
+    tail = b""
+    with archive.open(info) as part:
+        while chunk := part.read(SCAN_CHUNK_BYTES):
+            budget -= len(chunk)
+            if budget < 0:
+                raise refuse("Office documents this large inflated cannot be checked; they are not accepted.")
+            window = tail + chunk
+            if _EXCEL_DDE_LINK.search(window):
+                raise refuse(_OFFICE_ACTIVE_MESSAGE)
+            if b"|" in window or b"DDE" in window.upper():
+                for formula in _EXCEL_FORMULA.findall(window):
+                    if _has_dde(html.unescape(formula.decode("utf-8", "replace"))):
+                        raise refuse(_OFFICE_ACTIVE_MESSAGE)
+            tail = window[-SCAN_OVERLAP:]
+    return budget
 
 
 # --- Text ------------------------------------------------------------------------------
@@ -748,8 +843,16 @@ def _refuse_active_text(window: str, *, exempt_code: bool) -> None:
         raise refuse("Text with HTML, script URLs or server-side code in it is not accepted.")
     if _may_hold_script(window) and _SCRIPT_ANYWHERE.search(window):
         raise refuse(_SCRIPT)
-    if _may_hold(window, "|(") and _SPREADSHEET_DDE.search(window):
+    if _may_hold(window, "|(") and _has_dde(window):
         raise refuse("Spreadsheet formulas that start other programs (DDE) are not accepted.")
+
+
+def _has_dde(text: str) -> bool:
+    """A DDE call in `text`; an unquoted topic counts only after a formula's start."""
+    for match in _SPREADSHEET_DDE.finditer(text):
+        if match.group("bare") is None or _FORMULA_START.search(text, max(0, match.start() - 200), match.start() + 1):
+            return True
+    return False
 
 
 def _flavour_from_content(head: str, fileobj: IO[bytes]) -> str:

