@@ -43,6 +43,9 @@ def test_method_not_allowed_is_405(api_as, member, team):
 def test_unknown_api_path_is_json_404(api_as, member):
     assert_error(api_as(member).get("/api/no-such-thing/"), 404, "not_found")
     assert_error(APIClient().get("/api/teams/1/nothing-here/"), 404, "not_found")
+    # a newline in the path (which "." in a URL pattern does not match)
+    assert_error(api_as(member).get("/api/teams/1%0a/"), 404, "not_found")
+    assert_error(api_as(member).get("/api/no%0Asuch/thing/"), 404, "not_found")
 
 
 def test_unknown_api_path_is_json_404_in_production_mode(client, settings):
