@@ -19,9 +19,9 @@ api_patterns = [
     path("", include("reports.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    # Unknown API paths answer in the API's error shape, in DEBUG too ((?s): a newline in the
+    # Unknown API paths answer in the API's error shape, in DEBUG too ([\s\S]: a newline in the
     # path, which "." does not match, would otherwise fall through to the HTML 404).
-    re_path(r"(?s)^.*$", views.api_not_found),
+    re_path(r"^[\s\S]*$", views.api_not_found),
 ]
 
 urlpatterns = [
